@@ -1,0 +1,36 @@
+(function () {
+  "use strict";
+  var status = document.getElementById("status");
+  var fragment = window.location.hash.replace(/^#/, "");
+  if (!fragment) {
+    document.title = "Nothing to complete";
+    status.textContent =
+      "This page expected sign-in data after the # in its address, but there was none. " +
+      "Return to the application and start the sign-in again.";
+    return;
+  }
+  // Take the tokens out of the address bar (and history) before anything else.
+  history.replaceState(null, "", window.location.pathname + window.location.search);
+  var params = {};
+  new URLSearchParams(fragment).forEach(function (value, key) {
+    params[key] = value;
+  });
+  fetch(window.location.pathname, {
+    method: "POST",
+    headers: { "Content-Type": "application/json", "Accept": "text/html" },
+    body: JSON.stringify({ fragment_params: params }),
+    credentials: "same-origin",
+    referrerPolicy: "same-origin",
+    cache: "no-store"
+  })
+    .then(function (response) { return response.text(); })
+    .then(function (html) {
+      document.open();
+      document.write(html);
+      document.close();
+    })
+    .catch(function () {
+      status.textContent =
+        "The sign-in data could not be handed to the application. Return to it and try again.";
+    });
+})();

@@ -1,0 +1,139 @@
+//! The request, response and settings types the handler works on, mirroring
+//! the WIT records of `oauth:callback/handler`.
+
+use alloc::string::String;
+use alloc::vec::Vec;
+
+/// One HTTP header; names are lower-case.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Header {
+    /// Lower-case header name.
+    pub name: String,
+    /// Raw header value.
+    pub value: Vec<u8>,
+}
+
+impl Header {
+    /// A header from a name and a textual value.
+    pub fn new(name: &str, value: &str) -> Self {
+        Header {
+            name: name.into(),
+            value: value.as_bytes().to_vec(),
+        }
+    }
+}
+
+/// One HTTP request as the host received it.
+#[derive(Clone, Debug, Default)]
+pub struct Request {
+    /// Upper-case method.
+    pub method: String,
+    /// Percent-encoded path without the query.
+    pub path: String,
+    /// Raw query without the `?`, if any.
+    pub query: Option<String>,
+    /// Headers in the order received.
+    pub headers: Vec<Header>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl Request {
+    /// The value of the first header called `name` (case-insensitive).
+    pub fn header(&self, name: &str) -> Option<&[u8]> {
+        self.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value.as_slice())
+    }
+
+    /// Whether the `Content-Type` media type is `media_type` (parameters ignored).
+    pub fn has_content_type(&self, media_type: &str) -> bool {
+        self.header("content-type").is_some_and(|value| {
+            let essence = value.split(|&b| b == b';').next().unwrap_or_default();
+            essence
+                .trim_ascii()
+                .eq_ignore_ascii_case(media_type.as_bytes())
+        })
+    }
+}
+
+/// The user's configuration, the same for every request of a run.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// The callback route, with a leading `/`.
+    pub callback_path: String,
+    /// Custom success page, if any.
+    pub success_page: Option<String>,
+    /// Custom error page, if any.
+    pub error_page: Option<String>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            callback_path: "/callback".into(),
+            success_page: None,
+            error_page: None,
+        }
+    }
+}
+
+/// The response for the host to send.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Response {
+    /// Status code.
+    pub status: u16,
+    /// Headers to send.
+    pub headers: Vec<Header>,
+    /// The whole body.
+    pub body: Vec<u8>,
+}
+
+impl Response {
+    /// A response with one `Content-Type` header.
+    pub fn new(status: u16, content_type: &str, body: impl Into<Vec<u8>>) -> Self {
+        Response {
+            status,
+            headers: alloc::vec![Header::new("content-type", content_type)],
+            body: body.into(),
+        }
+    }
+
+    /// The value of the first header called `name`, if it is UTF-8.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|h| h.name == name)
+            .and_then(|h| core::str::from_utf8(&h.value).ok())
+    }
+}
+
+/// The outcome of a request that completes the flow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Completion {
+    /// The merged parameters as one JSON object.
+    pub params: String,
+    /// Method of the completing request.
+    pub method: String,
+    /// Path of the completing request.
+    pub path: String,
+}
+
+/// The handler's answer to one request.
+#[derive(Clone, Debug)]
+pub struct Reply {
+    /// What to send back.
+    pub response: Response,
+    /// Present when this request completes the flow.
+    pub completed: Option<Completion>,
+}
+
+impl From<Response> for Reply {
+    fn from(response: Response) -> Self {
+        Reply {
+            response,
+            completed: None,
+        }
+    }
+}

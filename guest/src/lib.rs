@@ -1,0 +1,24 @@
+//! The default oauth-callback handler: routing, parameter merging, pages and
+//! the fragment bridge.
+//!
+//! Everything here is plain `no_std` + `alloc` Rust that runs natively under
+//! `cargo test`; [`component`] is the thin wit-bindgen layer that exports it as
+//! the `oauth:callback/handler` interface when built for `wasm32-wasip2`.
+
+#![no_std]
+
+extern crate alloc;
+// Native builds (unit tests, fuzzing) take the allocator and panic handler
+// from std; the component brings its own (see `component`).
+#[cfg(not(target_arch = "wasm32"))]
+extern crate std;
+
+pub mod http;
+pub mod pages;
+pub mod params;
+pub mod route;
+
+#[cfg(target_arch = "wasm32")]
+mod component;
+
+pub use route::handle;

@@ -1,0 +1,82 @@
+//! The built-in pages (success, error, fragment bridge) and the small fixed
+//! bodies, rendered from the templates in `assets/`. Nothing from a request is
+//! ever put into a page.
+
+use alloc::string::String;
+
+/// The success page's message, as in the original module.
+pub const SUCCESS_MESSAGE: &str = "Credentials received successfully. You may close this window.";
+/// The error page's message, as in the original module.
+pub const ERROR_MESSAGE: &str =
+    "Authentication could not be completed. Close this window and try again.";
+
+const TEMPLATE: &str = include_str!("../../assets/page.html");
+const STYLE: &str = include_str!("../../assets/style.css");
+const BRIDGE_SCRIPT: &str = include_str!("../../assets/bridge.js");
+
+/// Which built-in page to render.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Page {
+    /// Credentials arrived.
+    Success,
+    /// The provider reported an error.
+    Error,
+    /// Nothing conclusive in the query: read the `#fragment` and post it back.
+    Bridge,
+}
+
+impl Page {
+    /// The page's complete HTML.
+    pub fn render(self) -> String {
+        let (tone, title, message, script) = match self {
+            Page::Success => ("success", "Signed in", SUCCESS_MESSAGE, ""),
+            Page::Error => ("error", "Sign-in failed", ERROR_MESSAGE, ""),
+            Page::Bridge => (
+                "pending",
+                "Completing sign-in",
+                "Handing the sign-in over to the application\u{2026}",
+                BRIDGE_SCRIPT,
+            ),
+        };
+        let script = if script.is_empty() {
+            String::new()
+        } else {
+            alloc::format!("<script>{script}</script>")
+        };
+        TEMPLATE
+            .replace("{{style}}", STYLE)
+            .replace("{{tone}}", tone)
+            .replace("{{title}}", title)
+            .replace("{{heading}}", title)
+            .replace("{{message}}", message)
+            .replace("{{script}}", &script)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn pages_carry_their_message_and_no_placeholders() {
+        for (page, needle) in [
+            (Page::Success, SUCCESS_MESSAGE),
+            (Page::Error, ERROR_MESSAGE),
+            (Page::Bridge, "location.hash"),
+        ] {
+            let html = page.render();
+            assert!(html.starts_with("<!doctype html>"), "{page:?}");
+            assert!(html.contains(needle), "{page:?}");
+            assert!(!html.contains("{{"), "{page:?} left a placeholder");
+        }
+    }
+
+    #[test]
+    fn only_the_bridge_has_a_script() {
+        assert!(!Page::Success.render().contains("<script>"));
+        assert!(!Page::Error.render().contains("<script>"));
+        let bridge = Page::Bridge.render();
+        assert!(bridge.contains("fragment_params"));
+        assert!(bridge.contains("history.replaceState"));
+    }
+}

@@ -1,0 +1,263 @@
+//! Parameter capture: the query string, a form body, a JSON body and the
+//! bridge's `fragment_params`, merged in that order (later keys win).
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use percent_encoding::percent_decode;
+use serde_json::{Map, Value};
+
+use crate::http::Request;
+
+/// Merged callback parameters: a JSON object.
+pub type Params = Map<String, Value>;
+
+/// Keys whose presence means the provider answered and the flow is over.
+const COMPLETING_KEYS: [&str; 5] = ["error", "code", "access_token", "id_token", "refresh_token"];
+
+/// The JSON body key under which the bridge page posts the fragment.
+const FRAGMENT_KEY: &str = "fragment_params";
+
+/// The control parameter that asks for a JSON answer (`?format=json`).
+const FORMAT_KEY: &str = "format";
+
+/// Why a request's parameters could not be read. The reason is for tests and
+/// logs; the client only ever sees a generic message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Malformed {
+    /// A key or value is not UTF-8 after percent-decoding.
+    NotUtf8,
+    /// The same key appears twice in one source (RFC 6749 section 3.1).
+    Repeated,
+    /// The body claims to be JSON but does not parse.
+    BadJson,
+    /// The JSON body, or its `fragment_params`, is not an object.
+    NotAnObject,
+}
+
+/// What a request says, once its parameters are merged.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Captured {
+    /// The merged parameters, without the `format=json` control parameter.
+    pub params: Params,
+    /// Whether the query asked for JSON with `format=json`.
+    pub format_json: bool,
+}
+
+/// How the merged parameters end the flow, if they do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// The provider reported an `error`.
+    Error,
+    /// A code or tokens arrived.
+    Success,
+    /// Nothing conclusive yet (e.g. the tokens are still in the fragment).
+    Pending,
+}
+
+impl Outcome {
+    /// Classify merged parameters; an `error` wins over credentials.
+    pub fn of(params: &Params) -> Outcome {
+        if params.contains_key("error") {
+            Outcome::Error
+        } else if COMPLETING_KEYS.iter().any(|k| params.contains_key(*k)) {
+            Outcome::Success
+        } else {
+            Outcome::Pending
+        }
+    }
+}
+
+/// Read and merge every parameter source of `request`.
+pub fn capture(request: &Request) -> Result<Captured, Malformed> {
+    let mut params = Params::new();
+    let mut format_json = false;
+    if let Some(query) = &request.query {
+        for (key, value) in decode_urlencoded(query.as_bytes())? {
+            if key == FORMAT_KEY && value == "json" {
+                format_json = true;
+            } else {
+                params.insert(key, Value::String(value));
+            }
+        }
+    }
+    if request.has_content_type("application/x-www-form-urlencoded") {
+        for (key, value) in decode_urlencoded(&request.body)? {
+            params.insert(key, Value::String(value));
+        }
+    } else if request.has_content_type("application/json") {
+        let mut body = match serde_json::from_slice::<Value>(&request.body) {
+            Ok(Value::Object(body)) => body,
+            Ok(_) => return Err(Malformed::NotAnObject),
+            Err(_) => return Err(Malformed::BadJson),
+        };
+        let fragment = body.remove(FRAGMENT_KEY);
+        params.extend(body);
+        match fragment {
+            None => {}
+            Some(Value::Object(fragment)) => params.extend(fragment),
+            Some(_) => return Err(Malformed::NotAnObject),
+        }
+    }
+    Ok(Captured {
+        params,
+        format_json,
+    })
+}
+
+/// Whether the raw query asks for JSON, without decoding the rest of it.
+pub fn query_wants_json(query: Option<&str>) -> bool {
+    query.is_some_and(|q| q.split('&').any(|pair| pair == "format=json"))
+}
+
+/// Decode `application/x-www-form-urlencoded` bytes strictly: invalid UTF-8
+/// and repeated keys are errors rather than silently replaced or dropped.
+fn decode_urlencoded(input: &[u8]) -> Result<Vec<(String, String)>, Malformed> {
+    let mut pairs: Vec<(String, String)> = Vec::new();
+    for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
+        let mut halves = pair.splitn(2, |&b| b == b'=');
+        let key = decode_component(halves.next().unwrap_or_default())?;
+        let value = decode_component(halves.next().unwrap_or_default())?;
+        if pairs.iter().any(|(k, _)| *k == key) {
+            return Err(Malformed::Repeated);
+        }
+        pairs.push((key, value));
+    }
+    Ok(pairs)
+}
+
+/// Decode one key or value: `+` is a space, then percent-decoding, then UTF-8.
+fn decode_component(raw: &[u8]) -> Result<String, Malformed> {
+    let spaced: Vec<u8> = raw
+        .iter()
+        .map(|&b| if b == b'+' { b' ' } else { b })
+        .collect();
+    let bytes: Vec<u8> = percent_decode(&spaced).collect();
+    String::from_utf8(bytes).map_err(|_| Malformed::NotUtf8)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::http::Header;
+    use alloc::string::ToString;
+    use serde_json::json;
+
+    fn request(query: Option<&str>, content_type: Option<&str>, body: &str) -> Request {
+        Request {
+            method: "POST".into(),
+            path: "/callback".into(),
+            query: query.map(ToString::to_string),
+            headers: content_type
+                .map(|ct| alloc::vec![Header::new("Content-Type", ct)])
+                .unwrap_or_default(),
+            body: body.as_bytes().to_vec(),
+        }
+    }
+
+    fn params_of(req: &Request) -> Value {
+        Value::Object(capture(req).unwrap().params)
+    }
+
+    #[test]
+    fn query_values_are_percent_decoded_strings() {
+        let req = request(Some("code=a%2Fb+c&state=%C3%A9&empty="), None, "");
+        assert_eq!(
+            params_of(&req),
+            json!({"code": "a/b c", "state": "é", "empty": ""})
+        );
+    }
+
+    #[test]
+    fn later_sources_win_query_then_form() {
+        let req = request(
+            Some("code=query&state=s"),
+            Some("application/x-www-form-urlencoded; charset=UTF-8"),
+            "code=form",
+        );
+        assert_eq!(params_of(&req), json!({"code": "form", "state": "s"}));
+    }
+
+    #[test]
+    fn json_keeps_types_and_fragment_params_win_last() {
+        let req = request(
+            Some("a=query"),
+            Some("application/json"),
+            r#"{"a":"json","n":3,"ok":true,"fragment_params":{"a":"fragment","access_token":"t"}}"#,
+        );
+        assert_eq!(
+            params_of(&req),
+            json!({"a": "fragment", "n": 3, "ok": true, "access_token": "t"})
+        );
+    }
+
+    #[test]
+    fn format_json_is_a_control_parameter_not_a_param() {
+        let captured = capture(&request(Some("code=x&format=json"), None, "")).unwrap();
+        assert!(captured.format_json);
+        assert_eq!(Value::Object(captured.params), json!({"code": "x"}));
+        let other = capture(&request(Some("format=xml"), None, "")).unwrap();
+        assert!(!other.format_json);
+        assert_eq!(Value::Object(other.params), json!({"format": "xml"}));
+    }
+
+    #[test]
+    fn malformed_inputs_are_rejected() {
+        let cases = [
+            (request(Some("code=%FF"), None, ""), Malformed::NotUtf8),
+            (request(Some("%C3=x"), None, ""), Malformed::NotUtf8),
+            (
+                request(Some("code=1&code=2"), None, ""),
+                Malformed::Repeated,
+            ),
+            (
+                request(None, Some("application/x-www-form-urlencoded"), "a=%80"),
+                Malformed::NotUtf8,
+            ),
+            (
+                request(None, Some("application/json"), "{"),
+                Malformed::BadJson,
+            ),
+            (
+                request(None, Some("application/json"), ""),
+                Malformed::BadJson,
+            ),
+            (
+                request(None, Some("application/json"), "[1]"),
+                Malformed::NotAnObject,
+            ),
+            (
+                request(None, Some("application/json"), r#"{"fragment_params":"x"}"#),
+                Malformed::NotAnObject,
+            ),
+        ];
+        for (req, expected) in cases {
+            assert_eq!(capture(&req), Err(expected), "{:?}", req.query);
+        }
+    }
+
+    #[test]
+    fn bodies_of_other_types_are_ignored() {
+        let req = request(Some("state=s"), Some("text/plain"), "code=x");
+        assert_eq!(params_of(&req), json!({"state": "s"}));
+    }
+
+    #[test]
+    fn outcome_needs_error_or_credentials() {
+        let of = |v: Value| Outcome::of(v.as_object().unwrap());
+        assert_eq!(
+            of(json!({"error": "access_denied", "code": "x"})),
+            Outcome::Error
+        );
+        for key in ["code", "access_token", "id_token", "refresh_token"] {
+            assert_eq!(of(json!({ key: "x" })), Outcome::Success, "{key}");
+        }
+        assert_eq!(of(json!({"state": "s", "token": "x"})), Outcome::Pending);
+    }
+
+    #[test]
+    fn raw_query_json_check() {
+        assert!(query_wants_json(Some("a=1&format=json")));
+        assert!(!query_wants_json(Some("format=jsonx")));
+        assert!(!query_wants_json(None));
+    }
+}

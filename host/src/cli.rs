@@ -1,0 +1,180 @@
+//! The command line: flags (the original module's names), turned into a
+//! [`Config`], then one run whose outcome becomes the exit code.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Parser, ValueEnum};
+use oauth_callback::{CallbackServer, Config, Error, Tls, Waited};
+
+/// Exit code: the flow completed (also for a provider `error`).
+pub const EXIT_COMPLETED: u8 = 0;
+/// Exit code: bad usage or configuration.
+pub const EXIT_USAGE: u8 = 2;
+/// Exit code: the timeout passed without a callback.
+pub const EXIT_TIMEOUT: u8 = 124;
+/// Exit code: interrupted with Ctrl-C.
+pub const EXIT_INTERRUPTED: u8 = 130;
+
+const AFTER_HELP: &str = "\
+Output:
+  When the callback arrives, one line of JSON on stdout, e.g.
+  {\"params\":{\"code\":\"...\",\"state\":\"...\"},\"method\":\"GET\",\"path\":\"/callback\",\"received_at\":1730000000}
+  Logs and the ready line (`listening on <redirect URI>`) go to stderr.
+
+Exit codes:
+  0    the callback arrived (also when the provider reports an error)
+  2    bad usage or configuration (nothing was listening)
+  124  the timeout passed
+  130  interrupted (Ctrl-C)";
+
+/// Receive one OAuth redirect on a loopback address, show the user a page, and
+/// print the callback's parameters as one line of JSON.
+#[derive(Debug, Parser)]
+#[command(name = "oauth-callback", version, after_help = AFTER_HELP)]
+pub struct Cli {
+    /// Address to listen on: 127.0.0.1, ::1 or localhost.
+    #[arg(long, default_value = oauth_callback::DEFAULT_HOST)]
+    host: String,
+
+    /// Port to listen on; must match the registered redirect URI.
+    #[arg(long, default_value_t = oauth_callback::DEFAULT_PORT)]
+    port: u16,
+
+    /// Callback route; `callback` is read as `/callback`.
+    #[arg(long, default_value = oauth_callback::DEFAULT_PATH)]
+    path: String,
+
+    /// Seconds to wait for the callback before giving up (exit 124).
+    #[arg(long, default_value = "180", value_parser = parse_timeout)]
+    timeout: Duration,
+
+    /// PEM file with the TLS certificate chain (use with --ssl-key).
+    #[arg(long, value_name = "FILE", requires = "ssl_key", conflicts_with_all = ["adhoc_ssl", "no_https"])]
+    ssl_cert: Option<PathBuf>,
+
+    /// PEM file with the TLS private key (use with --ssl-cert).
+    #[arg(long, value_name = "FILE", requires = "ssl_cert")]
+    ssl_key: Option<PathBuf>,
+
+    /// Use a self-signed certificate made in memory for this run (the default
+    /// when no certificate is given; the browser shows a warning).
+    #[arg(long, conflicts_with = "no_https")]
+    adhoc_ssl: bool,
+
+    /// Serve plain HTTP instead of HTTPS (not recommended).
+    #[arg(long)]
+    no_https: bool,
+
+    /// HTML file shown when the sign-in succeeds; the built-in page if unreadable.
+    #[arg(long, value_name = "FILE")]
+    success_html: Option<PathBuf>,
+
+    /// HTML file shown when the provider reports an error; the built-in page if unreadable.
+    #[arg(long, value_name = "FILE")]
+    error_html: Option<PathBuf>,
+
+    /// Accepted for compatibility with the Python module, and ignored.
+    #[arg(long, value_enum, hide_possible_values = true)]
+    server: Option<LegacyServer>,
+}
+
+/// The Python module's server choices; there is one server here.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LegacyServer {
+    Auto,
+    Gevent,
+    Werkzeug,
+}
+
+impl Cli {
+    /// Run the server once and turn the outcome into an exit code.
+    pub fn run(self) -> Result<ExitCode, Error> {
+        if self.server.is_some() {
+            tracing::info!("--server is ignored: oauth-callback has one production-grade server");
+        }
+        let config = self.config()?;
+        let timeout = config.timeout();
+        let mut server = CallbackServer::start(config)?;
+        eprintln!("listening on {}", server.redirect_uri());
+        let waited = server.wait_or_interrupt(timeout);
+        server.shutdown();
+        let code = match waited {
+            Waited::Completed(result) => {
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "{}", result.to_json_line())?;
+                stdout.flush()?;
+                EXIT_COMPLETED
+            }
+            Waited::TimedOut => {
+                eprintln!(
+                    "no callback arrived within {} s; giving up",
+                    timeout.as_secs_f64()
+                );
+                EXIT_TIMEOUT
+            }
+            Waited::Interrupted => {
+                eprintln!("interrupted; no callback was received");
+                EXIT_INTERRUPTED
+            }
+        };
+        Ok(ExitCode::from(code))
+    }
+
+    fn config(&self) -> Result<Config, Error> {
+        let tls = match (&self.ssl_cert, &self.ssl_key) {
+            (Some(cert), Some(key)) => Tls::Pem {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            _ if self.no_https => Tls::Disabled,
+            _ => {
+                if !self.adhoc_ssl {
+                    tracing::info!(
+                        "no certificate given (--ssl-cert/--ssl-key): using an ad hoc self-signed one"
+                    );
+                }
+                Tls::Adhoc
+            }
+        };
+        let mut builder = Config::builder()
+            .host(&self.host)
+            .port(self.port)
+            .path(&self.path)
+            .timeout(self.timeout)
+            .tls(tls);
+        if let Some(path) = &self.success_html {
+            builder = builder.success_html(path);
+        }
+        if let Some(path) = &self.error_html {
+            builder = builder.error_html(path);
+        }
+        builder.build()
+    }
+}
+
+/// Seconds, fractions allowed, more than zero.
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    if !(seconds > 0.0) {
+        return Err("the timeout must be more than zero seconds".into());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{value} seconds is too long"))
+}
+
+/// Logs to stderr, without timestamps; `RUST_LOG` overrides the `info` default.
+pub fn init_logging() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .without_time()
+        .init();
+}

@@ -1,0 +1,255 @@
+//! Configuration: what to listen on, how to secure it, what to show, and its
+//! validation (path normalisation, address parsing) before anything listens.
+
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+use crate::error::{Error, Result};
+
+/// The default address: IPv4 loopback.
+pub const DEFAULT_HOST: &str = "127.0.0.1";
+/// The default port.
+pub const DEFAULT_PORT: u16 = 8080;
+/// The default callback route.
+pub const DEFAULT_PATH: &str = "/callback";
+/// How long to wait for the callback by default.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
+/// The route that always answers `OK`.
+pub const HEALTH_PATH: &str = "/health";
+
+/// How the server secures its connections.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Tls {
+    /// A self-signed certificate generated in memory for this run.
+    #[default]
+    Adhoc,
+    /// A certificate chain and private key from PEM files.
+    Pem {
+        /// PEM file with the certificate chain, leaf first.
+        cert: PathBuf,
+        /// PEM file with the private key.
+        key: PathBuf,
+    },
+    /// Plain HTTP (the original's `force_https=False`); not recommended.
+    Disabled,
+}
+
+/// A validated server configuration; build one with [`Config::builder`].
+#[derive(Clone, Debug)]
+pub struct Config {
+    pub(crate) host: String,
+    pub(crate) ip: IpAddr,
+    pub(crate) port: u16,
+    pub(crate) path: String,
+    pub(crate) timeout: Duration,
+    pub(crate) tls: Tls,
+    pub(crate) success_html: Option<PathBuf>,
+    pub(crate) error_html: Option<PathBuf>,
+}
+
+impl Config {
+    /// A builder starting from the defaults.
+    pub fn builder() -> ConfigBuilder {
+        ConfigBuilder::default()
+    }
+
+    /// The callback route, normalised (e.g. `/callback`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// How long [`crate::run_callback_server`] waits.
+    pub fn timeout(&self) -> Duration {
+        self.timeout
+    }
+
+    /// The TLS mode.
+    pub fn tls(&self) -> &Tls {
+        &self.tls
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        ConfigBuilder::default()
+            .build()
+            .expect("the defaults are valid")
+    }
+}
+
+/// Builds a [`Config`]; every setting has the CLI's default.
+#[derive(Clone, Debug)]
+#[must_use]
+pub struct ConfigBuilder {
+    host: String,
+    port: u16,
+    path: String,
+    timeout: Duration,
+    tls: Tls,
+    success_html: Option<PathBuf>,
+    error_html: Option<PathBuf>,
+}
+
+impl Default for ConfigBuilder {
+    fn default() -> Self {
+        ConfigBuilder {
+            host: DEFAULT_HOST.into(),
+            port: DEFAULT_PORT,
+            path: DEFAULT_PATH.into(),
+            timeout: DEFAULT_TIMEOUT,
+            tls: Tls::default(),
+            success_html: None,
+            error_html: None,
+        }
+    }
+}
+
+impl ConfigBuilder {
+    /// The address to listen on: an IP address or `localhost` (default `127.0.0.1`).
+    pub fn host(mut self, host: impl Into<String>) -> Self {
+        self.host = host.into();
+        self
+    }
+
+    /// The port; 0 picks a free one (default 8080).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
+    }
+
+    /// The callback route; `callback` becomes `/callback` (default `/callback`).
+    pub fn path(mut self, path: impl Into<String>) -> Self {
+        self.path = path.into();
+        self
+    }
+
+    /// How long [`crate::run_callback_server`] waits (default 180 s).
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// The TLS mode (default: ad hoc certificate).
+    pub fn tls(mut self, tls: Tls) -> Self {
+        self.tls = tls;
+        self
+    }
+
+    /// An HTML file to show when the flow succeeds.
+    pub fn success_html(mut self, path: impl Into<PathBuf>) -> Self {
+        self.success_html = Some(path.into());
+        self
+    }
+
+    /// An HTML file to show when the provider reports an error.
+    pub fn error_html(mut self, path: impl Into<PathBuf>) -> Self {
+        self.error_html = Some(path.into());
+        self
+    }
+
+    /// Check the settings and produce a [`Config`].
+    pub fn build(self) -> Result<Config> {
+        let ip = parse_host(&self.host)?;
+        let path = normalize_path(&self.path)?;
+        if self.timeout.is_zero() {
+            return Err(Error::Config("the timeout must be more than zero".into()));
+        }
+        Ok(Config {
+            host: self.host,
+            ip,
+            port: self.port,
+            path,
+            timeout: self.timeout,
+            tls: self.tls,
+            success_html: self.success_html,
+            error_html: self.error_html,
+        })
+    }
+}
+
+/// An IP address, or `localhost` for the IPv4 loopback.
+fn parse_host(host: &str) -> Result<IpAddr> {
+    if host.eq_ignore_ascii_case("localhost") {
+        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    }
+    let unbracketed = host
+        .strip_prefix('[')
+        .and_then(|h| h.strip_suffix(']'))
+        .unwrap_or(host);
+    unbracketed.parse().map_err(|_| {
+        Error::Config(format!(
+            "--host {host:?} is not an IP address or `localhost` (try 127.0.0.1 or ::1)"
+        ))
+    })
+}
+
+/// `callback` → `/callback`; refuses what cannot be a plain route.
+fn normalize_path(path: &str) -> Result<String> {
+    let path = if path.starts_with('/') {
+        path.to_string()
+    } else {
+        format!("/{path}")
+    };
+    let invalid = |why: &str| Error::Config(format!("--path {path:?} {why}"));
+    if path.len() > 1024 {
+        return Err(invalid("is longer than 1024 characters"));
+    }
+    if path
+        .chars()
+        .any(|c| c.is_whitespace() || c.is_control() || matches!(c, '?' | '#'))
+    {
+        return Err(invalid("must be a plain route, without spaces, `?` or `#`"));
+    }
+    if path == HEALTH_PATH || path == "/" {
+        return Err(invalid(
+            "is reserved; choose another route such as /callback",
+        ));
+    }
+    Ok(path)
+}
+
+/// The URI a browser reaches the callback at, e.g. `https://127.0.0.1:8080/callback`.
+pub(crate) fn redirect_uri(scheme: &str, host: &str, port: u16, path: &str) -> String {
+    let host = match host.parse::<Ipv6Addr>() {
+        Ok(v6) => format!("[{v6}]"),
+        Err(_) => host.to_string(),
+    };
+    format!("{scheme}://{host}:{port}{path}")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths_are_normalised_and_checked() {
+        assert_eq!(normalize_path("callback").unwrap(), "/callback");
+        assert_eq!(normalize_path("/a/b").unwrap(), "/a/b");
+        for bad in ["/health", "/", "", "/a b", "/a?x", "/a#b"] {
+            assert!(normalize_path(bad).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn hosts_are_ip_addresses_or_localhost() {
+        assert_eq!(
+            parse_host("localhost").unwrap(),
+            IpAddr::V4(Ipv4Addr::LOCALHOST)
+        );
+        assert_eq!(
+            parse_host("[::1]").unwrap(),
+            IpAddr::V6(Ipv6Addr::LOCALHOST)
+        );
+        assert!(parse_host("example.com").is_err());
+    }
+
+    #[test]
+    fn redirect_uris_bracket_ipv6() {
+        assert_eq!(redirect_uri("https", "::1", 1, "/cb"), "https://[::1]:1/cb");
+        assert_eq!(
+            redirect_uri("http", "localhost", 2, "/cb"),
+            "http://localhost:2/cb"
+        );
+    }
+}

@@ -1,0 +1,219 @@
+//! oauth-callback receives the one redirect that ends a native app's OAuth
+//! sign-in, on `https://127.0.0.1:<port>/<path>`, and hands its parameters to
+//! the caller.
+//!
+//! The request handling itself (parameter merging, pages, the `#fragment`
+//! bridge) lives in a sandboxed WebAssembly component; this crate is the host:
+//! TLS, HTTP, limits, the timeout and the one-shot rule.
+//!
+//! Two levels, as in the original Python module:
+//!
+//! ```no_run
+//! use std::time::Duration;
+//! use oauth_callback::{CallbackServer, Config, Tls, run_callback_server};
+//!
+//! # fn main() -> Result<(), oauth_callback::Error> {
+//! // High level: start, wait for one callback (or the timeout), shut down.
+//! let config = Config::builder().port(8080).path("/callback").tls(Tls::Adhoc).build()?;
+//! match run_callback_server(config)? {
+//!     Some(result) => println!("code = {:?}", result.code()),
+//!     None => eprintln!("timed out"),
+//! }
+//!
+//! // Low level: learn the redirect URI first (port 0 picks a free port).
+//! let mut server = CallbackServer::start(Config::builder().port(0).build()?)?;
+//! println!("open the browser; redirect_uri = {}", server.redirect_uri());
+//! let result = server.wait(Duration::from_secs(180));
+//! server.shutdown();
+//! # let _ = result;
+//! # Ok(())
+//! # }
+//! ```
+
+#![deny(missing_docs)]
+
+mod config;
+mod error;
+mod result;
+pub mod runtime;
+mod server;
+mod tls;
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::{oneshot, watch};
+use tokio_rustls::TlsAcceptor;
+
+pub use crate::config::{
+    Config, ConfigBuilder, DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, DEFAULT_TIMEOUT, Tls,
+};
+pub use crate::error::{Error, Result};
+pub use crate::result::CallbackResult;
+use crate::runtime::{Runtime, wit};
+
+/// Start a server, wait for the first completed callback or the timeout, then
+/// shut down. `Ok(None)` means the timeout passed.
+pub fn run_callback_server(config: Config) -> Result<Option<CallbackResult>> {
+    let timeout = config.timeout();
+    let mut server = CallbackServer::start(config)?;
+    let result = server.wait(timeout);
+    server.shutdown();
+    Ok(result)
+}
+
+/// Starts callback servers; see [`RunningServer`] for what to do with one.
+#[derive(Debug)]
+pub struct CallbackServer;
+
+impl CallbackServer {
+    /// Load the handler, set up TLS, read the pages and start listening. All
+    /// configuration errors surface here, before anything listens.
+    pub fn start(config: Config) -> Result<RunningServer> {
+        let tls = tls::server_config(config.tls())?;
+        let handler = Runtime::embedded()?;
+        let settings = wit::Settings {
+            callback_path: config.path().to_string(),
+            success_page: config.success_html.as_deref().and_then(read_page),
+            error_page: config.error_html.as_deref().and_then(read_page),
+        };
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("oauth-callback")
+            .enable_all()
+            .build()?;
+        let addr = SocketAddr::new(config.ip, config.port);
+        let listener = runtime
+            .block_on(tokio::net::TcpListener::bind(addr))
+            .map_err(|e| bind_error(addr, e))?;
+        let local_addr = listener.local_addr()?;
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let redirect_uri =
+            config::redirect_uri(scheme, &config.host, local_addr.port(), config.path());
+
+        let (result_tx, result_rx) = oneshot::channel();
+        let stop = Arc::new(watch::channel(false).0);
+        let app = Arc::new(server::App::new(handler, settings, result_tx, stop.clone()));
+        let task = runtime.spawn(server::serve(
+            listener,
+            tls.map(TlsAcceptor::from),
+            app,
+            stop.subscribe(),
+        ));
+        tracing::debug!("listening on {redirect_uri}");
+        Ok(RunningServer {
+            runtime: Some(runtime),
+            task: Some(task),
+            stop,
+            result: result_rx,
+            local_addr,
+            redirect_uri,
+        })
+    }
+}
+
+/// How a [`RunningServer::wait_or_interrupt`] ended.
+#[derive(Debug)]
+pub enum Waited {
+    /// The flow completed.
+    Completed(CallbackResult),
+    /// The timeout passed first.
+    TimedOut,
+    /// Ctrl-C (SIGINT) arrived first.
+    Interrupted,
+}
+
+/// A listening callback server. Dropping it shuts it down.
+///
+/// The API blocks; from async code, call it inside `spawn_blocking`.
+#[derive(Debug)]
+pub struct RunningServer {
+    runtime: Option<tokio::runtime::Runtime>,
+    task: Option<tokio::task::JoinHandle<()>>,
+    stop: Arc<watch::Sender<bool>>,
+    result: oneshot::Receiver<CallbackResult>,
+    local_addr: SocketAddr,
+    redirect_uri: String,
+}
+
+impl RunningServer {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local_addr
+    }
+
+    /// The full callback URI to register with the provider, e.g.
+    /// `https://127.0.0.1:8080/callback`.
+    pub fn redirect_uri(&self) -> &str {
+        &self.redirect_uri
+    }
+
+    /// Block until the first completed callback, or `None` after `timeout`.
+    /// The result is handed out once.
+    pub fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
+        let result = &mut self.result;
+        self.runtime
+            .as_ref()?
+            .block_on(async { tokio::time::timeout(timeout, result).await.ok()?.ok() })
+    }
+
+    /// Like [`wait`](Self::wait), but Ctrl-C also ends the wait. Meant for
+    /// command-line programs: it takes over SIGINT for the process.
+    pub fn wait_or_interrupt(&mut self, timeout: Duration) -> Waited {
+        let result = &mut self.result;
+        let Some(runtime) = self.runtime.as_ref() else {
+            return Waited::TimedOut;
+        };
+        runtime.block_on(async {
+            tokio::select! {
+                waited = tokio::time::timeout(timeout, result) => match waited {
+                    Ok(Ok(result)) => Waited::Completed(result),
+                    _ => Waited::TimedOut,
+                },
+                _ = tokio::signal::ctrl_c() => Waited::Interrupted,
+            }
+        })
+    }
+
+    /// Stop listening, let in-flight answers finish (briefly), and release the port.
+    pub fn shutdown(mut self) {
+        self.stop_now();
+    }
+
+    fn stop_now(&mut self) {
+        self.stop.send_replace(true);
+        if let (Some(runtime), Some(task)) = (self.runtime.take(), self.task.take()) {
+            let _ = runtime.block_on(task);
+            runtime.shutdown_timeout(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for RunningServer {
+    fn drop(&mut self) {
+        self.stop_now();
+    }
+}
+
+/// A custom page's contents; a missing or unreadable file is logged and the
+/// built-in page is used instead (the original module's rule).
+fn read_page(path: &Path) -> Option<String> {
+    std::fs::read_to_string(path)
+        .inspect_err(|e| {
+            tracing::error!(
+                "cannot read {}: {e}; using the built-in page",
+                path.display()
+            )
+        })
+        .ok()
+}
+
+fn bind_error(addr: SocketAddr, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::AddrInUse {
+        Error::PortInUse(addr)
+    } else {
+        Error::Bind { addr, source }
+    }
+}

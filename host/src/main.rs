@@ -1,0 +1,19 @@
+//! The `oauth-callback` command: a thin user of the library.
+
+mod cli;
+
+use std::process::ExitCode;
+
+use clap::Parser;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    cli::init_logging();
+    match cli.run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("oauth-callback: {e}");
+            ExitCode::from(cli::EXIT_USAGE)
+        }
+    }
+}
