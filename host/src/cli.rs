@@ -98,6 +98,11 @@ impl Cli {
         let config = self.config()?;
         let timeout = config.timeout();
         let mut server = CallbackServer::start(config)?;
+        if self.implicit_adhoc() {
+            tracing::info!(
+                "no certificate given (--ssl-cert/--ssl-key): using an ad hoc self-signed one"
+            );
+        }
         eprintln!("listening on {}", server.redirect_uri());
         let waited = server.wait_or_interrupt(timeout);
         server.shutdown();
@@ -123,6 +128,11 @@ impl Cli {
         Ok(ExitCode::from(code))
     }
 
+    /// Whether HTTPS uses an ad hoc certificate only because none was given.
+    fn implicit_adhoc(&self) -> bool {
+        !self.adhoc_ssl && !self.no_https && self.ssl_cert.is_none()
+    }
+
     fn config(&self) -> Result<Config, Error> {
         let tls = match (&self.ssl_cert, &self.ssl_key) {
             (Some(cert), Some(key)) => Tls::Pem {
@@ -130,14 +140,7 @@ impl Cli {
                 key: key.clone(),
             },
             _ if self.no_https => Tls::Disabled,
-            _ => {
-                if !self.adhoc_ssl {
-                    tracing::info!(
-                        "no certificate given (--ssl-cert/--ssl-key): using an ad hoc self-signed one"
-                    );
-                }
-                Tls::Adhoc
-            }
+            _ => Tls::Adhoc,
         };
         let mut builder = Config::builder()
             .host(&self.host)

@@ -1,0 +1,264 @@
+//! The one-shot flow: what completes it, what the user sees, what is printed.
+
+use std::net::TcpStream;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::{Value, json};
+
+use crate::support::{ERROR_MESSAGE, SUCCESS_MESSAGE, Server, client};
+
+#[test]
+fn code_in_query_shows_success_prints_json_and_exits() {
+    let server = Server::start(&["--adhoc-ssl"]);
+    assert!(
+        server.uri.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.uri
+    );
+    assert!(server.uri.ends_with("/callback"));
+    let response = client()
+        .get(format!("{}?code=abc&state=xyz", server.uri))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(response.text().unwrap().contains(SUCCESS_MESSAGE));
+
+    let port = server.port;
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(0));
+    let result = finished.result();
+    assert_eq!(result["params"], json!({"code": "abc", "state": "xyz"}));
+    assert_eq!(result["method"], "GET");
+    assert_eq!(result["path"], "/callback");
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap()
+        .as_secs();
+    let received_at = result["received_at"].as_u64().unwrap();
+    assert!(now.abs_diff(received_at) < 60, "{received_at} vs {now}");
+    assert!(
+        TcpStream::connect(("127.0.0.1", port)).is_err(),
+        "the port is still open after completion"
+    );
+}
+
+#[test]
+fn provider_error_shows_the_error_page_and_still_completes() {
+    let server = Server::start(&[]);
+    let page = client()
+        .get(format!("{}?error=access_denied&state=s", server.uri))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains(ERROR_MESSAGE));
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(0));
+    assert_eq!(
+        finished.result()["params"],
+        json!({"error": "access_denied", "state": "s"})
+    );
+    assert!(finished.stderr.contains("ad hoc"), "{}", finished.stderr);
+}
+
+#[test]
+fn json_mode_by_query_answers_json_without_the_control_parameter() {
+    let server = Server::start(&["--no-https"]);
+    assert!(server.uri.starts_with("http://"));
+    let response = client()
+        .get(format!("{}?code=c1&format=json", server.uri))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/json");
+    let body: Value = response.json().unwrap();
+    assert_eq!(body, json!({"ok": true, "params": {"code": "c1"}}));
+    assert_eq!(server.finish().result()["params"], json!({"code": "c1"}));
+}
+
+#[test]
+fn json_mode_by_accept_header_reports_pending_then_completes() {
+    let server = Server::start(&[]);
+    let pending = client()
+        .get(format!("{}?state=only", server.uri))
+        .header("Accept", "application/json")
+        .send()
+        .unwrap();
+    assert_eq!(pending.status(), 202);
+    assert_eq!(
+        pending.json::<Value>().unwrap(),
+        json!({"ok": false, "pending": true})
+    );
+
+    let done = client()
+        .get(format!("{}?error=server_error", server.uri))
+        .header("Accept", "application/json")
+        .send()
+        .unwrap();
+    assert_eq!(done.json::<Value>().unwrap()["ok"], true);
+    assert_eq!(
+        server.finish().result()["params"],
+        json!({"error": "server_error"})
+    );
+}
+
+#[test]
+fn custom_pages_are_served_as_given() {
+    let dir = tempfile::tempdir().unwrap();
+    let success = dir.path().join("success.html");
+    std::fs::write(&success, "<h1>Custom success</h1>").unwrap();
+    let server = Server::start(&[
+        "--success-html",
+        success.to_str().unwrap(),
+        "--error-html",
+        dir.path().join("missing.html").to_str().unwrap(),
+    ]);
+    let page = client()
+        .get(format!("{}?code=1", server.uri))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert_eq!(page, "<h1>Custom success</h1>");
+    assert_eq!(server.finish().status.code(), Some(0));
+}
+
+#[test]
+fn missing_page_files_are_logged_and_fall_back() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("nope.html");
+    let server = Server::start(&["--error-html", missing.to_str().unwrap()]);
+    let page = client()
+        .get(format!("{}?error=x", server.uri))
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(page.contains(ERROR_MESSAGE));
+    let finished = server.finish();
+    assert!(finished.stderr.contains("nope.html"), "{}", finished.stderr);
+    assert_eq!(finished.status.code(), Some(0));
+}
+
+#[test]
+fn bridge_page_then_fragment_post_completes() {
+    let mut server = Server::start(&[]);
+    let bridge = client().get(&server.uri).send().unwrap();
+    assert_eq!(bridge.status(), 200);
+    let html = bridge.text().unwrap();
+    assert!(html.contains("location.hash") && html.contains("fragment_params"));
+    assert!(server.is_running(), "the bridge must not complete the flow");
+
+    let done = client()
+        .post(&server.uri)
+        .json(&json!({"fragment_params": {"access_token": "at", "id_token": "it", "state": "s"}}))
+        .send()
+        .unwrap();
+    assert!(done.text().unwrap().contains(SUCCESS_MESSAGE));
+    let result = server.finish().result();
+    assert_eq!(result["method"], "POST");
+    assert_eq!(
+        result["params"],
+        json!({"access_token": "at", "id_token": "it", "state": "s"})
+    );
+}
+
+#[test]
+fn form_post_completes() {
+    let server = Server::start(&[]);
+    let response = client()
+        .post(&server.uri)
+        .form(&[("code", "form code"), ("state", "s&t")])
+        .send()
+        .unwrap();
+    assert!(response.text().unwrap().contains(SUCCESS_MESSAGE));
+    let result = server.finish().result();
+    assert_eq!(result["method"], "POST");
+    assert_eq!(
+        result["params"],
+        json!({"code": "form code", "state": "s&t"})
+    );
+}
+
+#[test]
+fn json_body_keeps_json_types() {
+    let server = Server::start(&[]);
+    client()
+        .post(&server.uri)
+        .json(&json!({"code": "c", "expires_in": 3600, "nested": {"a": [1, true]}}))
+        .send()
+        .unwrap();
+    assert_eq!(
+        server.finish().result()["params"],
+        json!({"code": "c", "expires_in": 3600, "nested": {"a": [1, true]}})
+    );
+}
+
+#[test]
+fn merge_order_is_query_then_body_then_fragment() {
+    let server = Server::start(&[]);
+    client()
+        .post(format!(
+            "{}?code=query&from_query=1&shared=query",
+            server.uri
+        ))
+        .json(&json!({"shared": "json", "fragment_params": {"code": "fragment"}}))
+        .send()
+        .unwrap();
+    assert_eq!(
+        server.finish().result()["params"],
+        json!({"code": "fragment", "from_query": "1", "shared": "json"})
+    );
+
+    let server = Server::start(&[]);
+    client()
+        .post(format!("{}?code=query&state=q", server.uri))
+        .form(&[("code", "form")])
+        .send()
+        .unwrap();
+    assert_eq!(
+        server.finish().result()["params"],
+        json!({"code": "form", "state": "q"})
+    );
+}
+
+#[test]
+fn a_custom_path_is_normalised() {
+    let server = Server::start(&["--path", "oauth/done"]);
+    assert!(server.uri.ends_with("/oauth/done"), "{}", server.uri);
+    let not_here = client().get(server.url("/callback?code=1")).send().unwrap();
+    assert_eq!(not_here.status(), 404);
+    client()
+        .get(format!("{}?code=1", server.uri))
+        .send()
+        .unwrap();
+    assert_eq!(server.finish().result()["path"], "/oauth/done");
+}
+
+#[test]
+fn timeout_exits_124_with_nothing_on_stdout() {
+    let server = Server::start(&["--timeout", "0.5"]);
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(124));
+    assert_eq!(finished.stdout, "");
+    assert!(
+        finished.stderr.contains("no callback"),
+        "{}",
+        finished.stderr
+    );
+}
+
+#[test]
+fn ctrl_c_exits_130() {
+    let server = Server::start(&[]);
+    server.interrupt();
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(130));
+    assert_eq!(finished.stdout, "");
+}

@@ -1,0 +1,179 @@
+//! Shared helpers: start the binary on a free port, read its ready line, talk
+//! to it with a real HTTP client, and collect what it printed.
+
+use std::io::{BufRead, BufReader, Read};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::mpsc;
+use std::thread;
+use std::time::{Duration, Instant};
+
+/// The message of the built-in success page.
+pub const SUCCESS_MESSAGE: &str = "Credentials received successfully. You may close this window.";
+/// The message of the built-in error page.
+pub const ERROR_MESSAGE: &str =
+    "Authentication could not be completed. Close this window and try again.";
+
+const READY_PREFIX: &str = "listening on ";
+const WAIT_LIMIT: Duration = Duration::from_secs(20);
+
+/// The binary under test.
+pub fn binary() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_oauth-callback"))
+}
+
+/// A running `oauth-callback` process.
+pub struct Server {
+    child: Child,
+    /// The redirect URI from the ready line.
+    pub uri: String,
+    /// `scheme://host:port`, for other routes.
+    pub origin: String,
+    /// The port it listens on.
+    pub port: u16,
+    stderr: mpsc::Receiver<String>,
+    early_stderr: Vec<String>,
+}
+
+/// What the process left behind when it exited.
+pub struct Finished {
+    pub status: ExitStatus,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+impl Server {
+    /// Start the binary on a free port with `args` and wait for its ready line.
+    pub fn start(args: &[&str]) -> Server {
+        let mut child = binary()
+            .args(["--port", "0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("failed to start oauth-callback");
+        let (tx, rx) = mpsc::channel();
+        let stderr = child.stderr.take().unwrap();
+        thread::spawn(move || {
+            for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let deadline = Instant::now() + WAIT_LIMIT;
+        let mut early_stderr = Vec::new();
+        loop {
+            let line = rx
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("oauth-callback did not print its ready line");
+            if let Some(uri) = line.strip_prefix(READY_PREFIX) {
+                let uri = uri.to_string();
+                let after_scheme = uri.find("://").unwrap() + 3;
+                let path_start = after_scheme + uri[after_scheme..].find('/').unwrap();
+                let origin = uri[..path_start].to_string();
+                let port = origin.rsplit(':').next().unwrap().parse().unwrap();
+                return Server {
+                    child,
+                    uri,
+                    origin,
+                    port,
+                    stderr: rx,
+                    early_stderr,
+                };
+            }
+            early_stderr.push(line);
+        }
+    }
+
+    /// The URL of `path_and_query` on this server.
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.origin, path_and_query)
+    }
+
+    /// Wait for the process to exit and collect its output.
+    pub fn finish(mut self) -> Finished {
+        let deadline = Instant::now() + WAIT_LIMIT;
+        let status = loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                break status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                panic!("oauth-callback did not exit in time");
+            }
+            thread::sleep(Duration::from_millis(10));
+        };
+        let mut stdout = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        let mut stderr = std::mem::take(&mut self.early_stderr);
+        // The reader thread ends when the pipe closes, which ends this loop.
+        while let Ok(line) = self.stderr.recv_timeout(WAIT_LIMIT) {
+            stderr.push(line);
+        }
+        Finished {
+            status,
+            stdout,
+            stderr: stderr.join("\n"),
+        }
+    }
+
+    /// Send SIGINT, as Ctrl-C would.
+    pub fn interrupt(&self) {
+        let status = Command::new("kill")
+            .args(["-INT", &self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success());
+    }
+
+    /// Whether the process is still running.
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().unwrap().is_none()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Finished {
+    /// The single JSON line on stdout, parsed.
+    pub fn result(&self) -> serde_json::Value {
+        let lines: Vec<&str> = self.stdout.lines().collect();
+        assert_eq!(
+            lines.len(),
+            1,
+            "expected one line on stdout: {:?}",
+            self.stdout
+        );
+        serde_json::from_str(lines[0]).expect("stdout is JSON")
+    }
+}
+
+/// An HTTP client that accepts the ad hoc certificate.
+pub fn client() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .danger_accept_invalid_certs(true)
+        .timeout(Duration::from_secs(10))
+        .build()
+        .unwrap()
+}
+
+/// Run the binary to completion with `args` (no server expected).
+pub fn run(args: &[&str]) -> Finished {
+    let output = binary().args(args).output().unwrap();
+    Finished {
+        status: output.status,
+        stdout: String::from_utf8(output.stdout).unwrap(),
+        stderr: String::from_utf8(output.stderr).unwrap(),
+    }
+}
