@@ -163,7 +163,7 @@ fn parse_timeout(value: &str) -> Result<Duration, String> {
     let seconds: f64 = value
         .parse()
         .map_err(|_| format!("{value:?} is not a number of seconds"))?;
-    if !(seconds > 0.0) {
+    if seconds.is_nan() || seconds <= 0.0 {
         return Err("the timeout must be more than zero seconds".into());
     }
     Duration::try_from_secs_f64(seconds).map_err(|_| format!("{value} seconds is too long"))

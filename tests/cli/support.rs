@@ -61,28 +61,32 @@ impl Server {
                 }
             }
         });
+        // Built before the ready line arrives so that `Drop` reaps the child
+        // whatever happens next.
+        let mut server = Server {
+            child,
+            uri: String::new(),
+            origin: String::new(),
+            port: 0,
+            stderr: rx,
+            early_stderr: Vec::new(),
+        };
         let deadline = Instant::now() + WAIT_LIMIT;
-        let mut early_stderr = Vec::new();
         loop {
-            let line = rx
+            let line = server
+                .stderr
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("oauth-callback did not print its ready line");
-            if let Some(uri) = line.strip_prefix(READY_PREFIX) {
-                let uri = uri.to_string();
-                let after_scheme = uri.find("://").unwrap() + 3;
-                let path_start = after_scheme + uri[after_scheme..].find('/').unwrap();
-                let origin = uri[..path_start].to_string();
-                let port = origin.rsplit(':').next().unwrap().parse().unwrap();
-                return Server {
-                    child,
-                    uri,
-                    origin,
-                    port,
-                    stderr: rx,
-                    early_stderr,
-                };
-            }
-            early_stderr.push(line);
+            let Some(uri) = line.strip_prefix(READY_PREFIX) else {
+                server.early_stderr.push(line);
+                continue;
+            };
+            let after_scheme = uri.find("://").unwrap() + 3;
+            let path_start = after_scheme + uri[after_scheme..].find('/').unwrap();
+            server.origin = uri[..path_start].to_string();
+            server.port = server.origin.rsplit(':').next().unwrap().parse().unwrap();
+            server.uri = uri.to_string();
+            return server;
         }
     }
 
