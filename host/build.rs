@@ -11,13 +11,7 @@ const GUEST_PACKAGE: &str = "oauth-callback-guest";
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
     let workspace = manifest_dir.parent().unwrap();
-    for watched in [
-        "guest/src",
-        "guest/Cargo.toml",
-        "wit",
-        "assets",
-        "Cargo.lock",
-    ] {
+    for watched in ["guest", "wit", "assets", "Cargo.lock", "Cargo.toml"] {
         println!(
             "cargo:rerun-if-changed={}",
             workspace.join(watched).display()

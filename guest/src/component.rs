@@ -1,6 +1,7 @@
-//! The wit-bindgen glue: exports [`crate::handle`] as `oauth:callback/handler`,
-//! and supplies what `no_std` leaves out on `wasm32-wasip2` (allocator, panic
-//! handler, `cabi_realloc`).
+//! The wit-bindgen glue: exports [`crate::handle`] as `oauth:callback/handler`.
+//! The runtime pieces `no_std` leaves out come from `oauth-callback-guest-rt`.
+
+use oauth_callback_guest_rt as _;
 
 use crate::http;
 
@@ -58,50 +59,3 @@ fn to_wit(header: http::Header) -> wit::Header {
 }
 
 export!(Handler);
-
-#[global_allocator]
-static ALLOCATOR: dlmalloc::GlobalDlmalloc = dlmalloc::GlobalDlmalloc;
-
-#[panic_handler]
-fn panic(_: &core::panic::PanicInfo<'_>) -> ! {
-    core::arch::wasm32::unreachable()
-}
-
-// wasi-libc provides `memcmp`, `memcpy` and friends; nothing else of it is used.
-#[link(name = "c")]
-unsafe extern "C" {}
-
-/// The canonical ABI's allocation entry point, backed by the Rust allocator
-/// (wit-bindgen leaves it to wasi-libc on p2, which would bring its own malloc).
-///
-/// # Safety
-/// Called only by the component model runtime, with the canonical ABI's contract.
-#[unsafe(no_mangle)]
-pub unsafe extern "C" fn cabi_realloc(
-    old_ptr: *mut u8,
-    old_len: usize,
-    align: usize,
-    new_len: usize,
-) -> *mut u8 {
-    use alloc::alloc::{Layout, alloc, realloc};
-    if new_len == 0 {
-        return align as *mut u8;
-    }
-    // SAFETY: the caller passes a valid alignment and, for a non-zero
-    // `old_len`, a pointer it got from this function with that layout.
-    let ptr = unsafe {
-        if old_len == 0 {
-            alloc(Layout::from_size_align_unchecked(new_len, align))
-        } else {
-            realloc(
-                old_ptr,
-                Layout::from_size_align_unchecked(old_len, align),
-                new_len,
-            )
-        }
-    };
-    if ptr.is_null() {
-        core::arch::wasm32::unreachable();
-    }
-    ptr
-}

@@ -1,7 +1,7 @@
 //! The request, response and settings types the handler works on, mirroring
 //! the WIT records of `oauth:callback/handler`.
 
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
 /// One HTTP header; names are lower-case.
@@ -120,6 +120,20 @@ pub struct Completion {
     pub path: String,
 }
 
+impl Completion {
+    /// The completed result as one line of JSON, in the shape the native CLI
+    /// prints: `{"params":{...},"method":"GET","path":"/callback","received_at":N}`.
+    pub fn json_line(&self, received_at: u64) -> String {
+        let quoted = |text: &str| serde_json::Value::from(text).to_string();
+        alloc::format!(
+            r#"{{"params":{},"method":{},"path":{},"received_at":{received_at}}}"#,
+            self.params,
+            quoted(&self.method),
+            quoted(&self.path),
+        )
+    }
+}
+
 /// The handler's answer to one request.
 #[derive(Clone, Debug)]
 pub struct Reply {
@@ -135,5 +149,23 @@ impl From<Response> for Reply {
             response,
             completed: None,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn completion_json_line_has_the_cli_shape() {
+        let completion = Completion {
+            params: r#"{"code":"c","state":"s"}"#.into(),
+            method: "GET".into(),
+            path: "/callback".into(),
+        };
+        assert_eq!(
+            completion.json_line(1730000000),
+            r#"{"params":{"code":"c","state":"s"},"method":"GET","path":"/callback","received_at":1730000000}"#
+        );
     }
 }

@@ -20,5 +20,7 @@ pub mod route;
 
 #[cfg(target_arch = "wasm32")]
 mod component;
+#[cfg(target_arch = "wasm32")]
+mod wasi_http;
 
 pub use route::handle;

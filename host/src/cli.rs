@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Parser, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 use oauth_callback::{CallbackServer, Config, Error, Tls, Waited};
 
 /// Exit code: the flow completed (also for a provider `error`).
@@ -33,8 +33,34 @@ Exit codes:
 /// Receive one OAuth redirect on a loopback address, show the user a page, and
 /// print the callback's parameters as one line of JSON.
 #[derive(Debug, Parser)]
-#[command(name = "oauth-callback", version, after_help = AFTER_HELP)]
+#[command(
+    name = "oauth-callback",
+    version,
+    after_help = AFTER_HELP,
+    args_conflicts_with_subcommands = true
+)]
 pub struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+
+    #[command(flatten)]
+    serve: ServeArgs,
+}
+
+/// Tasks other than receiving a callback.
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Write the embedded default handler component (.wasm) to FILE, or to
+    /// stdout: the same component runs under `wasmtime serve`.
+    ExportHandler {
+        /// Where to write it; stdout when omitted.
+        file: Option<PathBuf>,
+    },
+}
+
+/// Receiving one callback (the default task).
+#[derive(Debug, Args)]
+struct ServeArgs {
     /// Address to listen on: 127.0.0.1, ::1 or localhost.
     #[arg(long, default_value = oauth_callback::DEFAULT_HOST)]
     host: String,
@@ -76,6 +102,11 @@ pub struct Cli {
     #[arg(long, value_name = "FILE")]
     error_html: Option<PathBuf>,
 
+    /// A handler component (.wasm exporting oauth:callback/handler) to use
+    /// instead of the embedded one.
+    #[arg(long, value_name = "FILE")]
+    handler: Option<PathBuf>,
+
     /// Accepted for compatibility with the Python module, and ignored.
     #[arg(long, value_enum, hide_possible_values = true)]
     server: Option<LegacyServer>,
@@ -90,8 +121,27 @@ enum LegacyServer {
 }
 
 impl Cli {
-    /// Run the server once and turn the outcome into an exit code.
+    /// Do what the command line asks and turn the outcome into an exit code.
     pub fn run(self) -> Result<ExitCode, Error> {
+        match self.command {
+            Some(Command::ExportHandler { file }) => export_handler(file.as_deref()),
+            None => self.serve.run(),
+        }
+    }
+}
+
+fn export_handler(file: Option<&std::path::Path>) -> Result<ExitCode, Error> {
+    let bytes = oauth_callback::runtime::EMBEDDED_HANDLER;
+    match file {
+        Some(path) => std::fs::write(path, bytes)?,
+        None => std::io::stdout().lock().write_all(bytes)?,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+impl ServeArgs {
+    /// Run the server once and turn the outcome into an exit code.
+    fn run(self) -> Result<ExitCode, Error> {
         if self.server.is_some() {
             tracing::info!("--server is ignored: oauth-callback has one production-grade server");
         }
@@ -153,6 +203,9 @@ impl Cli {
         }
         if let Some(path) = &self.error_html {
             builder = builder.error_html(path);
+        }
+        if let Some(path) = &self.handler {
+            builder = builder.handler(path);
         }
         builder.build()
     }

@@ -46,6 +46,7 @@ pub struct Config {
     pub(crate) tls: Tls,
     pub(crate) success_html: Option<PathBuf>,
     pub(crate) error_html: Option<PathBuf>,
+    pub(crate) handler: Option<PathBuf>,
 }
 
 impl Config {
@@ -89,6 +90,7 @@ pub struct ConfigBuilder {
     tls: Tls,
     success_html: Option<PathBuf>,
     error_html: Option<PathBuf>,
+    handler: Option<PathBuf>,
 }
 
 impl Default for ConfigBuilder {
@@ -101,6 +103,7 @@ impl Default for ConfigBuilder {
             tls: Tls::default(),
             success_html: None,
             error_html: None,
+            handler: None,
         }
     }
 }
@@ -148,6 +151,12 @@ impl ConfigBuilder {
         self
     }
 
+    /// A handler component (`.wasm`) to use instead of the embedded one.
+    pub fn handler(mut self, path: impl Into<PathBuf>) -> Self {
+        self.handler = Some(path.into());
+        self
+    }
+
     /// Check the settings and produce a [`Config`].
     pub fn build(self) -> Result<Config> {
         let ip = parse_host(&self.host)?;
@@ -164,6 +173,7 @@ impl ConfigBuilder {
             tls: self.tls,
             success_html: self.success_html,
             error_html: self.error_html,
+            handler: self.handler,
         })
     }
 }

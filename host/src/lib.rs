@@ -73,7 +73,10 @@ impl CallbackServer {
     /// configuration errors surface here, before anything listens.
     pub fn start(config: Config) -> Result<RunningServer> {
         let tls = tls::server_config(config.tls())?;
-        let handler = Runtime::embedded()?;
+        let handler = match &config.handler {
+            Some(path) => Runtime::from_file(path)?,
+            None => Runtime::embedded()?,
+        };
         let settings = wit::Settings {
             callback_path: config.path().to_string(),
             success_page: config.success_html.as_deref().and_then(read_page),

@@ -1,6 +1,7 @@
 //! The WebAssembly side of the host: one engine, the handler component linked
 //! once into an `InstancePre`, and a fresh sandboxed instance per request.
 
+use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
@@ -12,6 +13,8 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::error::{Error, Result};
+
+pub mod sandbox;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -45,26 +48,39 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Compile and link a handler component; `origin` names it in errors.
+    /// Compile, check and link a handler component; `origin` names it in errors.
     pub fn new(component: &[u8], origin: &str) -> Result<Self> {
-        let handler_error = |e: wasmtime::Error| Error::Handler {
+        let handler_error = |reason: String| Error::Handler {
             origin: origin.to_string(),
-            reason: format!("{e:#}"),
+            reason,
         };
+        check_is_component(component).map_err(|r| handler_error(r.into()))?;
         let mut config = wasmtime::Config::new();
         config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(handler_error)?;
+        let engine = Engine::new(&config).map_err(|e| handler_error(format!("{e:#}")))?;
+        let component =
+            Component::new(&engine, component).map_err(|e| handler_error(format!("{e:#}")))?;
+        sandbox::check_contract(&engine, &component).map_err(handler_error)?;
         let mut linker = Linker::new(&engine);
-        wasmtime_wasi_http::p2::add_to_linker_sync(&mut linker).map_err(handler_error)?;
-        let component = Component::new(&engine, component).map_err(handler_error)?;
-        let pre = linker.instantiate_pre(&component).map_err(handler_error)?;
-        let pre = bindings::CallbackHandlerPre::new(pre).map_err(handler_error)?;
-        let ticker = EpochTicker::start(engine.clone());
-        Ok(Runtime {
-            engine,
-            pre,
-            _ticker: ticker,
-        })
+        wasmtime_wasi_http::p2::add_to_linker_sync(&mut linker)
+            .and_then(|()| linker.instantiate_pre(&component))
+            .and_then(bindings::CallbackHandlerPre::new)
+            .map(|pre| Runtime {
+                _ticker: EpochTicker::start(engine.clone()),
+                engine,
+                pre,
+            })
+            .map_err(|e| handler_error(format!("{e:#}")))
+    }
+
+    /// A handler component from a file (`--handler`).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let origin = path.display().to_string();
+        let bytes = std::fs::read(path).map_err(|e| Error::Handler {
+            origin: origin.clone(),
+            reason: format!("cannot read the file: {e}"),
+        })?;
+        Runtime::new(&bytes, &origin)
     }
 
     /// The default handler.
@@ -87,6 +103,22 @@ impl Runtime {
             .oauth_callback_handler()
             .call_handle(&mut store, settings, request)
     }
+}
+
+/// Refuses what is not a component before wasmtime gives a vaguer message.
+fn check_is_component(bytes: &[u8]) -> std::result::Result<(), &'static str> {
+    const MAGIC: &[u8] = b"\0asm";
+    const CORE_MODULE_VERSION: &[u8] = &[1, 0, 0, 0];
+    if !bytes.starts_with(MAGIC) {
+        return Err("not a WebAssembly component (no `\\0asm` header)");
+    }
+    if bytes.get(4..8) == Some(CORE_MODULE_VERSION) {
+        return Err(
+            "a core WebAssembly module, not a component; build for wasm32-wasip2 \
+             or wrap it with `wasm-tools component new`",
+        );
+    }
+    Ok(())
 }
 
 /// Per-request state: the proxy world's contexts and nothing else (no

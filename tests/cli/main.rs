@@ -2,5 +2,7 @@
 
 mod config;
 mod flow;
+mod handlers;
 mod routes;
 mod support;
+mod wasi_hosts;

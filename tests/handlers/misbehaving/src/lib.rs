@@ -1,0 +1,78 @@
+//! A deliberately faulty handler for the sandbox tests. By path:
+//! `/loop` never returns, `/trap` traps, `/oom` allocates until memory runs
+//! out, `/bad-header` answers an invalid header; the callback path with a
+//! `code` completes the flow normally, so tests can show the host survived.
+
+#![no_std]
+#![cfg(target_arch = "wasm32")]
+
+extern crate alloc;
+
+use alloc::string::String;
+use alloc::vec::Vec;
+use oauth_callback_guest_rt as _;
+
+wit_bindgen::generate!({ path: "../../../wit", world: "callback-handler" });
+
+use exports::oauth::callback::handler::{
+    Completion, Guest, Header, Reply, Request, Response, Settings,
+};
+
+struct Misbehaving;
+
+impl Guest for Misbehaving {
+    fn handle(settings: Settings, request: Request) -> Reply {
+        match request.path.as_str() {
+            "/loop" => {
+                let mut spins = 0u64;
+                loop {
+                    // SAFETY: a plain local; the volatile write keeps the loop alive.
+                    unsafe { core::ptr::write_volatile(&mut spins, spins.wrapping_add(1)) };
+                }
+            }
+            "/trap" => core::arch::wasm32::unreachable(),
+            "/oom" => {
+                let mut hoard: Vec<Vec<u8>> = Vec::new();
+                loop {
+                    hoard.push(alloc::vec![1u8; 1 << 20]);
+                }
+            }
+            "/bad-header" => reply(200, "bad header\n", None),
+            path if path == settings.callback_path => {
+                let query = request.query.unwrap_or_default();
+                match query.strip_prefix("code=") {
+                    Some(code) => {
+                        let params = alloc::format!("{{\"code\":\"{code}\"}}");
+                        reply(
+                            200,
+                            "content-type",
+                            Some((params, request.method, request.path)),
+                        )
+                    }
+                    None => reply(400, "content-type", None),
+                }
+            }
+            _ => reply(404, "content-type", None),
+        }
+    }
+}
+
+fn reply(status: u16, header: &str, completed: Option<(String, String, String)>) -> Reply {
+    Reply {
+        response: Response {
+            status,
+            headers: alloc::vec![Header {
+                name: header.into(),
+                value: b"text/plain".to_vec()
+            }],
+            body: b"misbehaving".to_vec(),
+        },
+        completed: completed.map(|(params, method, path)| Completion {
+            params,
+            method,
+            path,
+        }),
+    }
+}
+
+export!(Misbehaving);
