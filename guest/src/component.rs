@@ -20,6 +20,8 @@ impl wit::Guest for Handler {
             callback_path: settings.callback_path,
             success_page: settings.success_page,
             error_page: settings.error_page,
+            expected_state: settings.expected_state,
+            expected_issuer: settings.expected_issuer,
         };
         let request = http::Request {
             method: request.method,

@@ -67,6 +67,10 @@ pub struct Settings {
     pub success_page: Option<String>,
     /// Custom error page, if any.
     pub error_page: Option<String>,
+    /// The `state` a completing callback must carry, if checked.
+    pub expected_state: Option<String>,
+    /// The `iss` a completing callback must carry, if checked.
+    pub expected_issuer: Option<String>,
 }
 
 impl Default for Settings {
@@ -75,6 +79,8 @@ impl Default for Settings {
             callback_path: "/callback".into(),
             success_page: None,
             error_page: None,
+            expected_state: None,
+            expected_issuer: None,
         }
     }
 }

@@ -17,6 +17,7 @@ pub mod http;
 pub mod pages;
 pub mod params;
 pub mod route;
+pub mod security;
 
 #[cfg(target_arch = "wasm32")]
 mod component;

@@ -10,6 +10,10 @@ pub const SUCCESS_MESSAGE: &str = "Credentials received successfully. You may cl
 pub const ERROR_MESSAGE: &str =
     "Authentication could not be completed. Close this window and try again.";
 
+/// The message when a callback fails the `state` or issuer check.
+pub const REJECTED_MESSAGE: &str =
+    "This sign-in response could not be verified. Close this window and start the sign-in again.";
+
 const TEMPLATE: &str = include_str!("../../assets/page.html");
 const STYLE: &str = include_str!("../../assets/style.css");
 const BRIDGE_SCRIPT: &str = include_str!("../../assets/bridge.js");
@@ -23,6 +27,8 @@ pub enum Page {
     Error,
     /// Nothing conclusive in the query: read the `#fragment` and post it back.
     Bridge,
+    /// The callback failed a `state` or `iss` check.
+    Rejected,
 }
 
 impl Page {
@@ -37,6 +43,7 @@ impl Page {
                 "Handing the sign-in over to the application\u{2026}",
                 BRIDGE_SCRIPT,
             ),
+            Page::Rejected => ("error", "Sign-in not verified", REJECTED_MESSAGE, ""),
         };
         let script = if script.is_empty() {
             String::new()

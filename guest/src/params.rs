@@ -37,10 +37,11 @@ pub enum Malformed {
 /// What a request says, once its parameters are merged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Captured {
-    /// The merged parameters, without the `format=json` control parameter.
+    /// The merged parameters, without the `format=json` control parameter
+    /// (see [`query_wants_json`]).
     pub params: Params,
-    /// Whether the query asked for JSON with `format=json`.
-    pub format_json: bool,
+    /// Whether the body carried the bridge's `fragment_params`.
+    pub from_fragment: bool,
 }
 
 /// How the merged parameters end the flow, if they do.
@@ -70,12 +71,10 @@ impl Outcome {
 /// Read and merge every parameter source of `request`.
 pub fn capture(request: &Request) -> Result<Captured, Malformed> {
     let mut params = Params::new();
-    let mut format_json = false;
+    let mut from_fragment = false;
     if let Some(query) = &request.query {
         for (key, value) in decode_urlencoded(query.as_bytes())? {
-            if key == FORMAT_KEY && value == "json" {
-                format_json = true;
-            } else {
+            if key != FORMAT_KEY || value != "json" {
                 params.insert(key, Value::String(value));
             }
         }
@@ -94,13 +93,16 @@ pub fn capture(request: &Request) -> Result<Captured, Malformed> {
         params.extend(body);
         match fragment {
             None => {}
-            Some(Value::Object(fragment)) => params.extend(fragment),
+            Some(Value::Object(fragment)) => {
+                from_fragment = true;
+                params.extend(fragment);
+            }
             Some(_) => return Err(Malformed::NotAnObject),
         }
     }
     Ok(Captured {
         params,
-        format_json,
+        from_fragment,
     })
 }
 
@@ -193,10 +195,8 @@ mod tests {
     #[test]
     fn format_json_is_a_control_parameter_not_a_param() {
         let captured = capture(&request(Some("code=x&format=json"), None, "")).unwrap();
-        assert!(captured.format_json);
         assert_eq!(Value::Object(captured.params), json!({"code": "x"}));
         let other = capture(&request(Some("format=xml"), None, "")).unwrap();
-        assert!(!other.format_json);
         assert_eq!(Value::Object(other.params), json!({"format": "xml"}));
     }
 

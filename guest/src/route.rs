@@ -4,14 +4,22 @@ use alloc::string::{String, ToString};
 
 use crate::http::{Completion, Header, Reply, Request, Response, Settings};
 use crate::pages::Page;
-use crate::params::{self, Outcome};
+use crate::params::{self, Captured, Outcome, Params};
+use crate::security;
 
 const HTML: &str = "text/html; charset=utf-8";
 const JSON: &str = "application/json";
 const TEXT: &str = "text/plain; charset=utf-8";
 
-/// Answer one request: `/health`, the callback route, or 404.
+/// Answer one request: `/health`, the callback route, or 404. Every answer
+/// carries the security headers.
 pub fn handle(settings: &Settings, request: &Request) -> Reply {
+    let mut reply = route(settings, request);
+    security::harden(&mut reply.response);
+    reply
+}
+
+fn route(settings: &Settings, request: &Request) -> Reply {
     let method = request.method.as_str();
     if request.path == settings.callback_path {
         match method {
@@ -28,27 +36,36 @@ pub fn handle(settings: &Settings, request: &Request) -> Reply {
     }
 }
 
-/// The callback route: merge the parameters, then answer with a page or JSON.
+/// The callback route: merge the parameters, check them, then answer with a
+/// page or JSON.
 fn callback(settings: &Settings, request: &Request) -> Reply {
-    let wants_json = accepts_json(request) || params::query_wants_json(request.query.as_deref());
-    let captured = match params::capture(request) {
-        Ok(captured) => captured,
-        Err(_) if wants_json => {
-            return Response::new(400, JSON, r#"{"ok":false,"error":"bad_request"}"#).into();
-        }
-        Err(_) => return Response::new(400, TEXT, "Bad Request").into(),
+    let json = accepts_json(request) || params::query_wants_json(request.query.as_deref());
+    let Ok(Captured {
+        params,
+        from_fragment,
+    }) = params::capture(request)
+    else {
+        return refusal(400, json, "bad_request", None).into();
     };
-    let outcome = Outcome::of(&captured.params);
+    // The bridge posts from our own page; anything else posting fragments is
+    // a cross-site forgery attempt.
+    if from_fragment && !same_origin(request) {
+        return refusal(403, json, "forbidden", None).into();
+    }
+    let outcome = Outcome::of(&params);
     if outcome == Outcome::Pending {
-        return if wants_json {
+        return if json {
             Response::new(202, JSON, r#"{"ok":false,"pending":true}"#)
         } else {
-            Response::new(200, HTML, Page::Bridge.render())
+            bridge(settings)
         }
         .into();
     }
-    let params = serde_json::Value::Object(captured.params);
-    let response = if wants_json {
+    if !verified(settings, &params) {
+        return refusal(400, json, "unverified", Some(Page::Rejected)).into();
+    }
+    let params = serde_json::Value::Object(params);
+    let response = if json {
         let body = serde_json::json!({"ok": true, "params": &params});
         Response::new(200, JSON, body.to_string())
     } else if outcome == Outcome::Error {
@@ -63,6 +80,73 @@ fn callback(settings: &Settings, request: &Request) -> Reply {
             method: request.method.clone(),
             path: request.path.clone(),
         }),
+    }
+}
+
+/// The bridge page. Its script replaces the document with the success or
+/// error page, which then lives under the bridge's policy: allow all three.
+fn bridge(settings: &Settings) -> Response {
+    let bridge = Page::Bridge.render();
+    let success = settings
+        .success_page
+        .clone()
+        .unwrap_or_else(|| Page::Success.render());
+    let error = settings
+        .error_page
+        .clone()
+        .unwrap_or_else(|| Page::Error.render());
+    let policy = security::policy_for(&[&bridge, &success, &error]);
+    let mut response = Response::new(200, HTML, bridge);
+    response
+        .headers
+        .push(Header::new("content-security-policy", &policy));
+    response
+}
+
+/// Whether the completing parameters carry the expected `state` and `iss`.
+fn verified(settings: &Settings, params: &Params) -> bool {
+    let matches = |key: &str, expected: &Option<String>| match expected {
+        None => true,
+        Some(expected) => params
+            .get(key)
+            .and_then(serde_json::Value::as_str)
+            .is_some_and(|given| security::secrets_match(given, expected)),
+    };
+    matches("state", &settings.expected_state) && matches("iss", &settings.expected_issuer)
+}
+
+/// Whether the request comes from a page of this server: no `Origin` (not a
+/// cross-origin fetch), or one naming the `Host` the request was sent to.
+fn same_origin(request: &Request) -> bool {
+    let Some(origin) = request.header("origin") else {
+        return true;
+    };
+    let Some(host) = request.header("host") else {
+        return false;
+    };
+    let authority = origin
+        .strip_prefix(b"https://")
+        .or_else(|| origin.strip_prefix(b"http://"));
+    authority.is_some_and(|authority| authority.eq_ignore_ascii_case(host))
+}
+
+/// A generic refusal that leaves the flow pending: JSON, a page, or text.
+fn refusal(status: u16, json: bool, code: &str, page: Option<Page>) -> Response {
+    match (json, page) {
+        (true, _) => {
+            let body = serde_json::json!({"ok": false, "error": code});
+            Response::new(status, JSON, body.to_string())
+        }
+        (false, Some(page)) => Response::new(status, HTML, page.render()),
+        (false, None) => Response::new(
+            status,
+            TEXT,
+            if status == 403 {
+                "Forbidden"
+            } else {
+                "Bad Request"
+            },
+        ),
     }
 }
 
@@ -148,6 +232,7 @@ mod tests {
             callback_path: "/cb".into(),
             success_page: Some("<p>yay</p>".into()),
             error_page: Some("<p>nay</p>".into()),
+            ..Settings::default()
         };
         assert_eq!(
             body(&handle(&settings, &get("/cb", "code=1"))),
@@ -234,5 +319,117 @@ mod tests {
         assert_eq!(reply.response.status, 405);
         assert_eq!(reply.response.header("allow"), Some("GET, POST"));
         assert!(reply.completed.is_none());
+    }
+
+    fn with_state(state: &str) -> Settings {
+        Settings {
+            expected_state: Some(state.into()),
+            expected_issuer: Some("https://issuer.example".into()),
+            ..Settings::default()
+        }
+    }
+
+    #[test]
+    fn expected_state_and_issuer_must_match_to_complete() {
+        let settings = with_state("good");
+        let ok = handle(
+            &settings,
+            &get(
+                "/callback",
+                "code=1&state=good&iss=https%3A%2F%2Fissuer.example",
+            ),
+        );
+        assert!(ok.completed.is_some());
+        for query in [
+            "code=1&state=bad&iss=https%3A%2F%2Fissuer.example",
+            "code=1&iss=https%3A%2F%2Fissuer.example",
+            "code=1&state=good&iss=https%3A%2F%2Fevil.example",
+            "code=1&state=good",
+            "error=access_denied&state=bad&iss=https%3A%2F%2Fissuer.example",
+        ] {
+            let reply = handle(&settings, &get("/callback", query));
+            assert_eq!(reply.response.status, 400, "{query}");
+            assert!(reply.completed.is_none(), "{query}");
+            assert!(body(&reply).contains(crate::pages::REJECTED_MESSAGE));
+        }
+        // The bridge still appears: the fragment has not been read yet.
+        assert_eq!(
+            handle(&settings, &get("/callback", "")).response.status,
+            200
+        );
+    }
+
+    fn fragment_post(origin: Option<&str>) -> Request {
+        let mut headers = vec![
+            Header::new("content-type", "application/json"),
+            Header::new("host", "127.0.0.1:8080"),
+        ];
+        if let Some(origin) = origin {
+            headers.push(Header::new("origin", origin));
+        }
+        Request {
+            method: "POST".into(),
+            path: "/callback".into(),
+            headers,
+            body: br#"{"fragment_params":{"access_token":"t"}}"#.to_vec(),
+            ..Request::default()
+        }
+    }
+
+    #[test]
+    fn fragment_posts_only_from_our_own_origin() {
+        let settings = Settings::default();
+        for origin in [
+            None,
+            Some("https://127.0.0.1:8080"),
+            Some("http://127.0.0.1:8080"),
+        ] {
+            assert!(
+                handle(&settings, &fragment_post(origin))
+                    .completed
+                    .is_some(),
+                "{origin:?}"
+            );
+        }
+        for origin in ["null", "https://evil.example", "https://127.0.0.1:9999"] {
+            let reply = handle(&settings, &fragment_post(Some(origin)));
+            assert_eq!(reply.response.status, 403, "{origin}");
+            assert!(reply.completed.is_none());
+        }
+    }
+
+    #[test]
+    fn every_answer_is_hardened_and_the_bridge_policy_covers_the_pages_it_shows() {
+        let settings = Settings::default();
+        let bridge = handle(&settings, &get("/callback", ""));
+        let policy = bridge.response.header("content-security-policy").unwrap();
+        assert!(policy.contains("script-src 'sha256-") && policy.contains("style-src 'sha256-"));
+        assert!(!policy.contains("unsafe-inline"));
+        let success = handle(&settings, &get("/callback", "code=1"));
+        let success_policy = success.response.header("content-security-policy").unwrap();
+        let style = success_policy.split("style-src ").nth(1).unwrap();
+        assert!(
+            policy.contains(style),
+            "the bridge must allow the success page's style"
+        );
+        for reply in [bridge, success, handle(&settings, &get("/nope", ""))] {
+            assert_eq!(
+                reply.response.header("x-content-type-options"),
+                Some("nosniff")
+            );
+            assert_eq!(
+                reply.response.header("referrer-policy"),
+                Some("no-referrer")
+            );
+        }
+    }
+
+    #[test]
+    fn nothing_from_the_request_is_reflected() {
+        let xss = "error=x&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
+        for query in [xss, "state=%3Cscript%3E"] {
+            let reply = handle(&Settings::default(), &get("/callback", query));
+            assert!(!body(&reply).contains("alert(1)") && !body(&reply).contains("<script>alert"));
+        }
     }
 }

@@ -102,6 +102,22 @@ struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     error_html: Option<PathBuf>,
 
+    /// Listen on a non-loopback --host (e.g. 0.0.0.0). Other machines can then
+    /// reach the callback; refused without this flag.
+    #[arg(long)]
+    allow_remote: bool,
+
+    /// Complete only on a callback whose `state` is exactly VALUE (RFC 8252
+    /// 8.9); others get 400 and the wait goes on. Without it, checking
+    /// `state` in the printed JSON is up to you.
+    #[arg(long, value_name = "VALUE")]
+    expect_state: Option<String>,
+
+    /// Complete only on a callback whose `iss` is exactly URL (RFC 9207,
+    /// mix-up defence); others get 400 and the wait goes on.
+    #[arg(long, value_name = "URL")]
+    expect_issuer: Option<String>,
+
     /// A handler component (.wasm exporting oauth:callback/handler) to use
     /// instead of the embedded one.
     #[arg(long, value_name = "FILE")]
@@ -197,7 +213,8 @@ impl ServeArgs {
             .port(self.port)
             .path(&self.path)
             .timeout(self.timeout)
-            .tls(tls);
+            .tls(tls)
+            .allow_remote(self.allow_remote);
         if let Some(path) = &self.success_html {
             builder = builder.success_html(path);
         }
@@ -206,6 +223,12 @@ impl ServeArgs {
         }
         if let Some(path) = &self.handler {
             builder = builder.handler(path);
+        }
+        if let Some(state) = &self.expect_state {
+            builder = builder.expect_state(state);
+        }
+        if let Some(issuer) = &self.expect_issuer {
+            builder = builder.expect_issuer(issuer);
         }
         builder.build()
     }

@@ -47,6 +47,9 @@ pub struct Config {
     pub(crate) success_html: Option<PathBuf>,
     pub(crate) error_html: Option<PathBuf>,
     pub(crate) handler: Option<PathBuf>,
+    pub(crate) allow_remote: bool,
+    pub(crate) expected_state: Option<String>,
+    pub(crate) expected_issuer: Option<String>,
 }
 
 impl Config {
@@ -91,6 +94,9 @@ pub struct ConfigBuilder {
     success_html: Option<PathBuf>,
     error_html: Option<PathBuf>,
     handler: Option<PathBuf>,
+    allow_remote: bool,
+    expected_state: Option<String>,
+    expected_issuer: Option<String>,
 }
 
 impl Default for ConfigBuilder {
@@ -104,6 +110,9 @@ impl Default for ConfigBuilder {
             success_html: None,
             error_html: None,
             handler: None,
+            allow_remote: false,
+            expected_state: None,
+            expected_issuer: None,
         }
     }
 }
@@ -157,9 +166,35 @@ impl ConfigBuilder {
         self
     }
 
+    /// Allow a non-loopback `host` (e.g. `0.0.0.0`): other machines can then
+    /// reach the server. Off by default.
+    pub fn allow_remote(mut self, allow: bool) -> Self {
+        self.allow_remote = allow;
+        self
+    }
+
+    /// Refuse completing callbacks whose `state` differs (RFC 8252 section 8.9).
+    pub fn expect_state(mut self, state: impl Into<String>) -> Self {
+        self.expected_state = Some(state.into());
+        self
+    }
+
+    /// Refuse completing callbacks whose `iss` differs (RFC 9207).
+    pub fn expect_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.expected_issuer = Some(issuer.into());
+        self
+    }
+
     /// Check the settings and produce a [`Config`].
     pub fn build(self) -> Result<Config> {
         let ip = parse_host(&self.host)?;
+        if !ip.is_loopback() && !self.allow_remote {
+            return Err(Error::Config(format!(
+                "--host {} is not a loopback address: other machines could reach the callback; \
+                 add --allow-remote if that is really wanted",
+                self.host
+            )));
+        }
         let path = normalize_path(&self.path)?;
         if self.timeout.is_zero() {
             return Err(Error::Config("the timeout must be more than zero".into()));
@@ -174,6 +209,9 @@ impl ConfigBuilder {
             success_html: self.success_html,
             error_html: self.error_html,
             handler: self.handler,
+            allow_remote: self.allow_remote,
+            expected_state: self.expected_state,
+            expected_issuer: self.expected_issuer,
         })
     }
 }
@@ -252,6 +290,14 @@ mod tests {
             IpAddr::V6(Ipv6Addr::LOCALHOST)
         );
         assert!(parse_host("example.com").is_err());
+    }
+
+    #[test]
+    fn remote_hosts_need_allow_remote() {
+        assert!(Config::builder().host("0.0.0.0").build().is_err());
+        assert!(Config::builder().host("192.168.1.2").build().is_err());
+        let remote = Config::builder().host("0.0.0.0").allow_remote(true).build();
+        assert!(remote.unwrap().allow_remote);
     }
 
     #[test]

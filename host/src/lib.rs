@@ -32,6 +32,7 @@
 
 #![deny(missing_docs)]
 
+mod authority;
 mod config;
 mod error;
 mod result;
@@ -81,6 +82,8 @@ impl CallbackServer {
             callback_path: config.path().to_string(),
             success_page: config.success_html.as_deref().and_then(read_page),
             error_page: config.error_html.as_deref().and_then(read_page),
+            expected_state: config.expected_state.clone(),
+            expected_issuer: config.expected_issuer.clone(),
         };
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(2)
@@ -96,9 +99,19 @@ impl CallbackServer {
         let redirect_uri =
             config::redirect_uri(scheme, &config.host, local_addr.port(), config.path());
 
+        if config.allow_remote && !config.ip.is_loopback() {
+            tracing::warn!("listening on {local_addr}: other machines can reach the callback");
+        }
         let (result_tx, result_rx) = oneshot::channel();
         let stop = Arc::new(watch::channel(false).0);
-        let app = Arc::new(server::App::new(handler, settings, result_tx, stop.clone()));
+        let authority = authority::Authority::new(local_addr, config.allow_remote, tls.is_some());
+        let app = Arc::new(server::App::new(
+            handler,
+            settings,
+            authority,
+            result_tx,
+            stop.clone(),
+        ));
         let task = runtime.spawn(server::serve(
             listener,
             tls.map(TlsAcceptor::from),

@@ -19,6 +19,7 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
+use crate::authority::Authority;
 use crate::result::CallbackResult;
 use crate::runtime::{Runtime, wit};
 
@@ -33,13 +34,16 @@ pub const MAX_CONNECTIONS: usize = 256;
 /// How long in-flight connections may take to finish after the flow completes.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
-/// Headers every response carries.
+/// Headers every response carries, whatever the handler says.
 const SECURITY_HEADERS: [(&str, &str); 4] = [
     ("x-content-type-options", "nosniff"),
     ("referrer-policy", "no-referrer"),
     ("cache-control", "no-store"),
     ("x-frame-options", "DENY"),
 ];
+/// The policy for responses whose handler set none.
+const FLOOR_POLICY: &str =
+    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 type Response = hyper::Response<Full<Bytes>>;
 
@@ -47,6 +51,7 @@ type Response = hyper::Response<Full<Bytes>>;
 pub(crate) struct App {
     runtime: Runtime,
     settings: wit::Settings,
+    authority: Authority,
     slot: OneShot,
 }
 
@@ -55,12 +60,14 @@ impl App {
     pub(crate) fn new(
         runtime: Runtime,
         settings: wit::Settings,
+        authority: Authority,
         result: oneshot::Sender<CallbackResult>,
         stop: Arc<watch::Sender<bool>>,
     ) -> Self {
         App {
             runtime,
             settings,
+            authority,
             slot: OneShot {
                 result: Mutex::new(Some(result)),
                 stop,
@@ -70,11 +77,19 @@ impl App {
 
     async fn respond(&self, request: hyper::Request<Incoming>) -> Response {
         let (parts, body) = request.into_parts();
+        let host = parts.headers.get(http::header::HOST);
+        if !host.is_some_and(|host| self.authority.allows(host.as_bytes())) {
+            return plain(StatusCode::MISDIRECTED_REQUEST, "Misdirected Request");
+        }
+        if parts.uri.path() == self.settings.callback_path && self.slot.is_filled() {
+            return plain(StatusCode::GONE, "Gone: this sign-in is already complete");
+        }
+        if declared_length(&parts.headers).is_some_and(|length| length > MAX_BODY as u64) {
+            return too_large();
+        }
         let body = match Limited::new(body, MAX_BODY).collect().await {
             Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => {
-                return plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
-            }
+            Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
             Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
         };
         let request = wit::Request {
@@ -102,8 +117,11 @@ impl App {
         if let Some(completion) = reply.completed {
             match completed_result(completion) {
                 Some(result) => {
-                    tracing::info!(method = %result.method, path = %result.path, "callback received");
-                    self.slot.fill(result);
+                    let (method, path) = (result.method.clone(), result.path.clone());
+                    if !self.slot.fill(result) {
+                        return plain(StatusCode::GONE, "Gone: this sign-in is already complete");
+                    }
+                    tracing::info!(%method, %path, "callback received");
                 }
                 None => return handler_fault("completion params are not a JSON object"),
             }
@@ -119,12 +137,22 @@ struct OneShot {
 }
 
 impl OneShot {
-    fn fill(&self, result: CallbackResult) {
+    /// Hand over `result` if it is the first; false when one came before.
+    fn fill(&self, result: CallbackResult) -> bool {
         let sender = self.result.lock().unwrap_or_else(|p| p.into_inner()).take();
-        if let Some(sender) = sender {
-            let _ = sender.send(result);
-            self.stop.send_replace(true);
-        }
+        let Some(sender) = sender else {
+            return false;
+        };
+        let _ = sender.send(result);
+        self.stop.send_replace(true);
+        true
+    }
+
+    fn is_filled(&self) -> bool {
+        self.result
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .is_none()
     }
 }
 
@@ -223,10 +251,41 @@ fn build_response(response: wit::Response) -> Result<Response, &'static str> {
         let value = HeaderValue::from_bytes(&header.value).map_err(|_| "invalid header value")?;
         headers.append(name, value);
     }
+    // A handler never opens the server to other origins.
+    let cors: Vec<HeaderName> = headers
+        .keys()
+        .filter(|name| name.as_str().starts_with("access-control-"))
+        .cloned()
+        .collect();
+    for name in cors {
+        headers.remove(name);
+    }
     for (name, value) in SECURITY_HEADERS {
         headers.insert(name, HeaderValue::from_static(value));
     }
+    headers
+        .entry(http::header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static(FLOOR_POLICY));
     Ok(built)
+}
+
+/// The `Content-Length` a request announces, if any.
+fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
+    headers
+        .get(http::header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .parse()
+        .ok()
+}
+
+/// 413, closing the connection: the rest of the body is never read.
+fn too_large() -> Response {
+    let mut response = plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+    response
+        .headers_mut()
+        .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
+    response
 }
 
 /// The one place a handler failure becomes a 500.
@@ -261,4 +320,50 @@ fn completed_result(completion: wit::Completion) -> Option<CallbackResult> {
         path: completion.path,
         received_at,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(code: &str) -> CallbackResult {
+        CallbackResult {
+            params: serde_json::from_str(&format!(r#"{{"code":"{code}"}}"#)).unwrap(),
+            method: "GET".into(),
+            path: "/callback".into(),
+            received_at: 0,
+        }
+    }
+
+    #[test]
+    fn the_one_shot_slot_keeps_the_first_result_and_signals_stop() {
+        let (tx, mut rx) = oneshot::channel();
+        let stop = Arc::new(watch::channel(false).0);
+        let slot = OneShot {
+            result: Mutex::new(Some(tx)),
+            stop: stop.clone(),
+        };
+        assert!(!slot.is_filled());
+        assert!(slot.fill(result("first")));
+        assert!(!slot.fill(result("second")));
+        assert!(slot.is_filled() && *stop.borrow());
+        assert_eq!(rx.try_recv().unwrap().code(), Some("first"));
+    }
+
+    #[test]
+    fn handler_responses_lose_cors_headers_and_gain_the_security_floor() {
+        let response = build_response(wit::Response {
+            status: 200,
+            headers: vec![wit::Header {
+                name: "access-control-allow-origin".into(),
+                value: b"*".to_vec(),
+            }],
+            body: Vec::new(),
+        })
+        .unwrap();
+        let headers = response.headers();
+        assert!(!headers.contains_key("access-control-allow-origin"));
+        assert_eq!(headers["content-security-policy"], FLOOR_POLICY);
+        assert_eq!(headers["x-frame-options"], "DENY");
+    }
 }

@@ -4,5 +4,6 @@ mod config;
 mod flow;
 mod handlers;
 mod routes;
+mod security;
 mod support;
 mod wasi_hosts;

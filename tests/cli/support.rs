@@ -197,3 +197,26 @@ pub fn built_handler(name: &str) -> String {
     );
     path.to_str().unwrap().to_string()
 }
+
+/// Send raw bytes over plain TCP to `port` and return the whole answer
+/// (until the server closes or 5 s pass).
+pub fn raw_exchange(port: u16, request: &[u8]) -> String {
+    use std::io::Write;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(5)))
+        .unwrap();
+    stream.write_all(request).unwrap();
+    let mut answer = Vec::new();
+    let _ = stream.read_to_end(&mut answer);
+    String::from_utf8_lossy(&answer).into_owned()
+}
+
+/// The status code of a raw HTTP answer.
+pub fn status_of(answer: &str) -> u16 {
+    answer
+        .split(' ')
+        .nth(1)
+        .and_then(|code| code.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer:?}"))
+}

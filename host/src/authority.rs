@@ -1,0 +1,98 @@
+//! Which `Host` header values name this server: the defence against DNS
+//! rebinding, where a hostile page's own domain resolves to 127.0.0.1.
+
+use std::net::{IpAddr, SocketAddr};
+
+/// The authorities a request may be addressed to.
+#[derive(Clone, Debug)]
+pub struct Authority {
+    bound: SocketAddr,
+    allow_remote: bool,
+    default_port: u16,
+}
+
+impl Authority {
+    /// For a server bound to `bound`; `allow_remote` accepts any IP literal
+    /// (a server on 0.0.0.0 is reached by its LAN address).
+    pub fn new(bound: SocketAddr, allow_remote: bool, tls: bool) -> Self {
+        Authority {
+            bound,
+            allow_remote,
+            default_port: if tls { 443 } else { 80 },
+        }
+    }
+
+    /// Whether a `Host` header value names this server: `localhost` or the
+    /// bound IP address, with the bound port (which may be left out when it
+    /// is the scheme's default).
+    pub fn allows(&self, host: &[u8]) -> bool {
+        let Ok(host) = std::str::from_utf8(host) else {
+            return false;
+        };
+        let Some((name, port)) = split_authority(host) else {
+            return false;
+        };
+        let port_ok = match port {
+            Some(port) => port.parse::<u16>() == Ok(self.bound.port()),
+            None => self.bound.port() == self.default_port,
+        };
+        let name_ok = name.eq_ignore_ascii_case("localhost")
+            || name.parse::<IpAddr>().is_ok_and(|ip| {
+                ip == self.bound.ip() || (self.allow_remote && self.bound.ip().is_unspecified())
+            });
+        port_ok && name_ok
+    }
+}
+
+/// `name[:port]` or `[v6][:port]` → (name, port).
+fn split_authority(host: &str) -> Option<(&str, Option<&str>)> {
+    if let Some(rest) = host.strip_prefix('[') {
+        let (v6, after) = rest.split_once(']')?;
+        return match after {
+            "" => Some((v6, None)),
+            _ => Some((v6, Some(after.strip_prefix(':')?))),
+        };
+    }
+    match host.split_once(':') {
+        Some((name, port)) => Some((name, Some(port))),
+        None => Some((host, None)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn authority(addr: &str) -> Authority {
+        Authority::new(addr.parse().unwrap(), false, true)
+    }
+
+    #[test]
+    fn loopback_names_with_the_right_port_are_allowed() {
+        let v4 = authority("127.0.0.1:8080");
+        for ok in ["127.0.0.1:8080", "localhost:8080", "LOCALHOST:8080"] {
+            assert!(v4.allows(ok.as_bytes()), "{ok}");
+        }
+        for bad in [
+            "127.0.0.1:8081",
+            "evil.example:8080",
+            "127.0.0.1",
+            "[::1]:8080",
+            "",
+            "a:b:c",
+        ] {
+            assert!(!v4.allows(bad.as_bytes()), "{bad}");
+        }
+        let v6 = authority("[::1]:8080");
+        assert!(v6.allows(b"[::1]:8080") && v6.allows(b"localhost:8080"));
+        assert!(!v6.allows(b"127.0.0.1:8080") && !v6.allows(b"[::1]"));
+        assert!(authority("127.0.0.1:443").allows(b"127.0.0.1"));
+    }
+
+    #[test]
+    fn remote_servers_accept_ip_literals_only() {
+        let any = Authority::new("0.0.0.0:8080".parse().unwrap(), true, false);
+        assert!(any.allows(b"192.168.1.20:8080"));
+        assert!(!any.allows(b"rebound.example:8080"));
+    }
+}
