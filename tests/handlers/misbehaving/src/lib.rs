@@ -3,7 +3,7 @@
 //! out, `/bad-header` answers an invalid header; the callback path with a
 //! `code` completes the flow normally, so tests can show the host survived.
 
-#![no_std]
+#![cfg_attr(target_arch = "wasm32", no_std)]
 #![cfg(target_arch = "wasm32")]
 
 extern crate alloc;
