@@ -1,12 +1,18 @@
 (function () {
   "use strict";
   var status = document.getElementById("status");
+  // Stop the spinner and say why; text only, never HTML.
+  function fail(title, message) {
+    document.title = title;
+    document.querySelector("main").className = "card error";
+    document.querySelector("h1").textContent = title;
+    status.textContent = message;
+  }
   var fragment = window.location.hash.replace(/^#/, "");
   if (!fragment) {
-    document.title = "Nothing to complete";
-    status.textContent =
+    fail("Nothing to complete",
       "This page expected sign-in data after the # in its address, but there was none. " +
-      "Return to the application and start the sign-in again.";
+      "Return to the application and start the sign-in again.");
     return;
   }
   // Take the tokens out of the address bar (and history) before anything else.
@@ -30,7 +36,7 @@
       document.close();
     })
     .catch(function () {
-      status.textContent =
-        "The sign-in data could not be handed to the application. Return to it and try again.";
+      fail("Sign-in not delivered",
+        "The sign-in data could not be handed to the application. Return to it and try again.");
     });
 })();

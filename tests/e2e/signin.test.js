@@ -1,0 +1,181 @@
+// End-to-end sign-ins: the real oauth-callback binary, a certified OpenID
+// provider (oidc-provider) and headless Chromium, all on 127.0.0.1.
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+
+import {
+  authorizationUrl, exchangeCode, freePort, launchBrowser, screenshot, secrets, signIn, startCallback, startProvider,
+} from './support.js';
+
+const SUCCESS = 'Credentials received successfully. You may close this window.';
+const ERROR = 'Authentication could not be completed. Close this window and try again.';
+
+/** Start callback, provider and browser for one test; all stopped after it. */
+async function setUp(t, args = []) {
+  const callback = await startCallback(args);
+  const provider = await startProvider(callback.redirectUri);
+  const { browser, page } = await launchBrowser();
+  t.after(async () => {
+    callback.kill();
+    await browser.close();
+    await provider.close();
+  });
+  return { callback, provider, page };
+}
+
+test('authorization code in the query, ad hoc HTTPS, then a PKCE code exchange', async (t) => {
+  const { callback, provider, page } = await setUp(t, ['--adhoc-ssl']);
+  assert.match(callback.redirectUri, /^https:\/\/127\.0\.0\.1:\d+\/callback$/);
+  const s = secrets();
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
+    response_type: 'code', state: s.state, code_challenge: s.challenge, code_challenge_method: 'S256',
+  }));
+  await signIn(page);
+  await page.waitForSelector(`text=${SUCCESS}`);
+  await screenshot(page, 'success');
+
+  const { code, json } = await callback.finished();
+  assert.equal(code, 0);
+  assert.equal(json.method, 'GET');
+  assert.equal(json.params.state, s.state);
+  assert.equal(json.params.iss, provider.issuer);
+  const tokens = await exchangeCode(provider.issuer, callback.redirectUri, json.params.code, s.verifier);
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  assert.ok(tokens.body.access_token && tokens.body.id_token);
+});
+
+test('response_mode=form_post: the provider posts the form to the callback', async (t) => {
+  const { callback, provider, page } = await setUp(t);
+  const s = secrets();
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
+    response_type: 'code', response_mode: 'form_post', state: s.state,
+    code_challenge: s.challenge, code_challenge_method: 'S256',
+  }));
+  await signIn(page);
+  await page.waitForSelector(`text=${SUCCESS}`);
+
+  const { code, json } = await callback.finished();
+  assert.equal(code, 0);
+  assert.equal(json.method, 'POST');
+  assert.equal(json.params.state, s.state);
+  assert.equal(json.params.iss, provider.issuer);
+  const tokens = await exchangeCode(provider.issuer, callback.redirectUri, json.params.code, s.verifier);
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+});
+
+test('implicit id_token token: the bridge posts the fragment and clears the address bar', async (t) => {
+  const { callback, provider, page } = await setUp(t);
+  const s = secrets();
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
+    response_type: 'id_token token', state: s.state, nonce: s.nonce,
+  }));
+  await signIn(page);
+  await page.waitForSelector(`text=${SUCCESS}`);
+  assert.ok(!page.url().includes('#'), `the fragment is still in the address bar: ${page.url()}`);
+  assert.ok(!page.url().includes('access_token'));
+
+  const { code, json } = await callback.finished();
+  assert.equal(code, 0);
+  assert.equal(json.method, 'POST');
+  assert.equal(json.params.state, s.state);
+  assert.ok(json.params.access_token && json.params.id_token);
+});
+
+test('the user cancels: the error page shows and the error is printed, exit 0', async (t) => {
+  const { callback, provider, page } = await setUp(t);
+  const s = secrets();
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
+    response_type: 'code', state: s.state, code_challenge: s.challenge, code_challenge_method: 'S256',
+  }));
+  await page.click('text=[ Cancel ]');
+  await page.waitForSelector(`text=${ERROR}`);
+  await screenshot(page, 'error');
+
+  const { code, json } = await callback.finished();
+  assert.equal(code, 0);
+  assert.equal(json.params.error, 'access_denied');
+  assert.equal(json.params.state, s.state);
+});
+
+test('--expect-state and --expect-issuer: a tampered replay gets 400, the real callback completes', async (t) => {
+  const s = secrets();
+  // The issuer is known once the provider listens, the redirect URI once the
+  // port is chosen: choose the port first.
+  const port = await freePort();
+  const redirectUri = `https://127.0.0.1:${port}/callback`;
+  const provider = await startProvider(redirectUri);
+  t.after(() => provider.close());
+  const { browser, page } = await launchBrowser();
+  t.after(() => browser.close());
+
+  // Capture the real callback URL: the provider redirects before anything
+  // listens, so the browser's attempt fails and the code stays unused.
+  let callbackUrl = null;
+  page.on('requestfailed', (request) => {
+    if (request.url().startsWith(`${redirectUri}?`)) callbackUrl = request.url();
+  });
+  await page.goto(authorizationUrl(provider.issuer, redirectUri, {
+    response_type: 'code', state: s.state, code_challenge: s.challenge, code_challenge_method: 'S256',
+  }));
+  await signIn(page).catch(() => {});
+  for (let i = 0; i < 100 && !callbackUrl; i += 1) await page.waitForTimeout(50);
+  assert.ok(callbackUrl, 'the provider never redirected to the callback');
+
+  const callback = await startCallback(['--expect-state', s.state, '--expect-issuer', provider.issuer], { port });
+  t.after(() => callback.kill());
+  const tampered = new URL(callbackUrl);
+  tampered.searchParams.set('state', 'forged');
+  const refused = await page.goto(tampered.href);
+  assert.equal(refused.status(), 400);
+  assert.ok((await page.textContent('body')).includes('could not be verified'));
+  await screenshot(page, 'rejected');
+
+  const accepted = await page.goto(callbackUrl);
+  assert.equal(accepted.status(), 200);
+  const { code, json } = await callback.finished();
+  assert.equal(code, 0);
+  assert.equal(json.params.state, s.state);
+  assert.equal(json.params.iss, provider.issuer);
+  const tokens = await exchangeCode(provider.issuer, redirectUri, json.params.code, s.verifier);
+  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+});
+
+test('custom pages and a PEM certificate', async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), 'oauth-callback-e2e-'));
+  const [cert, key, success, error] = ['cert.pem', 'key.pem', 'success.html', 'error.html'].map((f) => join(dir, f));
+  execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
+    '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1',
+    '-addext', 'subjectAltName=IP:127.0.0.1,DNS:localhost'], { stdio: 'ignore' });
+  writeFileSync(success, '<!doctype html><title>Acme</title><style>h1{color:green}</style><h1>Acme: you are in</h1>');
+  writeFileSync(error, '<!doctype html><title>Acme</title><h1>Acme: no luck</h1>');
+  const { callback, provider, page } = await setUp(t, [
+    '--ssl-cert', cert, '--ssl-key', key, '--success-html', success, '--error-html', error,
+  ]);
+  const s = secrets();
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
+    response_type: 'code', state: s.state, code_challenge: s.challenge, code_challenge_method: 'S256',
+  }));
+  await signIn(page);
+  await page.waitForSelector('text=Acme: you are in');
+  const color = await page.$eval('h1', (h1) => getComputedStyle(h1).color);
+  assert.equal(color, 'rgb(0, 128, 0)', 'the custom page\'s inline style is allowed by its hash');
+  await screenshot(page, 'custom-success');
+  const { code, json } = await callback.finished();
+  assert.equal(code, 0);
+  assert.equal(json.params.state, s.state);
+});
+
+test('the bridge page without a fragment explains itself', async (t) => {
+  const callback = await startCallback();
+  t.after(() => callback.kill());
+  const { browser, page } = await launchBrowser();
+  t.after(() => browser.close());
+  await page.goto(callback.redirectUri);
+  await page.waitForSelector('text=there was none');
+  assert.equal(await page.textContent('h1'), 'Nothing to complete');
+  await screenshot(page, 'bridge-empty');
+});

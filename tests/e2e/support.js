@@ -1,0 +1,136 @@
+// Shared helpers for the end-to-end suite: the real oauth-callback binary, a
+// real OpenID provider (oidc-provider) on 127.0.0.1, and headless Chromium.
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
+import { mkdirSync } from 'node:fs';
+import { createServer } from 'node:http';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import Provider from 'oidc-provider';
+import { chromium } from 'playwright-core';
+
+const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const binary = process.env.OAUTH_CALLBACK_BIN ?? join(repo, 'target', 'release', 'oauth-callback');
+export const screenshots = join(repo, 'target', 'e2e');
+export const CLIENT_ID = 'oauth-callback-e2e';
+
+/** Start oauth-callback (on a free port unless `port` is given); resolves once it is listening. */
+export function startCallback(args = [], { port = 0 } = {}) {
+  const child = spawn(binary, ['--port', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+  const ready = new Promise((resolve, reject) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      const match = /listening on (\S+)/.exec(stderr);
+      if (match) resolve(match[1]);
+    });
+    child.on('exit', () => reject(new Error(`oauth-callback exited before listening:\n${stderr}`)));
+  });
+  return ready.then((redirectUri) => ({
+    redirectUri,
+    /** Waits for the process to exit; the JSON line parsed when there is one. */
+    async finished() {
+      const result = await exited;
+      const line = result.stdout.trim();
+      return { ...result, json: line ? JSON.parse(line) : null };
+    },
+    kill: () => child.kill(),
+  }));
+}
+
+/** A port that was free a moment ago. */
+export async function freePort() {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address();
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** A real OpenID provider on 127.0.0.1 with one public client for `redirectUri`. */
+export async function startProvider(redirectUri) {
+  const server = createServer();
+  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const provider = new Provider(issuer, {
+    clients: [{
+      client_id: CLIENT_ID,
+      application_type: 'web',
+      token_endpoint_auth_method: 'none',
+      redirect_uris: [redirectUri],
+      response_types: ['code', 'id_token token'],
+      grant_types: ['authorization_code', 'implicit'],
+    }],
+    responseTypes: ['code', 'id_token token'],
+    cookies: { keys: ['oauth-callback-e2e-only'] },
+    findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
+    features: { devInteractions: { enabled: true } },
+  });
+  provider.on('server_error', (ctx, error) => console.error('provider error:', error));
+  server.on('request', provider.callback());
+  return { issuer, close: () => new Promise((resolve) => server.close(resolve)) };
+}
+
+/** A PKCE verifier and its S256 challenge, and a random state and nonce. */
+export function secrets() {
+  const verifier = randomBytes(32).toString('base64url');
+  return {
+    verifier,
+    challenge: createHash('sha256').update(verifier).digest('base64url'),
+    state: randomBytes(16).toString('base64url'),
+    nonce: randomBytes(16).toString('base64url'),
+  };
+}
+
+/** The provider's authorization URL. */
+export function authorizationUrl(issuer, redirectUri, params) {
+  const url = new URL(`${issuer}/auth`);
+  url.search = new URLSearchParams({ client_id: CLIENT_ID, redirect_uri: redirectUri, scope: 'openid', ...params });
+  return url.href;
+}
+
+/** Exchange a code at the token endpoint with the PKCE verifier. */
+export async function exchangeCode(issuer, redirectUri, code, verifier) {
+  const response = await fetch(`${issuer}/token`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: new URLSearchParams({
+      grant_type: 'authorization_code', code, redirect_uri: redirectUri, client_id: CLIENT_ID, code_verifier: verifier,
+    }),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+/** Headless Chromium (Debian's), a fresh profile, certificate errors ignored. */
+export async function launchBrowser() {
+  const browser = await chromium.launch({
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
+      '--disable-component-update', '--disable-sync', '--disable-quic'],
+  });
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  return { browser, page: await context.newPage() };
+}
+
+/** Sign in on the provider's pages (any login works) and accept the consent. */
+export async function signIn(page) {
+  await page.fill('input[name=login]', 'alice');
+  await page.fill('input[name=password]', 'secret');
+  await page.click('button[type=submit]');
+  await page.click('button[type=submit]'); // consent: "Continue"
+}
+
+/** Save what the browser shows, light and dark, under target/e2e/. */
+export async function screenshot(page, name) {
+  mkdirSync(screenshots, { recursive: true });
+  for (const scheme of ['light', 'dark']) {
+    await page.emulateMedia({ colorScheme: scheme });
+    await page.screenshot({ path: join(screenshots, `${name}-${scheme}.png`) });
+  }
+}
