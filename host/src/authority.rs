@@ -6,17 +6,20 @@ use std::net::{IpAddr, SocketAddr};
 /// The authorities a request may be addressed to.
 #[derive(Clone, Debug)]
 pub struct Authority {
-    bound: SocketAddr,
+    ips: Vec<IpAddr>,
+    port: u16,
     allow_remote: bool,
     default_port: u16,
 }
 
 impl Authority {
-    /// For a server bound to `bound`; `allow_remote` accepts any IP literal
-    /// (a server on 0.0.0.0 is reached by its LAN address).
-    pub fn new(bound: SocketAddr, allow_remote: bool, tls: bool) -> Self {
+    /// For a server bound to `bound` (one port, one or more addresses);
+    /// `allow_remote` accepts any IP literal for a server on an unspecified
+    /// address (0.0.0.0 is reached by its LAN address).
+    pub fn new(bound: &[SocketAddr], allow_remote: bool, tls: bool) -> Self {
         Authority {
-            bound,
+            ips: bound.iter().map(SocketAddr::ip).collect(),
+            port: bound.first().map_or(0, SocketAddr::port),
             allow_remote,
             default_port: if tls { 443 } else { 80 },
         }
@@ -33,13 +36,14 @@ impl Authority {
             return false;
         };
         let port_ok = match port {
-            Some(port) => port.parse::<u16>() == Ok(self.bound.port()),
-            None => self.bound.port() == self.default_port,
+            Some(port) => port.parse::<u16>() == Ok(self.port),
+            None => self.port == self.default_port,
         };
+        let remote = self.allow_remote && self.ips.iter().any(IpAddr::is_unspecified);
         let name_ok = name.eq_ignore_ascii_case("localhost")
-            || name.parse::<IpAddr>().is_ok_and(|ip| {
-                ip == self.bound.ip() || (self.allow_remote && self.bound.ip().is_unspecified())
-            });
+            || name
+                .parse::<IpAddr>()
+                .is_ok_and(|ip| remote || self.ips.contains(&ip));
         port_ok && name_ok
     }
 }
@@ -64,7 +68,7 @@ mod tests {
     use super::*;
 
     fn authority(addr: &str) -> Authority {
-        Authority::new(addr.parse().unwrap(), false, true)
+        Authority::new(&[addr.parse().unwrap()], false, true)
     }
 
     #[test]
@@ -90,8 +94,19 @@ mod tests {
     }
 
     #[test]
+    fn both_loopbacks_for_localhost() {
+        let bound = [
+            "127.0.0.1:9000".parse().unwrap(),
+            "[::1]:9000".parse().unwrap(),
+        ];
+        let both = Authority::new(&bound, false, true);
+        assert!(both.allows(b"127.0.0.1:9000") && both.allows(b"[::1]:9000"));
+        assert!(both.allows(b"localhost:9000") && !both.allows(b"[::2]:9000"));
+    }
+
+    #[test]
     fn remote_servers_accept_ip_literals_only() {
-        let any = Authority::new("0.0.0.0:8080".parse().unwrap(), true, false);
+        let any = Authority::new(&["0.0.0.0:8080".parse().unwrap()], true, false);
         assert!(any.allows(b"192.168.1.20:8080"));
         assert!(!any.allows(b"rebound.example:8080"));
     }

@@ -31,6 +31,9 @@ pub enum Tls {
         /// PEM file with the private key.
         key: PathBuf,
     },
+    /// A reusable pair in a folder (`cert.pem`, `key.pem`), generated there
+    /// on first use, so the browser's certificate warning can be cleared once.
+    Dir(PathBuf),
     /// Plain HTTP (the original's `force_https=False`); not recommended.
     Disabled,
 }
@@ -39,7 +42,7 @@ pub enum Tls {
 #[derive(Clone, Debug)]
 pub struct Config {
     pub(crate) host: String,
-    pub(crate) ip: IpAddr,
+    pub(crate) ips: Vec<IpAddr>,
     pub(crate) port: u16,
     pub(crate) path: String,
     pub(crate) timeout: Duration,
@@ -187,8 +190,8 @@ impl ConfigBuilder {
 
     /// Check the settings and produce a [`Config`].
     pub fn build(self) -> Result<Config> {
-        let ip = parse_host(&self.host)?;
-        if !ip.is_loopback() && !self.allow_remote {
+        let ips = parse_host(&self.host)?;
+        if ips.iter().any(|ip| !ip.is_loopback()) && !self.allow_remote {
             return Err(Error::Config(format!(
                 "--host {} is not a loopback address: other machines could reach the callback; \
                  add --allow-remote if that is really wanted",
@@ -201,7 +204,7 @@ impl ConfigBuilder {
         }
         Ok(Config {
             host: self.host,
-            ip,
+            ips,
             port: self.port,
             path,
             timeout: self.timeout,
@@ -216,20 +219,25 @@ impl ConfigBuilder {
     }
 }
 
-/// An IP address, or `localhost` for the IPv4 loopback.
-fn parse_host(host: &str) -> Result<IpAddr> {
+/// The addresses to bind: an IP address, or both loopbacks for `localhost`
+/// (browsers resolve it to either).
+fn parse_host(host: &str) -> Result<Vec<IpAddr>> {
     if host.eq_ignore_ascii_case("localhost") {
-        return Ok(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        return Ok(vec![
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ]);
     }
     let unbracketed = host
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    unbracketed.parse().map_err(|_| {
+    let ip = unbracketed.parse().map_err(|_| {
         Error::Config(format!(
             "--host {host:?} is not an IP address or `localhost` (try 127.0.0.1 or ::1)"
         ))
-    })
+    })?;
+    Ok(vec![ip])
 }
 
 /// `callback` → `/callback`; refuses what cannot be a plain route.
@@ -281,13 +289,14 @@ mod tests {
 
     #[test]
     fn hosts_are_ip_addresses_or_localhost() {
-        assert_eq!(
-            parse_host("localhost").unwrap(),
-            IpAddr::V4(Ipv4Addr::LOCALHOST)
-        );
+        let both = [
+            IpAddr::V4(Ipv4Addr::LOCALHOST),
+            IpAddr::V6(Ipv6Addr::LOCALHOST),
+        ];
+        assert_eq!(parse_host("localhost").unwrap(), both);
         assert_eq!(
             parse_host("[::1]").unwrap(),
-            IpAddr::V6(Ipv6Addr::LOCALHOST)
+            [IpAddr::V6(Ipv6Addr::LOCALHOST)]
         );
         assert!(parse_host("example.com").is_err());
     }

@@ -54,6 +54,7 @@ pub use crate::config::{
 pub use crate::error::{Error, Result};
 pub use crate::result::CallbackResult;
 use crate::runtime::{Runtime, wit};
+pub use crate::tls::{LOOPBACK_NAMES, LoopbackCertificate};
 
 /// Start a server, wait for the first completed callback or the timeout, then
 /// shut down. `Ok(None)` means the timeout passed.
@@ -90,21 +91,21 @@ impl CallbackServer {
             .thread_name("oauth-callback")
             .enable_all()
             .build()?;
-        let addr = SocketAddr::new(config.ip, config.port);
-        let listener = runtime
-            .block_on(tokio::net::TcpListener::bind(addr))
-            .map_err(|e| bind_error(addr, e))?;
-        let local_addr = listener.local_addr()?;
+        let listeners = runtime.block_on(bind(&config.ips, config.port))?;
+        let bound: Vec<SocketAddr> = listeners
+            .iter()
+            .map(tokio::net::TcpListener::local_addr)
+            .collect::<std::io::Result<_>>()?;
+        let local_addr = bound[0];
         let scheme = if tls.is_some() { "https" } else { "http" };
         let redirect_uri =
             config::redirect_uri(scheme, &config.host, local_addr.port(), config.path());
-
-        if config.allow_remote && !config.ip.is_loopback() {
+        if bound.iter().any(|addr| !addr.ip().is_loopback()) {
             tracing::warn!("listening on {local_addr}: other machines can reach the callback");
         }
         let (result_tx, result_rx) = oneshot::channel();
         let stop = Arc::new(watch::channel(false).0);
-        let authority = authority::Authority::new(local_addr, config.allow_remote, tls.is_some());
+        let authority = authority::Authority::new(&bound, config.allow_remote, tls.is_some());
         let app = Arc::new(server::App::new(
             handler,
             settings,
@@ -113,7 +114,7 @@ impl CallbackServer {
             stop.clone(),
         ));
         let task = runtime.spawn(server::serve(
-            listener,
+            listeners,
             tls.map(TlsAcceptor::from),
             app,
             stop.subscribe(),
@@ -224,6 +225,39 @@ fn read_page(path: &Path) -> Option<String> {
             )
         })
         .ok()
+}
+
+/// Listen on every address on one port. With port 0 the first address picks
+/// the port and the others follow it, trying again if it is taken there.
+async fn bind(ips: &[std::net::IpAddr], port: u16) -> Result<Vec<tokio::net::TcpListener>> {
+    const ATTEMPTS: usize = 5;
+    let mut attempt = 0;
+    'again: loop {
+        attempt += 1;
+        let mut listeners: Vec<tokio::net::TcpListener> = Vec::with_capacity(ips.len());
+        for &ip in ips {
+            let chosen = listeners
+                .first()
+                .map_or(Ok(port), |l| l.local_addr().map(|a| a.port()))?;
+            let addr = SocketAddr::new(ip, chosen);
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => listeners.push(listener),
+                // No IPv6 on this machine: `localhost` still works over IPv4.
+                Err(e)
+                    if !listeners.is_empty()
+                        && e.kind() == std::io::ErrorKind::AddrNotAvailable =>
+                {
+                    tracing::warn!("cannot listen on {addr} ({e}); continuing without it");
+                }
+                Err(e) if port == 0 && !listeners.is_empty() && attempt < ATTEMPTS => {
+                    tracing::debug!("port {chosen} is taken on {ip} ({e}); choosing another");
+                    continue 'again;
+                }
+                Err(e) => return Err(bind_error(addr, e)),
+            }
+        }
+        return Ok(listeners);
+    }
 }
 
 fn bind_error(addr: SocketAddr, source: std::io::Error) -> Error {

@@ -7,9 +7,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 fn main() -> ExitCode {
-    let cli = cli::Cli::parse();
-    cli::init_logging();
-    match cli.run() {
+    match cli::Cli::parse().run() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("oauth-callback: {e}");

@@ -156,15 +156,36 @@ impl OneShot {
     }
 }
 
-/// Accept connections until `stop` turns true, then let in-flight ones finish.
+/// Serve every listener until `stop` turns true, then let in-flight
+/// connections finish. The connection limit is shared by all listeners.
 pub(crate) async fn serve(
+    listeners: Vec<TcpListener>,
+    tls: Option<TlsAcceptor>,
+    app: Arc<App>,
+    stop: watch::Receiver<bool>,
+) {
+    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let loops: Vec<_> = listeners
+        .into_iter()
+        .map(|listener| {
+            let (tls, app, permits) = (tls.clone(), app.clone(), permits.clone());
+            tokio::spawn(accept_loop(listener, tls, app, permits, stop.clone()))
+        })
+        .collect();
+    for accept in loops {
+        let _ = accept.await;
+    }
+}
+
+/// Accept connections on one listener until `stop` turns true.
+async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Arc<App>,
+    permits: Arc<Semaphore>,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
     loop {
         let stream = tokio::select! {
             _ = stopped(&mut stop) => break,

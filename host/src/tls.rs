@@ -1,7 +1,7 @@
 //! A rustls `ServerConfig` from PEM files or from an in-memory self-signed
 //! certificate made by rcgen.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use rustls::ServerConfig;
@@ -20,6 +20,10 @@ pub fn server_config(tls: &Tls) -> Result<Option<Arc<ServerConfig>>> {
         Tls::Disabled => return Ok(None),
         Tls::Adhoc => adhoc_certificate()?,
         Tls::Pem { cert, key } => (load_certs(cert)?, load_private_key(key)?),
+        Tls::Dir(dir) => {
+            let pair = LoopbackCertificate::in_dir(dir)?;
+            (load_certs(&pair.cert)?, load_private_key(&pair.key)?)
+        }
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
@@ -48,6 +52,72 @@ pub fn adhoc_certificate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDe
         rcgen::generate_simple_self_signed(names).map_err(|e| Error::Tls(e.to_string()))?;
     let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
     Ok((vec![certified.cert.der().clone()], key.into()))
+}
+
+/// A reusable certificate and key for the loopback names, as PEM files.
+#[derive(Clone, Debug)]
+pub struct LoopbackCertificate {
+    /// The certificate file (`cert.pem`).
+    pub cert: PathBuf,
+    /// The private key file (`key.pem`), readable by its owner only.
+    pub key: PathBuf,
+    /// SHA-256 fingerprint of the certificate, as colon-separated hex.
+    pub fingerprint: String,
+}
+
+impl LoopbackCertificate {
+    /// The pair in `dir`, generated (and the folder created) on first use.
+    pub fn in_dir(dir: &Path) -> Result<Self> {
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        if !cert.exists() || !key.exists() {
+            return Self::generate(dir);
+        }
+        let der = load_certs(&cert)?.remove(0);
+        Ok(LoopbackCertificate {
+            fingerprint: fingerprint(&der),
+            cert,
+            key,
+        })
+    }
+
+    /// Generate a new pair into `dir`, replacing any there.
+    pub fn generate(dir: &Path) -> Result<Self> {
+        let io_error = |path: &Path, e: std::io::Error| Error::Pem {
+            path: path.into(),
+            reason: format!("cannot write: {e}"),
+        };
+        std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
+        let names: Vec<String> = LOOPBACK_NAMES.iter().map(|n| n.to_string()).collect();
+        let certified =
+            rcgen::generate_simple_self_signed(names).map_err(|e| Error::Tls(e.to_string()))?;
+        let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
+        std::fs::write(&cert, certified.cert.pem()).map_err(|e| io_error(&cert, e))?;
+        write_private(&key, certified.signing_key.serialize_pem().as_bytes())
+            .map_err(|e| io_error(&key, e))?;
+        Ok(LoopbackCertificate {
+            fingerprint: fingerprint(certified.cert.der()),
+            cert,
+            key,
+        })
+    }
+}
+
+/// Write a file only its owner can read.
+fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(contents)
+}
+
+/// SHA-256 of a DER certificate as `AB:CD:...`, the form browsers show.
+pub fn fingerprint(der: &[u8]) -> String {
+    use sha2::Digest;
+    let digest = sha2::Sha256::digest(der);
+    let hex: Vec<String> = digest.iter().map(|b| format!("{b:02X}")).collect();
+    hex.join(":")
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
@@ -89,6 +159,26 @@ mod tests {
         let config = server_config(&Tls::Adhoc).unwrap().unwrap();
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         assert!(server_config(&Tls::Disabled).unwrap().is_none());
+    }
+
+    #[test]
+    fn a_tls_dir_is_filled_once_and_reused() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = LoopbackCertificate::in_dir(&dir.path().join("tls")).unwrap();
+        let again = LoopbackCertificate::in_dir(&dir.path().join("tls")).unwrap();
+        assert_eq!(first.fingerprint, again.fingerprint);
+        assert_eq!(first.fingerprint.len(), 32 * 3 - 1);
+        assert!(
+            server_config(&Tls::Dir(dir.path().join("tls")))
+                .unwrap()
+                .is_some()
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(&first.key).unwrap().permissions().mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
     }
 
     #[test]

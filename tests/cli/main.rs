@@ -3,7 +3,9 @@
 mod config;
 mod flow;
 mod handlers;
+mod library;
 mod routes;
 mod security;
 mod support;
+mod usability;
 mod wasi_hosts;

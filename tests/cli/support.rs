@@ -44,10 +44,44 @@ pub struct Finished {
 impl Server {
     /// Start the binary on a free port with `args` and wait for its ready line.
     pub fn start(args: &[&str]) -> Server {
+        Server::start_with_env(args, &[])
+    }
+
+    /// [`Server::start`], with extra environment variables.
+    pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut server = Server::spawn(args, env);
+        let deadline = Instant::now() + WAIT_LIMIT;
+        loop {
+            let line = server
+                .stderr
+                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+                .expect("oauth-callback did not print its ready line");
+            match line.strip_prefix(READY_PREFIX) {
+                Some(uri) => return server.ready_at(uri),
+                None => server.early_stderr.push(line),
+            }
+        }
+    }
+
+    /// Start with `args` (which make it quiet) and learn the URI from `ready_file`.
+    pub fn start_quiet(args: &[&str], ready_file: &std::path::Path) -> Server {
+        let server = Server::spawn(args, &[]);
+        let deadline = Instant::now() + WAIT_LIMIT;
+        while Instant::now() < deadline {
+            if let Ok(uri) = std::fs::read_to_string(ready_file) {
+                return server.ready_at(uri.trim());
+            }
+            thread::sleep(Duration::from_millis(10));
+        }
+        panic!("oauth-callback did not write {}", ready_file.display());
+    }
+
+    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut child = binary()
             .args(["--port", "0"])
             .args(args)
             .env("RUST_LOG", "info")
+            .envs(env.iter().copied())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
@@ -61,33 +95,25 @@ impl Server {
                 }
             }
         });
-        // Built before the ready line arrives so that `Drop` reaps the child
+        // Built before the server is ready so that `Drop` reaps the child
         // whatever happens next.
-        let mut server = Server {
+        Server {
             child,
             uri: String::new(),
             origin: String::new(),
             port: 0,
             stderr: rx,
             early_stderr: Vec::new(),
-        };
-        let deadline = Instant::now() + WAIT_LIMIT;
-        loop {
-            let line = server
-                .stderr
-                .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-                .expect("oauth-callback did not print its ready line");
-            let Some(uri) = line.strip_prefix(READY_PREFIX) else {
-                server.early_stderr.push(line);
-                continue;
-            };
-            let after_scheme = uri.find("://").unwrap() + 3;
-            let path_start = after_scheme + uri[after_scheme..].find('/').unwrap();
-            server.origin = uri[..path_start].to_string();
-            server.port = server.origin.rsplit(':').next().unwrap().parse().unwrap();
-            server.uri = uri.to_string();
-            return server;
         }
+    }
+
+    fn ready_at(mut self, uri: &str) -> Server {
+        let after_scheme = uri.find("://").unwrap() + 3;
+        let path_start = after_scheme + uri[after_scheme..].find('/').unwrap();
+        self.origin = uri[..path_start].to_string();
+        self.port = self.origin.rsplit(':').next().unwrap().parse().unwrap();
+        self.uri = uri.to_string();
+        self
     }
 
     /// The URL of `path_and_query` on this server.

@@ -1,0 +1,50 @@
+//! `oauth-callback cert`: a reusable loopback certificate, its fingerprint,
+//! and how to trust it once on each system.
+
+use std::path::PathBuf;
+
+use clap::Args;
+use oauth_callback::{Error, LoopbackCertificate};
+
+/// Arguments of `oauth-callback cert`.
+#[derive(Debug, Args)]
+pub struct CertArgs {
+    /// Folder for cert.pem and key.pem (created if missing). Use the same
+    /// folder with --tls-dir.
+    #[arg(long, value_name = "DIR")]
+    out: PathBuf,
+
+    /// Replace a pair already in DIR (its trust must then be renewed).
+    #[arg(long)]
+    force: bool,
+}
+
+impl CertArgs {
+    /// Generate (or reuse) the pair and print how to trust it.
+    pub fn run(self) -> Result<(), Error> {
+        let pair = if self.force {
+            LoopbackCertificate::generate(&self.out)?
+        } else {
+            LoopbackCertificate::in_dir(&self.out)?
+        };
+        let cert = pair.cert.display();
+        println!("certificate: {cert}");
+        println!("private key: {}", pair.key.display());
+        println!("names:       {}", oauth_callback::LOOPBACK_NAMES.join(", "));
+        println!("SHA-256:     {}", pair.fingerprint);
+        println!(
+            "\nTrust it once, then run with --tls-dir {}:\n\
+             \n  Linux (Chrome, Chromium; needs libnss3-tools):\
+             \n    certutil -d sql:$HOME/.pki/nssdb -A -t \"P,,\" -n oauth-callback -i {cert}\
+             \n  Linux (system-wide, curl and friends):\
+             \n    sudo cp {cert} /usr/local/share/ca-certificates/oauth-callback.crt && sudo update-ca-certificates\
+             \n  macOS:\
+             \n    security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db {cert}\
+             \n  Windows (PowerShell):\
+             \n    Import-Certificate -FilePath {cert} -CertStoreLocation Cert:\\CurrentUser\\Root\
+             \n\nCheck that the fingerprint your system shows is the one above.",
+            self.out.display()
+        );
+        Ok(())
+    }
+}

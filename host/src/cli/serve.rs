@@ -1,0 +1,275 @@
+//! Receiving one callback: the flags (the original module's names, plus
+//! ours), the ready signals (line, file, browser) and the outcome's exit code.
+
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::{Args, ValueEnum};
+use oauth_callback::{CallbackServer, Config, Error, Tls, Waited};
+
+use super::progress::Progress;
+use super::{EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_TIMEOUT};
+
+/// Where `--open` puts the redirect URI (URL-encoded).
+const REDIRECT_URI_PLACEHOLDER: &str = "{redirect_uri}";
+
+/// Receiving one callback (the default task).
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on: 127.0.0.1, ::1, or localhost (both of them).
+    #[arg(long, default_value = oauth_callback::DEFAULT_HOST)]
+    host: String,
+
+    /// Port to listen on; must match the registered redirect URI. 0 picks a
+    /// free port (the ready line and --ready-file tell which).
+    #[arg(long, default_value_t = oauth_callback::DEFAULT_PORT)]
+    port: u16,
+
+    /// Callback route; `callback` is read as `/callback`.
+    #[arg(long, default_value = oauth_callback::DEFAULT_PATH)]
+    path: String,
+
+    /// Seconds to wait for the callback before giving up (exit 124).
+    #[arg(long, default_value = "180", value_parser = parse_timeout)]
+    timeout: Duration,
+
+    /// PEM file with the TLS certificate chain (use with --ssl-key).
+    #[arg(long, value_name = "FILE", requires = "ssl_key", conflicts_with_all = ["adhoc_ssl", "no_https", "tls_dir"])]
+    ssl_cert: Option<PathBuf>,
+
+    /// PEM file with the TLS private key (use with --ssl-cert).
+    #[arg(long, value_name = "FILE", requires = "ssl_cert")]
+    ssl_key: Option<PathBuf>,
+
+    /// Use the certificate pair in DIR (cert.pem, key.pem), generating it on
+    /// first use: trust it once (see `oauth-callback cert`) and the browser
+    /// stops warning.
+    #[arg(long, value_name = "DIR", conflicts_with_all = ["adhoc_ssl", "no_https"])]
+    tls_dir: Option<PathBuf>,
+
+    /// Use a self-signed certificate made in memory for this run (the default
+    /// when no certificate is given; the browser shows a warning).
+    #[arg(long, conflicts_with = "no_https")]
+    adhoc_ssl: bool,
+
+    /// Serve plain HTTP instead of HTTPS (not recommended).
+    #[arg(long)]
+    no_https: bool,
+
+    /// HTML file shown when the sign-in succeeds; the built-in page if unreadable.
+    #[arg(long, value_name = "FILE")]
+    success_html: Option<PathBuf>,
+
+    /// HTML file shown when the provider reports an error; the built-in page if unreadable.
+    #[arg(long, value_name = "FILE")]
+    error_html: Option<PathBuf>,
+
+    /// Complete only on a callback whose `state` is exactly VALUE (RFC 8252
+    /// 8.9); others get 400 and the wait goes on. Without it, checking
+    /// `state` in the printed JSON is up to you.
+    #[arg(long, value_name = "VALUE")]
+    expect_state: Option<String>,
+
+    /// Complete only on a callback whose `iss` is exactly URL (RFC 9207,
+    /// mix-up defence); others get 400 and the wait goes on.
+    #[arg(long, value_name = "URL")]
+    expect_issuer: Option<String>,
+
+    /// Once listening, write the redirect URI (and a newline) to FILE, for
+    /// scripts that start the browser themselves.
+    #[arg(long, value_name = "FILE")]
+    ready_file: Option<PathBuf>,
+
+    /// Once listening, open the user's browser at URL (https, or http on a
+    /// loopback address). `{redirect_uri}` in URL becomes the real redirect
+    /// URI, URL-encoded, so it works with --port 0.
+    #[arg(long, value_name = "URL", value_parser = parse_open_url)]
+    open: Option<String>,
+
+    /// Listen on a non-loopback --host (e.g. 0.0.0.0). Other machines can then
+    /// reach the callback; refused without this flag.
+    #[arg(long)]
+    allow_remote: bool,
+
+    /// A handler component (.wasm exporting oauth:callback/handler) to use
+    /// instead of the embedded one.
+    #[arg(long, value_name = "FILE")]
+    handler: Option<PathBuf>,
+
+    /// Accepted for compatibility with the Python module, and ignored.
+    #[arg(long, value_enum, hide_possible_values = true)]
+    server: Option<LegacyServer>,
+}
+
+/// The Python module's server choices; there is one server here.
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum LegacyServer {
+    Auto,
+    Gevent,
+    Werkzeug,
+}
+
+impl ServeArgs {
+    /// Run the server once and turn the outcome into an exit code.
+    pub fn run(self, quiet: bool) -> Result<ExitCode, Error> {
+        if self.server.is_some() {
+            tracing::info!("--server is ignored: oauth-callback has one production-grade server");
+        }
+        let config = self.config()?;
+        let timeout = config.timeout();
+        let mut server = CallbackServer::start(config)?;
+        if self.implicit_adhoc() {
+            tracing::info!(
+                "no certificate given (--ssl-cert/--ssl-key): using an ad hoc self-signed one"
+            );
+        }
+        let uri = server.redirect_uri().to_string();
+        if !quiet {
+            eprintln!("listening on {uri}");
+        }
+        if let Some(file) = &self.ready_file {
+            write_ready_file(file, &uri)?;
+        }
+        if let Some(url) = &self.open {
+            open_browser(&url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri)));
+        }
+        let waited = {
+            let _progress = (!quiet).then(|| Progress::start(&uri, timeout));
+            server.wait_or_interrupt(timeout)
+        };
+        server.shutdown();
+        let code = match waited {
+            Waited::Completed(result) => {
+                let mut stdout = std::io::stdout().lock();
+                writeln!(stdout, "{}", result.to_json_line())?;
+                stdout.flush()?;
+                EXIT_COMPLETED
+            }
+            Waited::TimedOut => {
+                eprintln!(
+                    "no callback arrived within {} s; giving up",
+                    timeout.as_secs_f64()
+                );
+                EXIT_TIMEOUT
+            }
+            Waited::Interrupted => {
+                eprintln!("interrupted; no callback was received");
+                EXIT_INTERRUPTED
+            }
+        };
+        Ok(ExitCode::from(code))
+    }
+
+    /// Whether HTTPS uses an ad hoc certificate only because none was given.
+    fn implicit_adhoc(&self) -> bool {
+        !self.adhoc_ssl && !self.no_https && self.ssl_cert.is_none() && self.tls_dir.is_none()
+    }
+
+    fn config(&self) -> Result<Config, Error> {
+        let tls = match (&self.ssl_cert, &self.ssl_key, &self.tls_dir) {
+            (Some(cert), Some(key), _) => Tls::Pem {
+                cert: cert.clone(),
+                key: key.clone(),
+            },
+            (_, _, Some(dir)) => Tls::Dir(dir.clone()),
+            _ if self.no_https => Tls::Disabled,
+            _ => Tls::Adhoc,
+        };
+        let mut builder = Config::builder()
+            .host(&self.host)
+            .port(self.port)
+            .path(&self.path)
+            .timeout(self.timeout)
+            .tls(tls)
+            .allow_remote(self.allow_remote);
+        if let Some(path) = &self.success_html {
+            builder = builder.success_html(path);
+        }
+        if let Some(path) = &self.error_html {
+            builder = builder.error_html(path);
+        }
+        if let Some(path) = &self.handler {
+            builder = builder.handler(path);
+        }
+        if let Some(state) = &self.expect_state {
+            builder = builder.expect_state(state);
+        }
+        if let Some(issuer) = &self.expect_issuer {
+            builder = builder.expect_issuer(issuer);
+        }
+        builder.build()
+    }
+}
+
+/// Write the URI through a temporary file and a rename, so a script polling
+/// for the file never reads half of it.
+fn write_ready_file(file: &Path, uri: &str) -> Result<(), Error> {
+    let partial = file.with_extension("partial");
+    std::fs::write(&partial, format!("{uri}\n"))?;
+    std::fs::rename(&partial, file)?;
+    Ok(())
+}
+
+fn open_browser(url: &str) {
+    match webbrowser::open(url) {
+        Ok(()) => tracing::info!("opened the browser"),
+        Err(e) => tracing::warn!("could not open a browser ({e}); open the sign-in page yourself"),
+    }
+}
+
+/// Encode a query value (`application/x-www-form-urlencoded`).
+fn url_encode(text: &str) -> String {
+    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// `https://…`, or `http://` on a loopback address.
+fn parse_open_url(url: &str) -> Result<String, String> {
+    if url.starts_with("https://") {
+        return Ok(url.into());
+    }
+    let loopback = ["http://127.0.0.1", "http://[::1]", "http://localhost"];
+    let host_end = |rest: &str| rest.is_empty() || rest.starts_with([':', '/', '?']);
+    if loopback
+        .iter()
+        .any(|prefix| url.strip_prefix(prefix).is_some_and(host_end))
+    {
+        return Ok(url.into());
+    }
+    Err("must be an https:// URL (or http:// on 127.0.0.1, [::1] or localhost)".into())
+}
+
+/// Seconds, fractions allowed, more than zero.
+fn parse_timeout(value: &str) -> Result<Duration, String> {
+    let seconds: f64 = value
+        .parse()
+        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
+    if seconds.is_nan() || seconds <= 0.0 {
+        return Err("the timeout must be more than zero seconds".into());
+    }
+    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{value} seconds is too long"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn open_urls_must_be_https_or_loopback_http() {
+        assert!(parse_open_url("https://idp.example/auth?x={redirect_uri}").is_ok());
+        assert!(parse_open_url("http://127.0.0.1:9000/auth").is_ok());
+        assert!(parse_open_url("http://localhost/auth").is_ok());
+        assert!(parse_open_url("http://localhost.evil.example/auth").is_err());
+        assert!(parse_open_url("http://idp.example/auth").is_err());
+        assert!(parse_open_url("javascript:alert(1)").is_err());
+    }
+
+    #[test]
+    fn redirect_uris_are_encoded_for_a_query() {
+        assert_eq!(
+            url_encode("https://127.0.0.1:8080/cb"),
+            "https%3A%2F%2F127.0.0.1%3A8080%2Fcb"
+        );
+    }
+}

@@ -1,0 +1,83 @@
+//! The library API, in process: the two levels of the original module.
+
+use std::net::{TcpListener, TcpStream};
+use std::time::Duration;
+
+use oauth_callback::{CallbackResult, CallbackServer, Config, Error, Tls, run_callback_server};
+
+use crate::support::client;
+
+#[test]
+fn start_wait_and_shutdown() {
+    let config = Config::builder()
+        .port(0)
+        .tls(Tls::Disabled)
+        .build()
+        .unwrap();
+    let mut server = CallbackServer::start(config).unwrap();
+    let addr = server.local_addr();
+    assert_eq!(
+        server.redirect_uri(),
+        format!("http://127.0.0.1:{}/callback", addr.port())
+    );
+
+    let uri = server.redirect_uri().to_string();
+    let browser = std::thread::spawn(move || {
+        client()
+            .get(format!("{uri}?code=lib&state=s"))
+            .send()
+            .unwrap()
+            .status()
+    });
+    let result = server
+        .wait(Duration::from_secs(10))
+        .expect("the callback arrived");
+    assert_eq!(
+        (result.code(), result.state(), result.error()),
+        (Some("lib"), Some("s"), None)
+    );
+    assert_eq!(browser.join().unwrap(), 200);
+    server.shutdown();
+    assert!(TcpStream::connect(addr).is_err(), "the port is released");
+}
+
+#[test]
+fn run_callback_server_returns_none_after_the_timeout() {
+    let config = Config::builder()
+        .port(0)
+        .timeout(Duration::from_millis(200))
+        .build()
+        .unwrap();
+    assert!(run_callback_server(config).unwrap().is_none());
+}
+
+#[test]
+fn errors_say_what_to_do() {
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = busy.local_addr().unwrap().port();
+    let config = Config::builder().port(port).build().unwrap();
+    let error = CallbackServer::start(config).unwrap_err();
+    assert!(matches!(error, Error::PortInUse(addr) if addr.port() == port));
+    assert!(error.to_string().contains("choose another port"), "{error}");
+
+    let pem = Tls::Pem {
+        cert: "/no/cert.pem".into(),
+        key: "/no/key.pem".into(),
+    };
+    let config = Config::builder().port(0).tls(pem).build().unwrap();
+    let error = CallbackServer::start(config).unwrap_err();
+    assert!(
+        matches!(&error, Error::Pem { path, .. } if path.ends_with("cert.pem")),
+        "{error}"
+    );
+}
+
+#[test]
+fn results_round_trip_through_the_cli_json() {
+    let line =
+        r#"{"params":{"code":"c","n":1},"method":"POST","path":"/cb","received_at":1730000000}"#;
+    let result: CallbackResult = serde_json::from_str(line).unwrap();
+    assert_eq!(result.code(), Some("c"));
+    assert_eq!(result.params()["n"], 1);
+    assert_eq!(result.to_json_line(), line);
+}

@@ -1,0 +1,203 @@
+//! What makes the CLI pleasant: ready signals, both loopbacks, --open,
+//! progress, quiet mode, reusable certificates, completions and the man page.
+
+use std::time::Duration;
+
+use serde_json::json;
+
+use crate::support::{Server, client, run};
+
+#[test]
+fn ready_file_holds_the_real_redirect_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ready");
+    let server = Server::start(&["--ready-file", file.to_str().unwrap()]);
+    let written = std::fs::read_to_string(&file).unwrap();
+    assert_eq!(written, format!("{}\n", server.uri));
+    assert!(!server.uri.ends_with(":0/callback"));
+    client()
+        .get(format!("{}?code=1", server.uri))
+        .send()
+        .unwrap();
+    assert_eq!(server.finish().status.code(), Some(0));
+}
+
+#[test]
+fn ipv6_loopback_works() {
+    let server = Server::start(&["--host", "::1"]);
+    assert!(server.uri.starts_with("https://[::1]:"), "{}", server.uri);
+    client()
+        .get(format!("{}?code=v6", server.uri))
+        .send()
+        .unwrap();
+    assert_eq!(server.finish().result()["params"], json!({"code": "v6"}));
+}
+
+#[test]
+fn localhost_listens_on_both_loopbacks_with_one_port() {
+    let server = Server::start(&["--host", "localhost"]);
+    assert!(
+        server.uri.starts_with("https://localhost:"),
+        "{}",
+        server.uri
+    );
+    let http = client();
+    for origin in [
+        format!("https://127.0.0.1:{}", server.port),
+        format!("https://[::1]:{}", server.port),
+    ] {
+        let health = http.get(format!("{origin}/health")).send().unwrap();
+        assert_eq!(health.status(), 200, "{origin}");
+    }
+    http.get(format!("https://[::1]:{}/callback?code=both", server.port))
+        .send()
+        .unwrap();
+    assert_eq!(server.finish().result()["params"], json!({"code": "both"}));
+}
+
+#[test]
+fn open_starts_the_browser_after_listening_with_the_real_uri() {
+    let dir = tempfile::tempdir().unwrap();
+    let opened = dir.path().join("opened");
+    let browser = dir.path().join("browser.sh");
+    std::fs::write(
+        &browser,
+        format!("#!/bin/sh\necho \"$1\" > {}\n", opened.display()),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+
+    let server = Server::start_with_env(
+        &[
+            "--open",
+            "https://idp.example/auth?client_id=c&redirect_uri={redirect_uri}",
+        ],
+        &[("BROWSER", browser.to_str().unwrap())],
+    );
+    let mut url = String::new();
+    for _ in 0..100 {
+        url = std::fs::read_to_string(&opened).unwrap_or_default();
+        if !url.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let encoded: String = form_urlencoded::byte_serialize(server.uri.as_bytes()).collect();
+    assert_eq!(
+        url.trim(),
+        format!("https://idp.example/auth?client_id=c&redirect_uri={encoded}")
+    );
+    client()
+        .get(format!("{}?code=1", server.uri))
+        .send()
+        .unwrap();
+    assert_eq!(server.finish().status.code(), Some(0));
+}
+
+#[test]
+fn open_refuses_plain_http_to_other_hosts() {
+    let refused = run(&["--port", "0", "--open", "http://idp.example/auth"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(refused.stderr.contains("https://"), "{}", refused.stderr);
+}
+
+#[test]
+fn a_terminal_gets_an_updating_waiting_line() {
+    let binary = env!("CARGO_BIN_EXE_oauth-callback");
+    // `script` gives the program a pseudo-terminal, as a user's shell would.
+    let output = std::process::Command::new("script")
+        .args([
+            "-qec",
+            &format!("{binary} --port 0 --timeout 1.5"),
+            "/dev/null",
+        ])
+        .output()
+        .unwrap();
+    let shown = String::from_utf8_lossy(&output.stdout);
+    assert!(
+        shown.contains("Waiting for the browser at https://127.0.0.1:"),
+        "{shown}"
+    );
+    assert!(
+        shown.contains("0:01 left") || shown.contains("0:00 left"),
+        "{shown}"
+    );
+    assert_eq!(output.status.code(), Some(124));
+}
+
+#[test]
+fn quiet_prints_only_the_result() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ready");
+    let server = Server::start_quiet(&["-q", "--ready-file", file.to_str().unwrap()], &file);
+    client()
+        .get(format!("{}?code=q", server.uri))
+        .send()
+        .unwrap();
+    let finished = server.finish();
+    assert_eq!(finished.stderr.trim(), "");
+    assert_eq!(finished.result()["params"], json!({"code": "q"}));
+}
+
+#[test]
+fn a_generated_certificate_is_served_with_tls_dir_and_trusted() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path().join("tls");
+    let cert = run(&["cert", "--out", tls.to_str().unwrap()]);
+    assert_eq!(cert.status.code(), Some(0), "{}", cert.stderr);
+    let fingerprint = cert
+        .stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("SHA-256:"))
+        .unwrap()
+        .trim()
+        .to_string();
+    assert_eq!(fingerprint.len(), 95, "{fingerprint}");
+    for system in [
+        "certutil",
+        "security add-trusted-cert",
+        "Import-Certificate",
+    ] {
+        assert!(cert.stdout.contains(system), "no {system} instructions");
+    }
+    // Asking again reuses the pair.
+    let again = run(&["cert", "--out", tls.to_str().unwrap()]);
+    assert!(again.stdout.contains(&fingerprint));
+
+    let pem = std::fs::read(tls.join("cert.pem")).unwrap();
+    let server = Server::start(&["--tls-dir", tls.to_str().unwrap()]);
+    let trusting = reqwest::blocking::Client::builder()
+        .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+        .build()
+        .unwrap();
+    assert_eq!(
+        trusting.get(server.url("/health")).send().unwrap().status(),
+        200
+    );
+    trusting
+        .get(format!("{}?code=trusted", server.uri))
+        .send()
+        .unwrap();
+    assert_eq!(
+        server.finish().result()["params"],
+        json!({"code": "trusted"})
+    );
+}
+
+#[test]
+fn completions_and_man_page() {
+    let bash = run(&["completions", "bash"]);
+    assert_eq!(bash.status.code(), Some(0));
+    assert!(bash.stdout.contains("--expect-state"));
+    let man = run(&["man"]);
+    assert!(
+        man.stdout.starts_with(".ie") || man.stdout.contains(".TH"),
+        "{}",
+        &man.stdout[..80]
+    );
+    assert!(man.stdout.contains("oauth\\-callback"));
+}
