@@ -7,13 +7,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::component::{Component, Linker, ResourceTable};
+use wasmtime::component::{Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
 use crate::error::{Error, Result};
 
+mod cache;
 pub mod sandbox;
 
 mod bindings {
@@ -55,11 +56,9 @@ impl Runtime {
             reason,
         };
         check_is_component(component).map_err(|r| handler_error(r.into()))?;
-        let mut config = wasmtime::Config::new();
-        config.epoch_interruption(true);
-        let engine = Engine::new(&config).map_err(|e| handler_error(format!("{e:#}")))?;
+        let engine = Engine::new(&engine_config()).map_err(|e| handler_error(format!("{e:#}")))?;
         let component =
-            Component::new(&engine, component).map_err(|e| handler_error(format!("{e:#}")))?;
+            cache::load(&engine, component).map_err(|e| handler_error(format!("{e:#}")))?;
         sandbox::check_contract(&engine, &component).map_err(handler_error)?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi_http::p2::add_to_linker_sync(&mut linker)
@@ -103,6 +102,26 @@ impl Runtime {
             .oauth_callback_handler()
             .call_handle(&mut store, settings, request)
     }
+}
+
+/// Handler instances alive at once: calls are synchronous on the server's
+/// worker threads, so a few suffice; the pool is sized with room to spare.
+const POOLED_INSTANCES: u32 = 64;
+
+/// The engine's settings: epoch interruption for the deadline, and a pooling
+/// allocator so that a fresh instance per request costs microseconds.
+fn engine_config() -> wasmtime::Config {
+    let mut pool = wasmtime::PoolingAllocationConfig::new();
+    pool.total_component_instances(POOLED_INSTANCES)
+        .total_core_instances(4 * POOLED_INSTANCES)
+        .total_memories(POOLED_INSTANCES)
+        .total_tables(4 * POOLED_INSTANCES)
+        .max_memory_size(MEMORY_LIMIT);
+    let mut config = wasmtime::Config::new();
+    config
+        .epoch_interruption(true)
+        .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    config
 }
 
 /// Refuses what is not a component before wasmtime gives a vaguer message.

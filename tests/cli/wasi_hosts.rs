@@ -68,15 +68,16 @@ impl WasiHost {
         panic!("the wasi:http host did not answer on {}", self.origin);
     }
 
-    /// The next result line the host printed, parsed.
+    /// The next result line the host printed, parsed (`wasmtime serve`
+    /// prefixes guest output with `stdout [N] :: `).
     fn next_result(&self) -> Value {
         loop {
             let line = self
                 .stdout
                 .recv_timeout(Duration::from_secs(10))
                 .expect("no result line on stdout");
-            if line.starts_with("{\"params\"") {
-                return serde_json::from_str(&line).unwrap();
+            if let Some(start) = line.find("{\"params\"") {
+                return serde_json::from_str(&line[start..]).unwrap();
             }
         }
     }
