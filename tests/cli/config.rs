@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::support::{Server, client, run};
+use crate::support::{Server, run};
 
 /// A certificate and key for the loopback names, written as PEM files.
 fn write_pem_pair(dir: &Path) -> (PathBuf, PathBuf, String) {
@@ -131,10 +131,7 @@ fn a_busy_port_is_named_and_exits_2() {
 #[test]
 fn the_legacy_server_flag_is_accepted_and_ignored() {
     let server = Server::start(&["--server", "werkzeug"]);
-    client()
-        .get(format!("{}?code=1", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=1");
     let finished = server.finish();
     assert_eq!(finished.status.code(), Some(0));
     assert!(

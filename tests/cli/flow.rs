@@ -16,10 +16,7 @@ fn code_in_query_shows_success_prints_json_and_exits() {
         server.uri
     );
     assert!(server.uri.ends_with("/callback"));
-    let response = client()
-        .get(format!("{}?code=abc&state=xyz", server.uri))
-        .send()
-        .unwrap();
+    let response = server.callback("code=abc&state=xyz");
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -51,12 +48,7 @@ fn code_in_query_shows_success_prints_json_and_exits() {
 #[test]
 fn provider_error_shows_the_error_page_and_still_completes() {
     let server = Server::start(&[]);
-    let page = client()
-        .get(format!("{}?error=access_denied&state=s", server.uri))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = server.page("error=access_denied&state=s");
     assert!(page.contains(ERROR_MESSAGE));
     let finished = server.finish();
     assert_eq!(finished.status.code(), Some(0));
@@ -71,10 +63,7 @@ fn provider_error_shows_the_error_page_and_still_completes() {
 fn json_mode_by_query_answers_json_without_the_control_parameter() {
     let server = Server::start(&["--no-https"]);
     assert!(server.uri.starts_with("http://"));
-    let response = client()
-        .get(format!("{}?code=c1&format=json", server.uri))
-        .send()
-        .unwrap();
+    let response = server.callback("code=c1&format=json");
     assert_eq!(response.status(), 200);
     assert_eq!(response.headers()["content-type"], "application/json");
     let body: Value = response.json().unwrap();
@@ -119,12 +108,7 @@ fn custom_pages_are_served_as_given() {
         "--error-html",
         dir.path().join("missing.html").to_str().unwrap(),
     ]);
-    let page = client()
-        .get(format!("{}?code=1", server.uri))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = server.page("code=1");
     assert_eq!(page, "<h1>Custom success</h1>");
     assert_eq!(server.finish().status.code(), Some(0));
 }
@@ -134,12 +118,7 @@ fn missing_page_files_are_logged_and_fall_back() {
     let dir = tempfile::tempdir().unwrap();
     let missing = dir.path().join("nope.html");
     let server = Server::start(&["--error-html", missing.to_str().unwrap()]);
-    let page = client()
-        .get(format!("{}?error=x", server.uri))
-        .send()
-        .unwrap()
-        .text()
-        .unwrap();
+    let page = server.page("error=x");
     assert!(page.contains(ERROR_MESSAGE));
     let finished = server.finish();
     assert!(finished.stderr.contains("nope.html"), "{}", finished.stderr);
@@ -234,10 +213,7 @@ fn a_custom_path_is_normalised() {
     assert!(server.uri.ends_with("/oauth/done"), "{}", server.uri);
     let not_here = client().get(server.url("/callback?code=1")).send().unwrap();
     assert_eq!(not_here.status(), 404);
-    client()
-        .get(format!("{}?code=1", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=1");
     assert_eq!(server.finish().result()["path"], "/oauth/done");
 }
 

@@ -42,10 +42,7 @@ fn the_exported_default_handler_loads_back_with_handler() {
     assert!(bytes.starts_with(b"\0asm"));
 
     let server = Server::start(&["--handler", wasm.to_str().unwrap()]);
-    client()
-        .get(format!("{}?code=round-trip", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=round-trip");
     assert_eq!(
         server.finish().result()["params"],
         json!({"code": "round-trip"})
@@ -81,4 +78,31 @@ fn unusable_handlers_are_one_line_and_exit_2() {
     );
     assert_refused(&built_handler("uses_std_handler"), "wasi:cli/environment");
     assert_refused("/nonexistent/handler.wasm", "cannot read");
+}
+
+#[test]
+fn compiled_handlers_are_cached_and_reused() {
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let entries = || -> Vec<std::path::PathBuf> {
+        std::fs::read_dir(cache.path().join("oauth-callback"))
+            .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+            .unwrap_or_default()
+    };
+    for round in 0..2 {
+        let server = Server::start_with_env(&[], &env);
+        server.callback("code=cached");
+        assert_eq!(server.finish().status.code(), Some(0), "round {round}");
+        let cached = entries();
+        assert_eq!(cached.len(), 1, "{cached:?}");
+        assert!(cached[0].extension().is_some_and(|e| e == "cwasm"));
+    }
+    // A corrupt entry is recompiled, not trusted.
+    std::fs::write(&entries()[0], b"garbage").unwrap();
+    let server = Server::start_with_env(&[], &env);
+    server.callback("code=recompiled");
+    assert_eq!(
+        server.finish().result()["params"],
+        json!({"code": "recompiled"})
+    );
 }

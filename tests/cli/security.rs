@@ -221,10 +221,7 @@ fn oversized_bodies_and_heads_are_refused() {
     ));
 
     assert!(server.is_running());
-    client()
-        .get(format!("{}?code=fine", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=fine");
     assert_eq!(server.finish().result()["params"], json!({"code": "fine"}));
 }
 
@@ -273,10 +270,7 @@ fn silent_and_slow_clients_neither_block_others_nor_stay_forever() {
 
     // Meanwhile a real callback completes at once.
     let callback = Instant::now();
-    client()
-        .get(format!("{}?code=meanwhile", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=meanwhile");
     assert!(
         callback.elapsed() < Duration::from_secs(1),
         "{:?}",
@@ -333,10 +327,7 @@ fn connections_beyond_the_limit_are_refused_and_the_flow_survives() {
         "only {refused} of 300 connections were refused"
     );
     let callback = Instant::now();
-    client()
-        .get(format!("{}?code=after-flood", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=after-flood");
     assert!(callback.elapsed() < Duration::from_secs(1));
     assert_eq!(
         server.finish().result()["params"],

@@ -116,6 +116,19 @@ impl Server {
         self
     }
 
+    /// GET the callback route with `query` on a fresh client.
+    pub fn callback(&self, query: &str) -> reqwest::blocking::Response {
+        client()
+            .get(format!("{}?{query}", self.uri))
+            .send()
+            .expect("the callback request failed")
+    }
+
+    /// The page the callback route answers to `query`.
+    pub fn page(&self, query: &str) -> String {
+        self.callback(query).text().unwrap()
+    }
+
     /// The URL of `path_and_query` on this server.
     pub fn url(&self, path_and_query: &str) -> String {
         format!("{}{}", self.origin, path_and_query)

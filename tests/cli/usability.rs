@@ -15,10 +15,7 @@ fn ready_file_holds_the_real_redirect_uri() {
     let written = std::fs::read_to_string(&file).unwrap();
     assert_eq!(written, format!("{}\n", server.uri));
     assert!(!server.uri.ends_with(":0/callback"));
-    client()
-        .get(format!("{}?code=1", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=1");
     assert_eq!(server.finish().status.code(), Some(0));
 }
 
@@ -26,10 +23,7 @@ fn ready_file_holds_the_real_redirect_uri() {
 fn ipv6_loopback_works() {
     let server = Server::start(&["--host", "::1"]);
     assert!(server.uri.starts_with("https://[::1]:"), "{}", server.uri);
-    client()
-        .get(format!("{}?code=v6", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=v6");
     assert_eq!(server.finish().result()["params"], json!({"code": "v6"}));
 }
 
@@ -91,10 +85,7 @@ fn open_starts_the_browser_after_listening_with_the_real_uri() {
         url.trim(),
         format!("https://idp.example/auth?client_id=c&redirect_uri={encoded}")
     );
-    client()
-        .get(format!("{}?code=1", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=1");
     assert_eq!(server.finish().status.code(), Some(0));
 }
 
@@ -134,10 +125,7 @@ fn quiet_prints_only_the_result() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ready");
     let server = Server::start_quiet(&["-q", "--ready-file", file.to_str().unwrap()], &file);
-    client()
-        .get(format!("{}?code=q", server.uri))
-        .send()
-        .unwrap();
+    server.callback("code=q");
     let finished = server.finish();
     assert_eq!(finished.stderr.trim(), "");
     assert_eq!(finished.result()["params"], json!({"code": "q"}));

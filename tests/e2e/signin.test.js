@@ -27,44 +27,41 @@ async function setUp(t, args = []) {
   return { callback, provider, page };
 }
 
-test('authorization code in the query, ad hoc HTTPS, then a PKCE code exchange', async (t) => {
-  const { callback, provider, page } = await setUp(t, ['--adhoc-ssl']);
-  assert.match(callback.redirectUri, /^https:\/\/127\.0\.0\.1:\d+\/callback$/);
-  const s = secrets();
-  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
-    response_type: 'code', state: s.state, code_challenge: s.challenge, code_challenge_method: 'S256',
-  }));
-  await signIn(page);
-  await page.waitForSelector(`text=${SUCCESS}`);
-  await screenshot(page, 'success');
-
+/** Check the printed result of a code flow and redeem the code with PKCE. */
+async function assertCodeArrived(callback, provider, s, method) {
   const { code, json } = await callback.finished();
   assert.equal(code, 0);
-  assert.equal(json.method, 'GET');
+  assert.equal(json.method, method);
   assert.equal(json.params.state, s.state);
   assert.equal(json.params.iss, provider.issuer);
   const tokens = await exchangeCode(provider.issuer, callback.redirectUri, json.params.code, s.verifier);
   assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
   assert.ok(tokens.body.access_token && tokens.body.id_token);
+}
+
+/** The code flow's authorization parameters, with PKCE. */
+const codeFlow = (s, extra = {}) => ({
+  response_type: 'code', state: s.state, code_challenge: s.challenge, code_challenge_method: 'S256', ...extra,
+});
+
+test('authorization code in the query, ad hoc HTTPS, then a PKCE code exchange', async (t) => {
+  const { callback, provider, page } = await setUp(t, ['--adhoc-ssl']);
+  assert.match(callback.redirectUri, /^https:\/\/127\.0\.0\.1:\d+\/callback$/);
+  const s = secrets();
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, codeFlow(s)));
+  await signIn(page);
+  await page.waitForSelector(`text=${SUCCESS}`);
+  await screenshot(page, 'success');
+  await assertCodeArrived(callback, provider, s, 'GET');
 });
 
 test('response_mode=form_post: the provider posts the form to the callback', async (t) => {
   const { callback, provider, page } = await setUp(t);
   const s = secrets();
-  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
-    response_type: 'code', response_mode: 'form_post', state: s.state,
-    code_challenge: s.challenge, code_challenge_method: 'S256',
-  }));
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, codeFlow(s, { response_mode: 'form_post' })));
   await signIn(page);
   await page.waitForSelector(`text=${SUCCESS}`);
-
-  const { code, json } = await callback.finished();
-  assert.equal(code, 0);
-  assert.equal(json.method, 'POST');
-  assert.equal(json.params.state, s.state);
-  assert.equal(json.params.iss, provider.issuer);
-  const tokens = await exchangeCode(provider.issuer, callback.redirectUri, json.params.code, s.verifier);
-  assert.equal(tokens.status, 200, JSON.stringify(tokens.body));
+  await assertCodeArrived(callback, provider, s, 'POST');
 });
 
 test('implicit id_token token: the bridge posts the fragment and clears the address bar', async (t) => {
@@ -88,9 +85,7 @@ test('implicit id_token token: the bridge posts the fragment and clears the addr
 test('the user cancels: the error page shows and the error is printed, exit 0', async (t) => {
   const { callback, provider, page } = await setUp(t);
   const s = secrets();
-  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
-    response_type: 'code', state: s.state, code_challenge: s.challenge, code_challenge_method: 'S256',
-  }));
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, codeFlow(s)));
   await page.click('text=[ Cancel ]');
   await page.waitForSelector(`text=${ERROR}`);
   await screenshot(page, 'error');
@@ -118,23 +113,23 @@ test('--expect-state and --expect-issuer: a tampered replay gets 400, the real c
   page.on('requestfailed', (request) => {
     if (request.url().startsWith(`${redirectUri}?`)) callbackUrl = request.url();
   });
-  await page.goto(authorizationUrl(provider.issuer, redirectUri, {
-    response_type: 'code', state: s.state, code_challenge: s.challenge, code_challenge_method: 'S256',
-  }));
+  await page.goto(authorizationUrl(provider.issuer, redirectUri, codeFlow(s)));
   await signIn(page).catch(() => {});
   for (let i = 0; i < 100 && !callbackUrl; i += 1) await page.waitForTimeout(50);
   assert.ok(callbackUrl, 'the provider never redirected to the callback');
 
   const callback = await startCallback(['--expect-state', s.state, '--expect-issuer', provider.issuer], { port });
   t.after(() => callback.kill());
+  // A fresh tab: the first one may still be showing its failed navigation.
+  const replay = await page.context().newPage();
   const tampered = new URL(callbackUrl);
   tampered.searchParams.set('state', 'forged');
-  const refused = await page.goto(tampered.href);
+  const refused = await replay.goto(tampered.href);
   assert.equal(refused.status(), 400);
-  assert.ok((await page.textContent('body')).includes('could not be verified'));
-  await screenshot(page, 'rejected');
+  assert.ok((await replay.textContent('body')).includes('could not be verified'));
+  await screenshot(replay, 'rejected');
 
-  const accepted = await page.goto(callbackUrl);
+  const accepted = await replay.goto(callbackUrl);
   assert.equal(accepted.status(), 200);
   const { code, json } = await callback.finished();
   assert.equal(code, 0);
@@ -156,9 +151,7 @@ test('custom pages and a PEM certificate', async (t) => {
     '--ssl-cert', cert, '--ssl-key', key, '--success-html', success, '--error-html', error,
   ]);
   const s = secrets();
-  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
-    response_type: 'code', state: s.state, code_challenge: s.challenge, code_challenge_method: 'S256',
-  }));
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, codeFlow(s)));
   await signIn(page);
   await page.waitForSelector('text=Acme: you are in');
   const color = await page.$eval('h1', (h1) => getComputedStyle(h1).color);

@@ -1,0 +1,194 @@
+#!/usr/bin/env python3
+"""Side-by-side figures for oauth-callback, the seed's Flask server, `wasmtime
+serve` and a plain hyper+rustls server, measured in one run on this machine.
+
+    bench/run.py [--runs N] [--seconds S]
+
+Prints medians and ratios as a Markdown table: ready (start to first HTTPS
+/health answer), callback (a fresh HTTPS connection sending the callback and
+reading the whole answer), whole one-shot flow (start to exit with the JSON
+printed), peak RSS of that flow, keep-alive throughput (wrk, stray 404s) and
+the binary size. Needs: a release build, wrk (Debian), Python 3 with venv.
+Installs the seed's Python packages into target/bench-venv on first use.
+"""
+import argparse
+import http.client
+import os
+import re
+import shutil
+import socket
+import ssl
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET = ROOT / "target"
+BINARY = TARGET / "release" / "oauth-callback"
+BASELINE = TARGET / "release" / "examples" / "baseline_server"
+SEED = Path(os.environ.get("SEED_CALLBACK", ROOT.parent / "shared" / "anchors" / "seed_flask" / "callback.py"))
+VENV = TARGET / "bench-venv"
+INSECURE = ssl._create_unverified_context()  # ad hoc certificates, loopback only
+QUERY = "/callback?code=4%2F0AbCdEf&state=af0ifjsldkj"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def get(port, path, tls=True, timeout=2.0):
+    """One request on a fresh connection; returns the status after reading the body."""
+    cls = http.client.HTTPSConnection if tls else http.client.HTTPConnection
+    kwargs = {"context": INSECURE} if tls else {}
+    conn = cls("127.0.0.1", port, timeout=timeout, **kwargs)
+    try:
+        conn.request("GET", path, headers={"Host": f"127.0.0.1:{port}"})
+        response = conn.getresponse()
+        response.read()
+        return response.status
+    finally:
+        conn.close()
+
+
+def wait_ready(port, tls=True, limit=30.0):
+    deadline = time.perf_counter() + limit
+    while time.perf_counter() < deadline:
+        try:
+            if get(port, "/health", tls) == 200:
+                return
+        except OSError:
+            time.sleep(0.0005)
+    raise RuntimeError(f"nothing answered on port {port}")
+
+
+class Subject:
+    """A server under test: how to start it on a port."""
+
+    def __init__(self, name, command, tls=True):
+        self.name, self.command, self.tls = name, command, tls
+
+    def spawn(self, port):
+        return subprocess.Popen(self.command(port), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
+def ready_time(subject):
+    port = free_port()
+    start = time.perf_counter()
+    process = subject.spawn(port)
+    wait_ready(port, subject.tls)
+    elapsed = time.perf_counter() - start
+    process.kill()
+    process.wait()
+    return elapsed
+
+
+def flow_times(subject):
+    """(callback, whole flow, peak RSS in KiB) of one one-shot flow."""
+    port = free_port()
+    start = time.perf_counter()
+    process = subject.spawn(port)
+    wait_ready(port, subject.tls)
+    sent = time.perf_counter()
+    assert get(port, QUERY, subject.tls) == 200
+    answered = time.perf_counter()
+    line = process.stdout.readline()
+    _, status, usage = os.wait4(process.pid, 0)
+    done = time.perf_counter()
+    process.returncode = os.waitstatus_to_exitcode(status)
+    assert b'"code"' in line, line
+    return answered - sent, done - start, usage.ru_maxrss
+
+
+def throughput(subject, seconds):
+    port = free_port()
+    process = subject.spawn(port)
+    try:
+        wait_ready(port, subject.tls, limit=60)
+        scheme = "https" if subject.tls else "http"
+        out = subprocess.run(
+            ["wrk", "-t1", "-c16", f"-d{seconds}s", f"{scheme}://127.0.0.1:{port}/favicon.ico"],
+            capture_output=True, text=True, check=True,
+        ).stdout
+        return float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))
+    finally:
+        process.kill()
+        process.wait()
+
+
+def ensure_tools():
+    """wrk from Debian, and the release binaries this script measures."""
+    if not shutil.which("wrk"):
+        sudo = [] if os.geteuid() == 0 else ["sudo"]
+        subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "oauth-callback",
+                    "--example", "baseline_server"], cwd=ROOT, check=True)
+
+
+def ensure_seed_venv():
+    python = VENV / "bin" / "python"
+    if not python.exists():
+        subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
+        subprocess.run([str(python), "-m", "pip", "install", "-q", "flask", "cryptography", "gevent", "requests"],
+                       check=True)
+    return python
+
+
+def median_ms(values):
+    return statistics.median(values) * 1000
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=15, help="runs per latency figure (default 15)")
+    parser.add_argument("--seconds", type=int, default=5, help="seconds per throughput run (default 5)")
+    args = parser.parse_args()
+
+    ensure_tools()
+    seed_python = ensure_seed_venv()
+    handler = TARGET / "bench-handler.wasm"
+    subprocess.run([str(BINARY), "export-handler", str(handler)], check=True)
+    ours = Subject("oauth-callback", lambda p: [str(BINARY), "--port", str(p), "--adhoc-ssl", "--timeout", "60", "-q"])
+    seed = Subject("seed (Flask)", lambda p: [str(seed_python), str(SEED), "--port", str(p), "--adhoc-ssl",
+                                              "--timeout", "60"])
+    # One run first, so the compilation cache is warm, as on any start after the first.
+    subprocess.run([str(BINARY), "--port", "0", "--timeout", "0.01", "-q"], check=False)
+
+    rows = []
+    for subject in (ours, seed):
+        ready = [ready_time(subject) for _ in range(args.runs)]
+        flows = [flow_times(subject) for _ in range(args.runs)]
+        rows.append((subject.name, median_ms(ready), median_ms([f[0] for f in flows]),
+                     median_ms([f[1] for f in flows]), statistics.median(f[2] for f in flows) / 1024))
+
+    print("\n| server | ready (ms) | callback (ms) | whole flow (ms) | peak RSS (MiB) |")
+    print("|---|---:|---:|---:|---:|")
+    for name, ready, callback, flow, rss in rows:
+        print(f"| {name} | {ready:.1f} | {callback:.2f} | {flow:.1f} | {rss:.1f} |")
+    (_, r1, c1, f1, m1), (_, r2, c2, f2, m2) = rows
+    print(f"| seed / oauth-callback | {r2 / r1:.0f}x | {c2 / c1:.1f}x | {f2 / f1:.0f}x | {m2 / m1:.1f}x |")
+
+    http_subjects = [
+        Subject("oauth-callback, HTTPS", ours.command),
+        Subject("oauth-callback, HTTP", lambda p: ours.command(p) + ["--no-https"], tls=False),
+        Subject("wasmtime serve, HTTP (same component)",
+                lambda p: ["wasmtime", "serve", "--addr", f"127.0.0.1:{p}", str(handler)], tls=False),
+        Subject("hyper + rustls, HTTPS (no handler)", lambda p: [str(BASELINE), str(p)]),
+        Subject("hyper, HTTP (no handler)", lambda p: [str(BASELINE), str(p), "--no-https"], tls=False),
+    ]
+    print(f"\n| keep-alive 404s, wrk -c16, {args.seconds} s | requests/s |")
+    print("|---|---:|")
+    rates = {}
+    for subject in http_subjects:
+        rates[subject.name] = throughput(subject, args.seconds)
+        print(f"| {subject.name} | {rates[subject.name]:.0f} |")
+    ratio = rates["oauth-callback, HTTP"] / rates["wasmtime serve, HTTP (same component)"]
+    print(f"| oauth-callback / wasmtime serve (HTTP) | {ratio:.2f}x |")
+    print(f"\nbinary size: {BINARY.stat().st_size / 2**20:.1f} MiB ({BINARY})")
+
+
+if __name__ == "__main__":
+    main()
