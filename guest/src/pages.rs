@@ -4,6 +4,8 @@
 
 use alloc::string::String;
 
+use crate::security::{BRIDGE_SCRIPT_SOURCE, STYLE_SOURCE, Sources};
+
 /// The success page's message, as in the original module.
 pub const SUCCESS_MESSAGE: &str = "Credentials received successfully. You may close this window.";
 /// The error page's message, as in the original module.
@@ -15,8 +17,10 @@ pub const REJECTED_MESSAGE: &str =
     "This sign-in response could not be verified. Close this window and start the sign-in again.";
 
 const TEMPLATE: &str = include_str!("../../assets/page.html");
-const STYLE: &str = include_str!("../../assets/style.css");
-const BRIDGE_SCRIPT: &str = include_str!("../../assets/bridge.js");
+/// The built-in stylesheet, inlined into every built-in page.
+pub const STYLE: &str = include_str!("../../assets/style.css");
+/// The bridge page's script.
+pub const BRIDGE_SCRIPT: &str = include_str!("../../assets/bridge.js");
 
 /// Which built-in page to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -45,18 +49,40 @@ impl Page {
             ),
             Page::Rejected => ("error", "Sign-in not verified", REJECTED_MESSAGE, ""),
         };
-        let script = if script.is_empty() {
-            String::new()
-        } else {
-            alloc::format!("<script>{script}</script>")
+        let mut html = String::with_capacity(TEMPLATE.len() + STYLE.len() + script.len() + 256);
+        let mut rest = TEMPLATE;
+        while let Some(start) = rest.find("{{") {
+            html.push_str(&rest[..start]);
+            let after = &rest[start + 2..];
+            let end = after.find("}}").unwrap_or(after.len());
+            match &after[..end] {
+                "style" => html.push_str(STYLE),
+                "tone" => html.push_str(tone),
+                "title" | "heading" => html.push_str(title),
+                "message" => html.push_str(message),
+                "script" if !script.is_empty() => {
+                    html.push_str("<script>");
+                    html.push_str(script);
+                    html.push_str("</script>");
+                }
+                _ => {}
+            }
+            rest = after.get(end + 2..).unwrap_or_default();
+        }
+        html.push_str(rest);
+        html
+    }
+
+    /// The hash sources of this page's inline blocks, known at build time.
+    pub fn sources(self) -> Sources {
+        let scripts = match self {
+            Page::Bridge => alloc::vec![BRIDGE_SCRIPT_SOURCE.into()],
+            _ => alloc::vec::Vec::new(),
         };
-        TEMPLATE
-            .replace("{{style}}", STYLE)
-            .replace("{{tone}}", tone)
-            .replace("{{title}}", title)
-            .replace("{{heading}}", title)
-            .replace("{{message}}", message)
-            .replace("{{script}}", &script)
+        Sources {
+            styles: alloc::vec![STYLE_SOURCE.into()],
+            scripts,
+        }
     }
 }
 
@@ -75,6 +101,13 @@ mod tests {
             assert!(html.starts_with("<!doctype html>"), "{page:?}");
             assert!(html.contains(needle), "{page:?}");
             assert!(!html.contains("{{"), "{page:?} left a placeholder");
+        }
+    }
+
+    #[test]
+    fn known_sources_match_the_rendered_blocks() {
+        for page in [Page::Success, Page::Error, Page::Bridge, Page::Rejected] {
+            assert_eq!(Sources::of_html(&page.render()), page.sources(), "{page:?}");
         }
     }
 

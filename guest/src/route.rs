@@ -5,7 +5,7 @@ use alloc::string::{String, ToString};
 use crate::http::{Completion, Header, Reply, Request, Response, Settings};
 use crate::pages::Page;
 use crate::params::{self, Captured, Outcome, Params};
-use crate::security;
+use crate::security::{self, Sources};
 
 const HTML: &str = "text/html; charset=utf-8";
 const JSON: &str = "application/json";
@@ -86,17 +86,19 @@ fn callback(settings: &Settings, request: &Request) -> Reply {
 /// The bridge page. Its script replaces the document with the success or
 /// error page, which then lives under the bridge's policy: allow all three.
 fn bridge(settings: &Settings) -> Response {
-    let bridge = Page::Bridge.render();
-    let success = settings
-        .success_page
-        .clone()
-        .unwrap_or_else(|| Page::Success.render());
-    let error = settings
-        .error_page
-        .clone()
-        .unwrap_or_else(|| Page::Error.render());
-    let policy = security::policy_for(&[&bridge, &success, &error]);
-    let mut response = Response::new(200, HTML, bridge);
+    let mut sources = Page::Bridge.sources();
+    for (custom, fallback) in [
+        (&settings.success_page, Page::Success),
+        (&settings.error_page, Page::Error),
+    ] {
+        sources.merge(
+            custom
+                .as_deref()
+                .map_or_else(|| fallback.sources(), Sources::of_html),
+        );
+    }
+    let mut response = Response::new(200, HTML, Page::Bridge.render());
+    let policy = sources.policy();
     response
         .headers
         .push(Header::new("content-security-policy", &policy));
@@ -137,7 +139,7 @@ fn refusal(status: u16, json: bool, code: &str, page: Option<Page>) -> Response 
             let body = serde_json::json!({"ok": false, "error": code});
             Response::new(status, JSON, body.to_string())
         }
-        (false, Some(page)) => Response::new(status, HTML, page.render()),
+        (false, Some(page)) => builtin(status, page),
         (false, None) => Response::new(
             status,
             TEXT,
@@ -150,10 +152,23 @@ fn refusal(status: u16, json: bool, code: &str, page: Option<Page>) -> Response 
     }
 }
 
-/// A custom page as given, else the built-in one.
+/// A custom page as given (its policy comes from its own blocks), else the
+/// built-in one.
 fn page(custom: Option<&str>, fallback: Page) -> Response {
-    let body = custom.map_or_else(|| fallback.render(), String::from);
-    Response::new(200, HTML, body)
+    match custom {
+        Some(custom) => Response::new(200, HTML, custom),
+        None => builtin(200, fallback),
+    }
+}
+
+/// A built-in page with the policy its blocks need, known at build time.
+fn builtin(status: u16, page: Page) -> Response {
+    let mut response = Response::new(status, HTML, page.render());
+    let policy = page.sources().policy();
+    response
+        .headers
+        .push(Header::new("content-security-policy", &policy));
+    response
 }
 
 fn method_not_allowed(allow: &str) -> Response {

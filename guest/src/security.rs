@@ -12,6 +12,11 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::http::{Header, Response};
+use crate::pages::{BRIDGE_SCRIPT, STYLE};
+
+// `STYLE_SOURCE` and `BRIDGE_SCRIPT_SOURCE`: the built-in blocks' hash
+// sources, computed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/known_hashes.rs"));
 
 /// The policy of every answer; pages add hashes for their inline blocks.
 pub const BASE_POLICY: &str =
@@ -38,54 +43,92 @@ pub fn harden(response: &mut Response) {
             .header("content-type")
             .is_some_and(|ct| ct.starts_with("text/html"));
         let policy = match core::str::from_utf8(&response.body) {
-            Ok(body) if html => policy_for(&[body]),
+            Ok(body) if html => Sources::of_html(body).policy(),
             _ => BASE_POLICY.into(),
         };
         response.headers.push(Header::new(CSP, &policy));
     }
 }
 
-/// A policy allowing the inline blocks of all `pages` (a page that replaces
-/// itself with another, like the bridge, lists both). Pages with scripts may
-/// also fetch from their own origin.
-pub fn policy_for(pages: &[&str]) -> String {
-    let styles = hashes(pages, "style");
-    let scripts = hashes(pages, "script");
-    let mut policy = String::from(BASE_POLICY);
-    if !styles.is_empty() {
-        policy.push_str(&format!("; style-src {}", styles.join(" ")));
-    }
-    if !scripts.is_empty() {
-        policy.push_str(&format!(
-            "; script-src {}; connect-src 'self'",
-            scripts.join(" ")
-        ));
-    }
-    policy
+/// The hash sources (`'sha256-…'`) of inline `<style>` and `<script>` blocks
+/// a policy allows.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Sources {
+    /// For `style-src`.
+    pub styles: Vec<String>,
+    /// For `script-src`.
+    pub scripts: Vec<String>,
 }
 
-/// `'sha256-…'` sources for every inline `<tag>` block of `pages`, deduplicated.
-fn hashes(pages: &[&str], tag: &str) -> Vec<String> {
-    let mut sources: Vec<String> = Vec::new();
-    for page in pages {
-        for block in inline_blocks(page, tag) {
-            let digest = Sha256::digest(block.as_bytes());
-            let source = format!(
-                "'sha256-{}'",
-                base64::engine::general_purpose::STANDARD.encode(digest)
-            );
-            if !sources.contains(&source) {
-                sources.push(source);
+impl Sources {
+    /// The sources of every inline block in `html`.
+    pub fn of_html(html: &str) -> Sources {
+        let lower = html.to_ascii_lowercase();
+        let mut sources = Sources::default();
+        for (tag, list) in [
+            ("style", &mut sources.styles),
+            ("script", &mut sources.scripts),
+        ] {
+            for block in inline_blocks(html, &lower, tag) {
+                add(list, hash_source(block));
             }
         }
+        sources
     }
-    sources
+
+    /// Add `other`'s sources (a page that replaces itself with another, like
+    /// the bridge, must allow both).
+    pub fn merge(&mut self, other: Sources) {
+        for style in other.styles {
+            add(&mut self.styles, style);
+        }
+        for script in other.scripts {
+            add(&mut self.scripts, script);
+        }
+    }
+
+    /// The policy allowing these blocks and nothing else. Pages with scripts
+    /// may also fetch from their own origin.
+    pub fn policy(&self) -> String {
+        let mut policy = String::from(BASE_POLICY);
+        if !self.styles.is_empty() {
+            policy.push_str(&format!("; style-src {}", self.styles.join(" ")));
+        }
+        if !self.scripts.is_empty() {
+            policy.push_str(&format!(
+                "; script-src {}; connect-src 'self'",
+                self.scripts.join(" ")
+            ));
+        }
+        policy
+    }
 }
 
-/// The text content of each `<tag …>…</tag>` block, tag names matched
-/// case-insensitively.
-fn inline_blocks<'a>(html: &'a str, tag: &str) -> Vec<&'a str> {
-    let lower = html.to_ascii_lowercase();
+fn add(list: &mut Vec<String>, source: String) {
+    if !list.contains(&source) {
+        list.push(source);
+    }
+}
+
+/// `'sha256-…'` for one block; the built-in blocks' are precomputed.
+fn hash_source(block: &str) -> String {
+    match block {
+        STYLE => STYLE_SOURCE.into(),
+        BRIDGE_SCRIPT => BRIDGE_SCRIPT_SOURCE.into(),
+        _ => sha256_source(block),
+    }
+}
+
+/// `'sha256-<base64 of the SHA-256 of text>'`.
+fn sha256_source(text: &str) -> String {
+    let digest = Sha256::digest(text.as_bytes());
+    let encoded = base64::engine::general_purpose::STANDARD.encode(digest);
+    format!("'sha256-{encoded}'")
+}
+
+/// The text content of each `<tag …>…</tag>` block of `html`, found in its
+/// ASCII-lowercase copy `lower` (same offsets), so tags match in any case.
+fn inline_blocks<'a>(html: &'a str, lower: &str, tag: &str) -> Vec<&'a str> {
     let (open, close) = (format!("<{tag}"), format!("</{tag}"));
     let mut blocks = Vec::new();
     let mut at = 0;
@@ -120,21 +163,26 @@ mod tests {
     #[test]
     fn inline_blocks_are_found_whatever_the_case_and_attributes() {
         let html = "<STYLE media=all>a{}</style><scripted></scripted><script>x()</SCRIPT>";
-        assert_eq!(inline_blocks(html, "style"), ["a{}"]);
-        assert_eq!(inline_blocks(html, "script"), ["x()"]);
-        assert!(inline_blocks("<style>unterminated", "style").is_empty());
+        let lower = html.to_ascii_lowercase();
+        assert_eq!(inline_blocks(html, &lower, "style"), ["a{}"]);
+        assert_eq!(inline_blocks(html, &lower, "script"), ["x()"]);
+        let open = "<style>unterminated";
+        assert!(inline_blocks(open, open, "style").is_empty());
     }
 
     #[test]
     fn policies_hash_blocks_and_never_allow_unsafe_inline() {
         // echo -n 'a{}' | openssl dgst -sha256 -binary | base64
-        let policy = policy_for(&["<style>a{}</style>"]);
+        let policy = Sources::of_html("<style>a{}</style>").policy();
         assert!(
             policy.ends_with("; style-src 'sha256-X1RutGBrXCt9KkSaXMK7tHftWiRscFHOhxsS8tv8hBk='"),
             "{policy}"
         );
         assert!(!policy.contains("script-src"));
-        let bridge = policy_for(&["<script>go()</script>", "<style>a{}</style>"]);
+        let mut sources = Sources::of_html("<script>go()</script>");
+        sources.merge(Sources::of_html("<style>a{}</style><style>a{}</style>"));
+        assert_eq!(sources.styles.len(), 1, "sources are deduplicated");
+        let bridge = sources.policy();
         assert!(bridge.contains("script-src 'sha256-") && bridge.contains("connect-src 'self'"));
         assert!(!bridge.contains("unsafe-inline"));
         assert!(bridge.starts_with(BASE_POLICY));
@@ -151,6 +199,20 @@ mod tests {
         custom.headers.push(Header::new(CSP, "default-src 'none'"));
         harden(&mut custom);
         assert_eq!(custom.headers.iter().filter(|h| h.name == CSP).count(), 1);
+    }
+
+    #[test]
+    fn precomputed_sources_match_a_fresh_hash() {
+        let fresh = |text: &str| {
+            let digest = Sha256::digest(text.as_bytes());
+            format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest)
+            )
+        };
+        assert_eq!(STYLE_SOURCE, fresh(STYLE));
+        assert_eq!(BRIDGE_SCRIPT_SOURCE, fresh(BRIDGE_SCRIPT));
+        assert_eq!(hash_source(STYLE), STYLE_SOURCE);
     }
 
     #[test]

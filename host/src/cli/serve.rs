@@ -126,11 +126,12 @@ impl ServeArgs {
             );
         }
         let uri = server.redirect_uri().to_string();
-        if !quiet {
-            eprintln!("listening on {uri}");
-        }
+        // The file first: whoever reads the ready line may look for it.
         if let Some(file) = &self.ready_file {
             write_ready_file(file, &uri)?;
+        }
+        if !quiet {
+            eprintln!("listening on {uri}");
         }
         if let Some(url) = &self.open {
             open_browser(&url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri)));
