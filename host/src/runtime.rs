@@ -106,7 +106,7 @@ impl Runtime {
 
 /// Handler instances alive at once: calls are synchronous on the server's
 /// worker threads, so a few suffice; the pool is sized with room to spare.
-const POOLED_INSTANCES: u32 = 64;
+const POOLED_INSTANCES: u32 = 16;
 
 /// Memory a pooled slot keeps mapped and zeroes with `memset` between
 /// requests, instead of returning it to the kernel and faulting it back in.
