@@ -74,11 +74,22 @@ impl CallbackServer {
     /// Load the handler, set up TLS, read the pages and start listening. All
     /// configuration errors surface here, before anything listens.
     pub fn start(config: Config) -> Result<RunningServer> {
-        let tls = tls::server_config(config.tls())?;
-        let handler = match &config.handler {
-            Some(path) => Runtime::from_file(path)?,
-            None => Runtime::embedded()?,
-        };
+        // Loading the handler takes the longest: do the rest meanwhile.
+        let (handler, tls, runtime) = std::thread::scope(|scope| {
+            let handler = scope.spawn(|| match &config.handler {
+                Some(path) => Runtime::from_file(path),
+                None => Runtime::embedded(),
+            });
+            let tls = tls::server_config(config.tls());
+            let runtime = tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .thread_name("oauth-callback")
+                .enable_all()
+                .build();
+            let handler = handler.join().expect("loading the handler panicked");
+            (handler, tls, runtime)
+        });
+        let (handler, tls, runtime) = (handler?, tls?, runtime?);
         let settings = wit::Settings {
             callback_path: config.path().to_string(),
             success_page: config.success_html.as_deref().and_then(read_page),
@@ -86,11 +97,6 @@ impl CallbackServer {
             expected_state: config.expected_state.clone(),
             expected_issuer: config.expected_issuer.clone(),
         };
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("oauth-callback")
-            .enable_all()
-            .build()?;
         let listeners = runtime.block_on(bind(&config.ips, config.port))?;
         let bound: Vec<SocketAddr> = listeners
             .iter()
