@@ -1,6 +1,7 @@
 //! Parameter capture: the query string, a form body, a JSON body and the
 //! bridge's `fragment_params`, merged in that order (later keys win).
 
+use alloc::collections::BTreeSet;
 use alloc::string::String;
 use alloc::vec::Vec;
 use percent_encoding::percent_decode;
@@ -115,11 +116,12 @@ pub fn query_wants_json(query: Option<&str>) -> bool {
 /// and repeated keys are errors rather than silently replaced or dropped.
 fn decode_urlencoded(input: &[u8]) -> Result<Vec<(String, String)>, Malformed> {
     let mut pairs: Vec<(String, String)> = Vec::new();
+    let mut seen = BTreeSet::new();
     for pair in input.split(|&b| b == b'&').filter(|p| !p.is_empty()) {
         let mut halves = pair.splitn(2, |&b| b == b'=');
         let key = decode_component(halves.next().unwrap_or_default())?;
         let value = decode_component(halves.next().unwrap_or_default())?;
-        if pairs.iter().any(|(k, _)| *k == key) {
+        if !seen.insert(key.clone()) {
             return Err(Malformed::Repeated);
         }
         pairs.push((key, value));

@@ -33,7 +33,12 @@ impl wasip2::exports::http::incoming_handler::Guest for IncomingHandler {
                 }
                 reply.response
             }
-            None => Response::new(413, "text/plain; charset=utf-8", "Payload Too Large"),
+            None => {
+                let mut refused =
+                    Response::new(413, "text/plain; charset=utf-8", "Payload Too Large");
+                crate::security::harden(&mut refused);
+                refused
+            }
         };
         send(response, response_out);
     }

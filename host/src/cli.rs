@@ -89,7 +89,8 @@ impl Cli {
             None => return self.serve.run(self.quiet),
             Some(Command::Cert(args)) => args.run()?,
             Some(Command::ExportHandler { file: Some(path) }) => {
-                std::fs::write(path, oauth_callback::runtime::EMBEDDED_HANDLER)?
+                std::fs::write(&path, oauth_callback::runtime::EMBEDDED_HANDLER)
+                    .map_err(|source| Error::Write { path, source })?
             }
             Some(Command::ExportHandler { file: None }) => {
                 stdout.write_all(oauth_callback::runtime::EMBEDDED_HANDLER)?

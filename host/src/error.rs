@@ -50,6 +50,15 @@ pub enum Error {
         reason: String,
     },
 
+    /// A file could not be written (`--ready-file`, `export-handler`).
+    #[error("cannot write {}: {source}", path.display())]
+    Write {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        source: io::Error,
+    },
+
     /// An unexpected I/O failure while running.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),

@@ -176,6 +176,9 @@ impl RunningServer {
     /// Block until the first completed callback, or `None` after `timeout`.
     /// The result is handed out once.
     pub fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
+        if self.result.is_terminated() {
+            return None;
+        }
         let result = &mut self.result;
         self.runtime
             .as_ref()?
@@ -186,7 +189,7 @@ impl RunningServer {
     /// command-line programs: it takes over SIGINT for the process.
     pub fn wait_or_interrupt(&mut self, timeout: Duration) -> Waited {
         let result = &mut self.result;
-        let Some(runtime) = self.runtime.as_ref() else {
+        let Some(runtime) = self.runtime.as_ref().filter(|_| !result.is_terminated()) else {
             return Waited::TimedOut;
         };
         runtime.block_on(async {
@@ -206,6 +209,8 @@ impl RunningServer {
     }
 
     fn stop_now(&mut self) {
+        // A callback completing from now on would be lost: refuse it (410).
+        self.result.close();
         self.stop.send_replace(true);
         if let (Some(runtime), Some(task)) = (self.runtime.take(), self.task.take()) {
             let _ = runtime.block_on(task);

@@ -44,6 +44,8 @@ const SECURITY_HEADERS: [(&str, &str); 4] = [
 /// The policy for responses whose handler set none.
 const FLOOR_POLICY: &str =
     "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+/// Added beside a policy the handler set.
+const FRAMING_POLICY: &str = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 type Response = hyper::Response<Full<Bytes>>;
 
@@ -87,11 +89,13 @@ impl App {
         if declared_length(&parts.headers).is_some_and(|length| length > MAX_BODY as u64) {
             return too_large();
         }
-        let body = match Limited::new(body, MAX_BODY).collect().await {
-            Ok(collected) => collected.to_bytes(),
-            Err(e) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
-            Err(_) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
-        };
+        let body =
+            match tokio::time::timeout(IO_TIMEOUT, Limited::new(body, MAX_BODY).collect()).await {
+                Ok(Ok(collected)) => collected.to_bytes(),
+                Ok(Err(e)) if e.is::<http_body_util::LengthLimitError>() => return too_large(),
+                Ok(Err(_)) => return plain(StatusCode::BAD_REQUEST, "Bad Request"),
+                Err(_) => return closing(StatusCode::REQUEST_TIMEOUT, "Request Timeout"),
+            };
         let request = wit::Request {
             method: parts.method.as_str().into(),
             path: parts.uri.path().into(),
@@ -106,7 +110,10 @@ impl App {
                 .collect(),
             body: body.into(),
         };
-        let reply = match self.runtime.handle(&self.settings, &request) {
+        // The call is synchronous (and wasmtime-wasi's blocking host calls
+        // start their own runtime): let this worker's other tasks move.
+        let handled = tokio::task::block_in_place(|| self.runtime.handle(&self.settings, &request));
+        let reply = match handled {
             Ok(reply) => reply,
             Err(e) => return handler_fault(&format!("{e:#}")),
         };
@@ -137,15 +144,16 @@ struct OneShot {
 }
 
 impl OneShot {
-    /// Hand over `result` if it is the first; false when one came before.
+    /// Hand over `result` if it is the first and someone still waits.
     fn fill(&self, result: CallbackResult) -> bool {
         let sender = self.result.lock().unwrap_or_else(|p| p.into_inner()).take();
-        let Some(sender) = sender else {
-            return false;
-        };
-        let _ = sender.send(result);
-        self.stop.send_replace(true);
-        true
+        // None: a result came before. An error: nobody waits any more (the
+        // timeout passed or the server is stopping), so nothing is taken.
+        let taken = sender.is_some_and(|sender| sender.send(result).is_ok());
+        if taken {
+            self.stop.send_replace(true);
+        }
+        taken
     }
 
     fn is_filled(&self) -> bool {
@@ -284,9 +292,16 @@ fn build_response(response: wit::Response) -> Result<Response, &'static str> {
     for (name, value) in SECURITY_HEADERS {
         headers.insert(name, HeaderValue::from_static(value));
     }
-    headers
-        .entry(http::header::CONTENT_SECURITY_POLICY)
-        .or_insert(HeaderValue::from_static(FLOOR_POLICY));
+    // Browsers enforce every policy they get: a handler's own policy is
+    // joined by the floor's framing, base and form rules.
+    match headers.entry(http::header::CONTENT_SECURITY_POLICY) {
+        http::header::Entry::Vacant(entry) => {
+            entry.insert(HeaderValue::from_static(FLOOR_POLICY));
+        }
+        http::header::Entry::Occupied(mut entry) => {
+            entry.append(HeaderValue::from_static(FRAMING_POLICY));
+        }
+    }
     Ok(built)
 }
 
@@ -300,9 +315,14 @@ fn declared_length(headers: &http::HeaderMap) -> Option<u64> {
         .ok()
 }
 
-/// 413, closing the connection: the rest of the body is never read.
+/// 413: the rest of the body is never read.
 fn too_large() -> Response {
-    let mut response = plain(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large");
+    closing(StatusCode::PAYLOAD_TOO_LARGE, "Payload Too Large")
+}
+
+/// A plain answer that closes the connection (its request was not read whole).
+fn closing(status: StatusCode, text: &'static str) -> Response {
+    let mut response = plain(status, text);
     response
         .headers_mut()
         .insert(http::header::CONNECTION, HeaderValue::from_static("close"));
@@ -369,6 +389,38 @@ mod tests {
         assert!(!slot.fill(result("second")));
         assert!(slot.is_filled() && *stop.borrow());
         assert_eq!(rx.try_recv().unwrap().code(), Some("first"));
+    }
+
+    #[test]
+    fn a_result_nobody_waits_for_is_not_taken() {
+        let (tx, rx) = oneshot::channel();
+        drop(rx);
+        let stop = Arc::new(watch::channel(false).0);
+        let slot = OneShot {
+            result: Mutex::new(Some(tx)),
+            stop: stop.clone(),
+        };
+        assert!(!slot.fill(result("late")));
+        assert!(!*stop.borrow());
+    }
+
+    #[test]
+    fn a_handler_policy_is_joined_by_the_framing_rules() {
+        let response = build_response(wit::Response {
+            status: 200,
+            headers: vec![wit::Header {
+                name: "content-security-policy".into(),
+                value: b"default-src *".to_vec(),
+            }],
+            body: Vec::new(),
+        })
+        .unwrap();
+        let policies: Vec<_> = response
+            .headers()
+            .get_all("content-security-policy")
+            .iter()
+            .collect();
+        assert_eq!(policies, ["default-src *", FRAMING_POLICY]);
     }
 
     #[test]

@@ -47,9 +47,7 @@ pub fn server_config(tls: &Tls) -> Result<Option<Arc<ServerConfig>>> {
 
 /// A fresh self-signed certificate for the loopback names, never written to disk.
 pub fn adhoc_certificate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    let names: Vec<String> = LOOPBACK_NAMES.iter().map(|n| n.to_string()).collect();
-    let certified =
-        rcgen::generate_simple_self_signed(names).map_err(|e| Error::Tls(e.to_string()))?;
+    let certified = loopback_certificate()?;
     let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
     Ok((vec![certified.cert.der().clone()], key.into()))
 }
@@ -87,9 +85,7 @@ impl LoopbackCertificate {
             reason: format!("cannot write: {e}"),
         };
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
-        let names: Vec<String> = LOOPBACK_NAMES.iter().map(|n| n.to_string()).collect();
-        let certified =
-            rcgen::generate_simple_self_signed(names).map_err(|e| Error::Tls(e.to_string()))?;
+        let certified = loopback_certificate()?;
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         std::fs::write(&cert, certified.cert.pem()).map_err(|e| io_error(&cert, e))?;
         write_private(&key, certified.signing_key.serialize_pem().as_bytes())
@@ -102,14 +98,23 @@ impl LoopbackCertificate {
     }
 }
 
-/// Write a file only its owner can read.
+/// A new self-signed certificate for the loopback names.
+fn loopback_certificate() -> Result<rcgen::CertifiedKey<rcgen::KeyPair>> {
+    let names: Vec<String> = LOOPBACK_NAMES.iter().map(|n| n.to_string()).collect();
+    rcgen::generate_simple_self_signed(names).map_err(|e| Error::Tls(e.to_string()))
+}
+
+/// Write a file only its owner can read (also when it existed before).
 fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents)
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    file.write_all(contents)
 }
 
 /// SHA-256 of a DER certificate as `AB:CD:...`, the form browsers show.

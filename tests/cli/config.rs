@@ -95,6 +95,12 @@ fn unusable_pem_files_are_one_line_and_exit_2() {
 fn bad_flags_and_settings_exit_2() {
     assert_config_error(&["--path", "/health"], "reserved");
     assert_config_error(&["--path", "/a b"], "plain route");
+    assert_config_error(&["--path", "/café"], "plain route");
+    assert_config_error(&["--timeout", "1e19"], "too long");
+    assert_config_error(
+        &["export-handler", "/nonexistent/dir/h.wasm"],
+        "/nonexistent/dir/h.wasm",
+    );
     assert_config_error(&["--host", "example.com"], "not an IP address");
     assert_config_error(&["--timeout", "0"], "more than zero");
     assert_config_error(&["--timeout", "soon"], "not a number");

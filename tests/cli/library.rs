@@ -37,6 +37,10 @@ fn start_wait_and_shutdown() {
         (Some("lib"), Some("s"), None)
     );
     assert_eq!(browser.join().unwrap(), 200);
+    assert!(
+        server.wait(Duration::from_millis(10)).is_none(),
+        "handed out once"
+    );
     server.shutdown();
     assert!(TcpStream::connect(addr).is_err(), "the port is released");
 }

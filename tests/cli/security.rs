@@ -261,6 +261,12 @@ fn silent_and_slow_clients_neither_block_others_nor_stay_forever() {
     slow_head
         .write_all(b"GET /callback?code=slow HTTP/1.1\r\nHo")
         .unwrap();
+    let mut slow_body = TcpStream::connect(("127.0.0.1", plain.port)).unwrap();
+    let head = format!(
+        "POST /callback HTTP/1.1\r\nHost: 127.0.0.1:{}\r\nContent-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"co",
+        plain.port
+    );
+    slow_body.write_all(head.as_bytes()).unwrap();
     let mut idle = TcpStream::connect(("127.0.0.1", plain.port)).unwrap();
     let health = format!(
         "GET /health HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
@@ -290,6 +296,16 @@ fn silent_and_slow_clients_neither_block_others_nor_stay_forever() {
     assert!(
         closed_within(&mut idle, Duration::from_secs(2)),
         "an idle keep-alive stays open"
+    );
+    slow_body
+        .set_read_timeout(Some(Duration::from_secs(2)))
+        .unwrap();
+    let mut answer = String::new();
+    let _ = slow_body.read_to_string(&mut answer);
+    assert_eq!(
+        status_of(&answer),
+        408,
+        "a stalled body must not hold its connection"
     );
     // The TLS server is gone already; its sockets were closed with it.
     assert!(closed_within(&mut silent, Duration::from_secs(1)));
@@ -391,6 +407,8 @@ fn a_faulty_handler_costs_one_request_a_500_and_nothing_more() {
             started.elapsed()
         );
     }
+    let log = http.get(server.url("/log")).send().unwrap();
+    assert_eq!(log.status(), 200, "a handler may write to stderr");
     http.get(format!("{}?code=survived", server.uri))
         .send()
         .unwrap();

@@ -13,16 +13,23 @@ pub struct Progress {
 }
 
 impl Progress {
+    /// No line at all.
+    fn idle() -> Progress {
+        Progress {
+            stop: None,
+            thread: None,
+        }
+    }
+
     /// Start updating the line, if stderr is a terminal.
     pub fn start(uri: &str, timeout: Duration) -> Progress {
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            return Progress::idle();
+        };
         if !std::io::stderr().is_terminal() {
-            return Progress {
-                stop: None,
-                thread: None,
-            };
+            return Progress::idle();
         }
         let (stop, stopped) = mpsc::channel::<()>();
-        let deadline = Instant::now() + timeout;
         let uri = uri.to_string();
         let thread = std::thread::spawn(move || {
             loop {

@@ -208,9 +208,12 @@ impl ServeArgs {
 /// for the file never reads half of it.
 fn write_ready_file(file: &Path, uri: &str) -> Result<(), Error> {
     let partial = file.with_extension("partial");
-    std::fs::write(&partial, format!("{uri}\n"))?;
-    std::fs::rename(&partial, file)?;
-    Ok(())
+    std::fs::write(&partial, format!("{uri}\n"))
+        .and_then(|()| std::fs::rename(&partial, file))
+        .map_err(|source| Error::Write {
+            path: file.into(),
+            source,
+        })
 }
 
 fn open_browser(url: &str) {
@@ -249,8 +252,16 @@ fn parse_timeout(value: &str) -> Result<Duration, String> {
     if seconds.is_nan() || seconds <= 0.0 {
         return Err("the timeout must be more than zero seconds".into());
     }
-    Duration::try_from_secs_f64(seconds).map_err(|_| format!("{value} seconds is too long"))
+    if seconds > MAX_TIMEOUT_SECS {
+        return Err(format!(
+            "{value} seconds is too long (at most {MAX_TIMEOUT_SECS}, a week)"
+        ));
+    }
+    Ok(Duration::from_secs_f64(seconds))
 }
+
+/// The longest --timeout: a week.
+const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
 #[cfg(test)]
 mod tests {

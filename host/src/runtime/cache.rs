@@ -56,7 +56,11 @@ fn entry(engine: &Engine, component: &[u8]) -> Option<PathBuf> {
 fn store(path: &std::path::Path, compiled: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
     std::fs::create_dir_all(dir)?;
-    let partial = dir.join(format!(".{}.partial", std::process::id()));
+    let name = path
+        .file_name()
+        .expect("cache entries have a name")
+        .to_string_lossy();
+    let partial = dir.join(format!(".{name}.{}.partial", std::process::id()));
     std::fs::write(&partial, compiled)?;
     std::fs::rename(&partial, path)
 }

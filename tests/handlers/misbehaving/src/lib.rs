@@ -1,6 +1,7 @@
 //! A deliberately faulty handler for the sandbox tests. By path:
 //! `/loop` never returns, `/trap` traps, `/oom` allocates until memory runs
-//! out, `/bad-header` answers an invalid header; the callback path with a
+//! out, `/bad-header` answers an invalid header, `/log` writes to stderr
+//! (allowed: it must work); the callback path with a
 //! `code` completes the flow normally, so tests can show the host survived.
 
 #![cfg_attr(target_arch = "wasm32", no_std)]
@@ -38,6 +39,15 @@ impl Guest for Misbehaving {
                 }
             }
             "/bad-header" => reply(200, "bad header\n", None),
+            "/log" => {
+                let stderr = wasip2::cli::stderr::get_stderr();
+                let written = stderr.blocking_write_and_flush(b"a handler log line\n");
+                reply(
+                    if written.is_ok() { 200 } else { 500 },
+                    "content-type",
+                    None,
+                )
+            }
             path if path == settings.callback_path => {
                 let query = request.query.unwrap_or_default();
                 match query.strip_prefix("code=") {
