@@ -376,14 +376,37 @@ mod tests {
         }
     }
 
-    #[test]
-    fn the_one_shot_slot_keeps_the_first_result_and_signals_stop() {
-        let (tx, mut rx) = oneshot::channel();
+    /// A slot, the receiving end of its result, and its stop signal.
+    fn one_shot() -> (
+        OneShot,
+        oneshot::Receiver<CallbackResult>,
+        Arc<watch::Sender<bool>>,
+    ) {
+        let (tx, rx) = oneshot::channel();
         let stop = Arc::new(watch::channel(false).0);
         let slot = OneShot {
             result: Mutex::new(Some(tx)),
             stop: stop.clone(),
         };
+        (slot, rx, stop)
+    }
+
+    /// What `build_response` makes of a 200 with one handler header.
+    fn handler_response(name: &str, value: &str) -> Response {
+        build_response(wit::Response {
+            status: 200,
+            headers: vec![wit::Header {
+                name: name.into(),
+                value: value.as_bytes().to_vec(),
+            }],
+            body: Vec::new(),
+        })
+        .unwrap()
+    }
+
+    #[test]
+    fn the_one_shot_slot_keeps_the_first_result_and_signals_stop() {
+        let (slot, mut rx, stop) = one_shot();
         assert!(!slot.is_filled());
         assert!(slot.fill(result("first")));
         assert!(!slot.fill(result("second")));
@@ -393,28 +416,15 @@ mod tests {
 
     #[test]
     fn a_result_nobody_waits_for_is_not_taken() {
-        let (tx, rx) = oneshot::channel();
+        let (slot, rx, stop) = one_shot();
         drop(rx);
-        let stop = Arc::new(watch::channel(false).0);
-        let slot = OneShot {
-            result: Mutex::new(Some(tx)),
-            stop: stop.clone(),
-        };
         assert!(!slot.fill(result("late")));
         assert!(!*stop.borrow());
     }
 
     #[test]
     fn a_handler_policy_is_joined_by_the_framing_rules() {
-        let response = build_response(wit::Response {
-            status: 200,
-            headers: vec![wit::Header {
-                name: "content-security-policy".into(),
-                value: b"default-src *".to_vec(),
-            }],
-            body: Vec::new(),
-        })
-        .unwrap();
+        let response = handler_response("content-security-policy", "default-src *");
         let policies: Vec<_> = response
             .headers()
             .get_all("content-security-policy")
@@ -425,15 +435,7 @@ mod tests {
 
     #[test]
     fn handler_responses_lose_cors_headers_and_gain_the_security_floor() {
-        let response = build_response(wit::Response {
-            status: 200,
-            headers: vec![wit::Header {
-                name: "access-control-allow-origin".into(),
-                value: b"*".to_vec(),
-            }],
-            body: Vec::new(),
-        })
-        .unwrap();
+        let response = handler_response("access-control-allow-origin", "*");
         let headers = response.headers();
         assert!(!headers.contains_key("access-control-allow-origin"));
         assert_eq!(headers["content-security-policy"], FLOOR_POLICY);

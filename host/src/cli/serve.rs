@@ -165,11 +165,12 @@ impl ServeArgs {
 
     /// Whether HTTPS uses an ad hoc certificate only because none was given.
     fn implicit_adhoc(&self) -> bool {
-        !self.adhoc_ssl && !self.no_https && self.ssl_cert.is_none() && self.tls_dir.is_none()
+        self.tls() == Tls::Adhoc && !self.adhoc_ssl
     }
 
-    fn config(&self) -> Result<Config, Error> {
-        let tls = match (&self.ssl_cert, &self.ssl_key, &self.tls_dir) {
+    /// The TLS mode the flags ask for; ad hoc when none does.
+    fn tls(&self) -> Tls {
+        match (&self.ssl_cert, &self.ssl_key, &self.tls_dir) {
             (Some(cert), Some(key), _) => Tls::Pem {
                 cert: cert.clone(),
                 key: key.clone(),
@@ -177,7 +178,11 @@ impl ServeArgs {
             (_, _, Some(dir)) => Tls::Dir(dir.clone()),
             _ if self.no_https => Tls::Disabled,
             _ => Tls::Adhoc,
-        };
+        }
+    }
+
+    fn config(&self) -> Result<Config, Error> {
+        let tls = self.tls();
         let mut builder = Config::builder()
             .host(&self.host)
             .port(self.port)
