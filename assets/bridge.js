@@ -17,14 +17,16 @@
   }
   // Take the tokens out of the address bar (and history) before anything else.
   history.replaceState(null, "", window.location.pathname + window.location.search);
-  var params = {};
+  // Every pair is sent, repeats included: the server refuses a repeated key
+  // (an object would silently keep the last one).
+  var pairs = [];
   new URLSearchParams(fragment).forEach(function (value, key) {
-    params[key] = value;
+    pairs.push(JSON.stringify(key) + ":" + JSON.stringify(value));
   });
   fetch(window.location.pathname, {
     method: "POST",
     headers: { "Content-Type": "application/json", "Accept": "text/html" },
-    body: JSON.stringify({ fragment_params: params }),
+    body: '{"fragment_params":{' + pairs.join(",") + "}}",
     credentials: "same-origin",
     referrerPolicy: "same-origin",
     cache: "no-store"

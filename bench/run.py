@@ -4,8 +4,9 @@ serve` and a plain hyper+rustls server, measured in one run on this machine.
 
     bench/run.py [--runs N] [--seconds S]
 
-Prints medians and ratios as a Markdown table: ready (start to first HTTPS
-/health answer), callback (a fresh HTTPS connection sending the callback and
+Prints medians and ratios as Markdown tables: ready (start to the first HTTPS
+answer) warm, with an empty cache and home directory (a first start on a
+machine), and of a plain hyper+rustls server, interleaved run by run; callback (a fresh HTTPS connection sending the callback and
 reading the whole answer), whole one-shot flow (start to exit with the JSON
 printed), peak RSS of that flow, keep-alive throughput (wrk, stray 404s) and
 the binary size. Needs: a release build, wrk (Debian), Python 3 with venv.
@@ -21,6 +22,7 @@ import ssl
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -67,21 +69,28 @@ def wait_ready(port, tls=True, limit=30.0, any_answer=False):
 
 
 class Subject:
-    """A server under test: how to start it on a port."""
+    """A server under test: how to start it on a port. `fresh_home` starts it
+    with HOME and XDG_CACHE_HOME in a new empty directory each time; `health`
+    says whether it serves /health (the baseline answers anything)."""
 
-    def __init__(self, name, command, tls=True):
+    def __init__(self, name, command, tls=True, fresh_home=False, health=True):
         self.name, self.command, self.tls = name, command, tls
+        self.fresh_home, self.health = fresh_home, health
         self.truncated = 0
 
     def spawn(self, port):
-        return subprocess.Popen(self.command(port), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+        env = None
+        if self.fresh_home:
+            home = tempfile.mkdtemp(prefix="bench-home-", dir=TARGET)
+            env = dict(os.environ, HOME=home, XDG_CACHE_HOME=home)
+        return subprocess.Popen(self.command(port), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
 
 
 def ready_time(subject):
     port = free_port()
     start = time.perf_counter()
     process = subject.spawn(port)
-    wait_ready(port, subject.tls)
+    wait_ready(port, subject.tls, any_answer=not subject.health)
     elapsed = time.perf_counter() - start
     process.kill()
     process.wait()
@@ -160,8 +169,24 @@ def main():
     ours = Subject("oauth-callback", lambda p: serve(p) + ["--adhoc-ssl"])
     seed = Subject("seed (Flask)", lambda p: [str(seed_python), str(SEED), "--port", str(p), "--adhoc-ssl",
                                               "--timeout", "60"])
-    # One run first, so the compilation cache is warm, as on any start after the first.
+    # One run first, so that any cache of the system's is warm.
     subprocess.run([str(BINARY), "--port", "0", "--timeout", "0.01", "-q"], stderr=subprocess.DEVNULL)
+
+    starts = [
+        ours,
+        Subject("oauth-callback, empty cache and home", ours.command, fresh_home=True),
+        Subject("hyper + rustls, HTTPS (no handler)", lambda p: [str(BASELINE), str(p)], health=False),
+    ]
+    readies = {subject.name: [] for subject in starts}
+    for _ in range(args.runs):  # interleaved: machine noise hits all alike
+        for subject in starts:
+            readies[subject.name].append(ready_time(subject))
+    baseline_ready = median_ms(readies[starts[-1].name])
+    print("\n| start (interleaved) | ready (ms) | / baseline |")
+    print("|---|---:|---:|")
+    for subject in starts:
+        ready = median_ms(readies[subject.name])
+        print(f"| {subject.name} | {ready:.1f} | {ready / baseline_ready:.2f}x |")
 
     rows = []
     for subject in (ours, seed):

@@ -1,9 +1,14 @@
 //! Builds the default handler (`guest/`) as a `wasm32-wasip2` component so the
-//! binary can embed it, adding the Rust target first when it is missing.
+//! binary can embed it, adding the Rust target first when it is missing, and
+//! precompiles it with the runtime's engine settings for the baseline CPU of
+//! the target, so that no start ever runs Cranelift for it.
 
 use std::env;
 use std::path::{Path, PathBuf};
 use std::process::Command;
+
+#[path = "src/runtime/engine.rs"]
+mod engine;
 
 const TARGET: &str = "wasm32-wasip2";
 const GUEST_PACKAGE: &str = "oauth-callback-guest";
@@ -41,6 +46,19 @@ fn main() {
         .join("guest")
         .join("oauth_callback_guest.wasm");
     copy(&wasm, &out_dir.join("handler.wasm"));
+    precompile(&wasm, &out_dir.join("handler.cwasm"));
+}
+
+/// Compile the component for the target being built (not this machine's CPU).
+fn precompile(wasm: &Path, cwasm: &Path) {
+    let target = env::var("TARGET").expect("cargo sets TARGET for build scripts");
+    let component = std::fs::read(wasm).expect("reading the built component");
+    let compiled = engine::compilation_config(Some(&target))
+        .and_then(|config| wasmtime::Engine::new(&config))
+        .and_then(|engine| engine.precompile_component(&component))
+        .unwrap_or_else(|e| panic!("precompiling the handler for {target} failed: {e:#}"));
+    std::fs::write(cwasm, compiled)
+        .unwrap_or_else(|e| panic!("failed to write {}: {e}", cwasm.display()));
 }
 
 /// `RUSTUP_AUTO_INSTALL=0` machines do not add targets on demand: do it here.

@@ -16,6 +16,7 @@ extern crate std;
 #[cfg(any(test, fuzzing))]
 pub mod fuzzing;
 pub mod http;
+mod json;
 pub mod pages;
 pub mod params;
 pub mod route;

@@ -8,12 +8,27 @@ use percent_encoding::percent_decode;
 use serde_json::{Map, Value};
 
 use crate::http::Request;
+use crate::json::{self, Refused};
 
 /// Merged callback parameters: a JSON object.
 pub type Params = Map<String, Value>;
 
 /// Keys whose presence means the provider answered and the flow is over.
 const COMPLETING_KEYS: [&str; 5] = ["error", "code", "access_token", "id_token", "refresh_token"];
+
+/// Keys that must be strings when present (in a JSON body they could be
+/// anything): what completes the flow and what the caller checks.
+const STRING_KEYS: [&str; 9] = [
+    "code",
+    "state",
+    "error",
+    "error_description",
+    "access_token",
+    "id_token",
+    "refresh_token",
+    "token_type",
+    "iss",
+];
 
 /// The JSON body key under which the bridge page posts the fragment.
 const FRAGMENT_KEY: &str = "fragment_params";
@@ -33,6 +48,8 @@ pub enum Malformed {
     BadJson,
     /// The JSON body, or its `fragment_params`, is not an object.
     NotAnObject,
+    /// A key of [`STRING_KEYS`] has a non-string JSON value.
+    NotAString,
 }
 
 /// What a request says, once its parameters are merged.
@@ -85,16 +102,19 @@ pub fn capture(request: &Request) -> Result<Captured, Malformed> {
             params.insert(key, Value::String(value));
         }
     } else if request.has_content_type("application/json") {
-        let mut body = match serde_json::from_slice::<Value>(&request.body) {
+        let mut body = match json::parse(&request.body) {
             Ok(Value::Object(body)) => body,
             Ok(_) => return Err(Malformed::NotAnObject),
-            Err(_) => return Err(Malformed::BadJson),
+            Err(Refused::RepeatedKey) => return Err(Malformed::Repeated),
+            Err(Refused::Syntax) => return Err(Malformed::BadJson),
         };
         let fragment = body.remove(FRAGMENT_KEY);
+        check_string_keys(&body)?;
         params.extend(body);
         match fragment {
             None => {}
             Some(Value::Object(fragment)) => {
+                check_string_keys(&fragment)?;
                 from_fragment = true;
                 params.extend(fragment);
             }
@@ -105,6 +125,19 @@ pub fn capture(request: &Request) -> Result<Captured, Malformed> {
         params,
         from_fragment,
     })
+}
+
+/// Refuse a JSON object whose completion or check keys are not strings
+/// (`{"code":{"x":1}}`, `{"error":null}`); other keys keep their JSON types.
+fn check_string_keys(object: &Params) -> Result<(), Malformed> {
+    let mistyped = STRING_KEYS
+        .iter()
+        .any(|key| object.get(*key).is_some_and(|value| !value.is_string()));
+    if mistyped {
+        Err(Malformed::NotAString)
+    } else {
+        Ok(())
+    }
 }
 
 /// Whether the raw query asks for JSON, without decoding the rest of it.
@@ -230,6 +263,38 @@ mod tests {
             (
                 request(None, Some("application/json"), r#"{"fragment_params":"x"}"#),
                 Malformed::NotAnObject,
+            ),
+            (
+                request(None, Some("application/json"), r#"{"code":"a","code":"b"}"#),
+                Malformed::Repeated,
+            ),
+            (
+                request(
+                    None,
+                    Some("application/json"),
+                    r#"{"fragment_params":{"access_token":"a","access_token":"b"}}"#,
+                ),
+                Malformed::Repeated,
+            ),
+            (
+                request(
+                    None,
+                    Some("application/json"),
+                    r#"{"code":{"x":[1,2]},"state":7}"#,
+                ),
+                Malformed::NotAString,
+            ),
+            (
+                request(None, Some("application/json"), r#"{"error":null}"#),
+                Malformed::NotAString,
+            ),
+            (
+                request(
+                    None,
+                    Some("application/json"),
+                    r#"{"fragment_params":{"id_token":1}}"#,
+                ),
+                Malformed::NotAString,
             ),
         ];
         for (req, expected) in cases {

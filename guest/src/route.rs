@@ -40,6 +40,9 @@ fn route(settings: &Settings, request: &Request) -> Reply {
 /// page or JSON.
 fn callback(settings: &Settings, request: &Request) -> Reply {
     let json = accepts_json(request) || params::query_wants_json(request.query.as_deref());
+    if !security::fetch_allowed(request) {
+        return refusal(403, json, "forbidden", None).into();
+    }
     let Ok(Captured {
         params,
         from_fragment,
@@ -301,6 +304,45 @@ mod tests {
             json!({"access_token": "t", "state": "s"})
         );
         assert_eq!(reply.completed.unwrap().method, "POST");
+    }
+
+    /// A GET of the callback with a code, carrying fetch metadata.
+    fn fetched(site: &str, mode: &str, dest: &str) -> Request {
+        let mut request = get("/callback", "code=c");
+        request.headers = vec![
+            Header::new("sec-fetch-site", site),
+            Header::new("sec-fetch-mode", mode),
+            Header::new("sec-fetch-dest", dest),
+        ];
+        request
+    }
+
+    #[test]
+    fn only_navigations_and_same_origin_requests_complete_by_fetch_metadata() {
+        let settings = Settings::default();
+        for (site, mode, dest) in [
+            ("cross-site", "no-cors", "image"),
+            ("cross-site", "cors", "empty"),
+            ("cross-site", "navigate", "iframe"),
+            ("cross-site", "no-cors", "script"),
+            ("same-site", "no-cors", "image"),
+        ] {
+            let reply = handle(&settings, &fetched(site, mode, dest));
+            assert_eq!(reply.response.status, 403, "{site} {mode} {dest}");
+            assert!(reply.completed.is_none(), "{site} {mode} {dest}");
+        }
+        for (site, mode, dest) in [
+            ("cross-site", "navigate", "document"),
+            ("none", "navigate", "document"),
+            ("same-origin", "cors", "empty"),
+        ] {
+            let reply = handle(&settings, &fetched(site, mode, dest));
+            assert_eq!(reply.response.status, 200, "{site} {mode} {dest}");
+            assert!(reply.completed.is_some(), "{site} {mode} {dest}");
+        }
+        let mut partial = get("/callback", "code=c");
+        partial.headers = vec![Header::new("sec-fetch-dest", "image")];
+        assert_eq!(handle(&settings, &partial).response.status, 403);
     }
 
     #[test]

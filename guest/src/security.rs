@@ -1,7 +1,7 @@
 //! Response hardening: the security headers every answer carries, a
 //! Content-Security-Policy that allows a page's own inline `<style>` and
-//! `<script>` blocks by their SHA-256 hash (never `unsafe-inline`), and the
-//! constant-time comparison used for `state`.
+//! `<script>` blocks by their SHA-256 hash (never `unsafe-inline`), the
+//! fetch metadata rule, and the constant-time comparison used for `state`.
 
 use alloc::format;
 use alloc::string::String;
@@ -11,7 +11,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
-use crate::http::{Header, Response};
+use crate::http::{Header, Request, Response};
 use crate::pages::{BRIDGE_SCRIPT, STYLE};
 
 // `STYLE_SOURCE` and `BRIDGE_SCRIPT_SOURCE`: the built-in blocks' hash
@@ -149,6 +149,25 @@ fn inline_blocks<'a>(html: &'a str, lower: &str, tag: &str) -> Vec<&'a str> {
         at = end + close.len();
     }
     blocks
+}
+
+/// Whether a browser request may reach the callback route, by its fetch
+/// metadata (`Sec-Fetch-*`): only a top-level navigation (the provider's
+/// redirect or `form_post`) or a request from this origin (the bridge's POST).
+/// An `<img>`, `<iframe>`, `<script>` or `fetch` from another page (another
+/// loopback port included) is refused, so no page the user has open can
+/// complete the flow. Requests without fetch metadata (curl, scripts, older
+/// browsers) may.
+pub fn fetch_allowed(request: &Request) -> bool {
+    let [site, mode, dest] =
+        ["sec-fetch-site", "sec-fetch-mode", "sec-fetch-dest"].map(|name| request.header(name));
+    if site.is_none() && mode.is_none() && dest.is_none() {
+        return true;
+    }
+    let is = |value: Option<&[u8]>, expected: &str| {
+        value.is_some_and(|value| value.eq_ignore_ascii_case(expected.as_bytes()))
+    };
+    (is(mode, "navigate") && is(dest, "document")) || is(site, "same-origin")
 }
 
 /// Whether two secrets are equal, in time that does not depend on where they differ.

@@ -1,5 +1,6 @@
-//! What one request costs the handler: a fresh sandboxed instance from the
-//! `InstancePre`, one call with a typical callback, the instance dropped;
+//! What one request costs the handler: a free instance slot, a fresh sandboxed
+//! instance from the `InstancePre`, one async call with a typical callback
+//! under its deadline, the instance dropped;
 //! next to the same logic called natively (the guest crate built for the host).
 //!
 //! `cargo bench -p oauth-callback --bench handler`
@@ -20,6 +21,11 @@ const HEADERS: [(&str, &str); 3] = [
 
 fn wasm(c: &mut Criterion) {
     let runtime = Runtime::embedded().expect("the embedded handler loads");
+    // Calls are async (fibers, a deadline); a current-thread runtime drives them.
+    let tokio = tokio::runtime::Builder::new_current_thread()
+        .enable_time()
+        .build()
+        .unwrap();
     let settings = wit::Settings {
         callback_path: "/callback".into(),
         success_page: None,
@@ -42,8 +48,8 @@ fn wasm(c: &mut Criterion) {
     };
     c.bench_function("callback/wasm: instantiate + handle + drop", |b| {
         b.iter(|| {
-            runtime
-                .handle(black_box(&settings), black_box(&request))
+            tokio
+                .block_on(runtime.handle(black_box(&settings), black_box(&request)))
                 .unwrap()
         })
     });
@@ -54,8 +60,8 @@ fn wasm(c: &mut Criterion) {
     };
     c.bench_function("stray 404/wasm: instantiate + handle + drop", |b| {
         b.iter(|| {
-            runtime
-                .handle(black_box(&settings), black_box(&stray))
+            tokio
+                .block_on(runtime.handle(black_box(&settings), black_box(&stray)))
                 .unwrap()
         })
     });

@@ -36,6 +36,8 @@ impl Authority {
             return false;
         };
         let port_ok = match port {
+            // Digits only: `u16::from_str` would also take `+8080`.
+            Some(port) if !port.bytes().all(|b| b.is_ascii_digit()) => false,
             Some(port) => port.parse::<u16>() == Ok(self.port),
             None => self.port == self.default_port,
         };
@@ -84,6 +86,8 @@ mod tests {
             "[::1]:8080",
             "",
             "a:b:c",
+            "127.0.0.1:+8080",
+            "127.0.0.1:08080x",
         ] {
             assert!(!v4.allows(bad.as_bytes()), "{bad}");
         }

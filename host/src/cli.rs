@@ -19,8 +19,10 @@ pub const EXIT_COMPLETED: u8 = 0;
 pub const EXIT_USAGE: u8 = 2;
 /// Exit code: the timeout passed without a callback.
 pub const EXIT_TIMEOUT: u8 = 124;
-/// Exit code: interrupted with Ctrl-C.
+/// Exit code: interrupted with Ctrl-C (128 + SIGINT).
 pub const EXIT_INTERRUPTED: u8 = 130;
+/// Exit code: stopped by SIGTERM (128 + SIGTERM).
+pub const EXIT_TERMINATED: u8 = 143;
 
 const AFTER_HELP: &str = "\
 Output:
@@ -32,7 +34,8 @@ Exit codes:
   0    the callback arrived (also when the provider reports an error)
   2    bad usage or configuration (nothing was listening)
   124  the timeout passed
-  130  interrupted (Ctrl-C)";
+  130  interrupted (Ctrl-C)
+  143  terminated (SIGTERM)";
 
 /// Receive one OAuth redirect on a loopback address, show the user a page, and
 /// print the callback's parameters as one line of JSON.

@@ -199,6 +199,21 @@ impl ConfigBuilder {
             )));
         }
         let path = normalize_path(&self.path)?;
+        for (flag, expected) in [
+            ("--expect-state", &self.expected_state),
+            ("--expect-issuer", &self.expected_issuer),
+        ] {
+            // `--expect-state "$STATE"` with the variable unset must not
+            // silently turn the check into "state is empty".
+            if expected
+                .as_deref()
+                .is_some_and(|value| value.trim().is_empty())
+            {
+                return Err(Error::Config(format!(
+                    "{flag} is empty; give the value the callback must carry, or leave the flag out"
+                )));
+            }
+        }
         if self.timeout.is_zero() {
             return Err(Error::Config("the timeout must be more than zero".into()));
         }
@@ -259,6 +274,27 @@ fn normalize_path(path: &str) -> Result<String> {
             "must be a plain route: ASCII letters, digits and -._~!$&'()*+,;=:@%/ only",
         ));
     }
+    // Browsers remove dot segments (`/a/../cb` is sent as `/cb`), also when
+    // percent-encoded, and never send a `%` that is not an escape.
+    let dot_segment = |segment: &str| {
+        let decoded = segment.replace("%2e", ".").replace("%2E", ".");
+        decoded == "." || decoded == ".."
+    };
+    if path.split('/').any(dot_segment) {
+        return Err(invalid(
+            "has a `.` or `..` segment, which browsers remove before sending",
+        ));
+    }
+    let bytes = path.as_bytes();
+    let bad_escape = bytes.iter().enumerate().any(|(i, &b)| {
+        b == b'%'
+            && !bytes
+                .get(i + 1..i + 3)
+                .is_some_and(|hex| hex.iter().all(u8::is_ascii_hexdigit))
+    });
+    if bad_escape {
+        return Err(invalid("has a `%` that is not followed by two hex digits"));
+    }
     if path == HEALTH_PATH || path == "/" {
         return Err(invalid(
             "is reserved; choose another route such as /callback",
@@ -284,8 +320,24 @@ mod tests {
     fn paths_are_normalised_and_checked() {
         assert_eq!(normalize_path("callback").unwrap(), "/callback");
         assert_eq!(normalize_path("/a/b").unwrap(), "/a/b");
+        assert_eq!(normalize_path("/a%2Fb/c.d/..e").unwrap(), "/a%2Fb/c.d/..e");
         for bad in [
-            "/health", "/", "", "/a b", "/a?x", "/a#b", "/café", "/a<b>", "/{x}",
+            "/health",
+            "/",
+            "",
+            "/a b",
+            "/a?x",
+            "/a#b",
+            "/café",
+            "/a<b>",
+            "/{x}",
+            "/a/../cb",
+            "/./cb",
+            "/cb/.",
+            "/%2e%2E/cb",
+            "/cb%zz",
+            "/cb%",
+            "/cb%4",
         ] {
             assert!(normalize_path(bad).is_err(), "{bad:?}");
         }
@@ -303,6 +355,15 @@ mod tests {
             [IpAddr::V6(Ipv6Addr::LOCALHOST)]
         );
         assert!(parse_host("example.com").is_err());
+    }
+
+    #[test]
+    fn empty_expected_values_are_refused() {
+        for blank in ["", "  ", "\t"] {
+            assert!(Config::builder().expect_state(blank).build().is_err());
+            assert!(Config::builder().expect_issuer(blank).build().is_err());
+        }
+        assert!(Config::builder().expect_state("s").build().is_ok());
     }
 
     #[test]

@@ -24,8 +24,9 @@
 //! let mut server = CallbackServer::start(Config::builder().port(0).build()?)?;
 //! println!("open the browser; redirect_uri = {}", server.redirect_uri());
 //! let result = server.wait(Duration::from_secs(180));
-//! server.shutdown();
-//! # let _ = result;
+//! // A callback that completed as the wait ended is handed over here.
+//! let late = server.shutdown();
+//! # let _ = result.or(late);
 //! # Ok(())
 //! # }
 //! ```
@@ -35,6 +36,7 @@
 mod authority;
 mod config;
 mod error;
+mod files;
 mod result;
 pub mod runtime;
 mod server;
@@ -62,8 +64,8 @@ pub fn run_callback_server(config: Config) -> Result<Option<CallbackResult>> {
     let timeout = config.timeout();
     let mut server = CallbackServer::start(config)?;
     let result = server.wait(timeout);
-    server.shutdown();
-    Ok(result)
+    let late = server.shutdown();
+    Ok(result.or(late))
 }
 
 /// Starts callback servers; see [`RunningServer`] for what to do with one.
@@ -146,8 +148,9 @@ pub enum Waited {
     TimedOut,
     /// Ctrl-C (SIGINT) arrived first.
     Interrupted,
+    /// SIGTERM arrived first (Unix).
+    Terminated,
 }
-
 /// A listening callback server. Dropping it shuts it down.
 ///
 /// The API blocks; from async code, call it inside `spawn_blocking`.
@@ -174,42 +177,63 @@ impl RunningServer {
     }
 
     /// Block until the first completed callback, or `None` after `timeout`.
-    /// The result is handed out once.
+    /// The result is handed out once; after a timeout the server keeps
+    /// listening, so `wait` may be called again.
     pub fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
-        if self.result.is_terminated() {
-            return None;
+        match self.wait_for(timeout, std::future::pending()) {
+            Waited::Completed(result) => Some(result),
+            _ => None,
         }
-        let result = &mut self.result;
-        self.runtime
-            .as_ref()?
-            .block_on(async { tokio::time::timeout(timeout, result).await.ok()?.ok() })
     }
 
-    /// Like [`wait`](Self::wait), but Ctrl-C also ends the wait. Meant for
-    /// command-line programs: it takes over SIGINT for the process.
+    /// Like [`wait`](Self::wait), but Ctrl-C (SIGINT) and SIGTERM also end
+    /// the wait, and the timeout or a signal ends the flow: callbacks after
+    /// it get 503, and one that completed at the same moment is returned,
+    /// never lost. Meant for command-line programs: it takes over both
+    /// signals for the process.
     pub fn wait_or_interrupt(&mut self, timeout: Duration) -> Waited {
+        match self.wait_for(timeout, signal()) {
+            Waited::Completed(result) => Waited::Completed(result),
+            ended => self.close().map_or(ended, Waited::Completed),
+        }
+    }
+
+    /// Wait for the result, the timeout or `signal`, whichever comes first.
+    fn wait_for(&mut self, timeout: Duration, signal: impl Future<Output = Waited>) -> Waited {
         let result = &mut self.result;
         let Some(runtime) = self.runtime.as_ref().filter(|_| !result.is_terminated()) else {
             return Waited::TimedOut;
         };
         runtime.block_on(async {
             tokio::select! {
-                waited = tokio::time::timeout(timeout, result) => match waited {
-                    Ok(Ok(result)) => Waited::Completed(result),
-                    _ => Waited::TimedOut,
+                biased;
+                received = result => match received {
+                    Ok(result) => Waited::Completed(result),
+                    Err(_) => Waited::TimedOut,
                 },
-                _ = tokio::signal::ctrl_c() => Waited::Interrupted,
+                () = tokio::time::sleep(timeout) => Waited::TimedOut,
+                ended = signal => ended,
             }
         })
     }
 
-    /// Stop listening, let in-flight answers finish (briefly), and release the port.
-    pub fn shutdown(mut self) {
+    /// End the flow: completions from now on are refused (503). Returns a
+    /// result that was handed over but not yet waited for.
+    fn close(&mut self) -> Option<CallbackResult> {
+        self.result.close();
+        self.result.try_recv().ok()
+    }
+
+    /// Stop listening, let in-flight answers finish (briefly), and release
+    /// the port. Returns a result that completed after the last wait (the
+    /// browser was told it succeeded), so that it is not lost.
+    pub fn shutdown(mut self) -> Option<CallbackResult> {
+        let late = self.close();
         self.stop_now();
+        late
     }
 
     fn stop_now(&mut self) {
-        // A callback completing from now on would be lost: refuse it (410).
         self.result.close();
         self.stop.send_replace(true);
         if let (Some(runtime), Some(task)) = (self.runtime.take(), self.task.take()) {
@@ -225,13 +249,34 @@ impl Drop for RunningServer {
     }
 }
 
-/// A custom page's contents; a missing or unreadable file is logged and the
-/// built-in page is used instead (the original module's rule).
+/// Resolves when SIGINT (Ctrl-C) or, on Unix, SIGTERM arrives.
+async fn signal() -> Waited {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
+            return tokio::select! {
+                _ = tokio::signal::ctrl_c() => Waited::Interrupted,
+                _ = terminate.recv() => Waited::Terminated,
+            };
+        }
+    }
+    let _ = tokio::signal::ctrl_c().await;
+    Waited::Interrupted
+}
+
+/// A custom page's contents; a missing, unreadable, oversized or non-UTF-8
+/// file is logged and the built-in page is used instead (the original
+/// module's rule).
 fn read_page(path: &Path) -> Option<String> {
-    std::fs::read_to_string(path)
+    files::read_bounded(path, files::MAX_PAGE)
+        .and_then(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+        })
         .inspect_err(|e| {
             tracing::error!(
-                "cannot read {}: {e}; using the built-in page",
+                "cannot use {}: {e}; using the built-in page",
                 path.display()
             )
         })

@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
-use wasmtime::component::{Linker, ResourceTable};
+use tokio::sync::Semaphore;
+use wasmtime::component::{Component, Linker, ResourceTable};
 use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
@@ -15,12 +16,14 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpVi
 use crate::error::{Error, Result};
 
 mod cache;
+mod engine;
 pub mod sandbox;
 
 mod bindings {
     wasmtime::component::bindgen!({
         path: "../wit",
         world: "callback-handler",
+        exports: { default: async },
     });
 }
 
@@ -34,100 +37,159 @@ pub mod wit {
 /// The default handler, built from `guest/` and embedded at compile time.
 pub static EMBEDDED_HANDLER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/handler.wasm"));
 
-/// How often the epoch advances; the unit of the per-request deadline.
+/// [`EMBEDDED_HANDLER`] compiled by the build script for this target's
+/// baseline CPU: starting never runs Cranelift for it, nor reads a cache.
+static EMBEDDED_COMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/handler.cwasm"));
+
+/// How often the epoch advances: a handler computing without pause yields
+/// to the server this often, so that its deadline can pass.
 const EPOCH_TICK: Duration = Duration::from_millis(10);
-/// A request may run for this many ticks (100 ms) before it is stopped.
-const DEADLINE_TICKS: u64 = 10;
+
+/// Wall-clock time one handler call may take, instantiation and time blocked
+/// in host calls included; past it the request gets 500.
+pub const HANDLER_DEADLINE: Duration = Duration::from_secs(1);
+
+/// How long a request may wait for a free handler instance.
+pub const SLOT_WAIT: Duration = Duration::from_secs(10);
+
 /// Linear memory a handler instance may use.
 const MEMORY_LIMIT: usize = 16 << 20;
 
-/// A loaded handler, ready to answer requests.
-pub struct Runtime {
-    engine: Engine,
-    pre: bindings::CallbackHandlerPre<Sandbox>,
-    _ticker: EpochTicker,
-}
-
-impl Runtime {
-    /// Compile, check and link a handler component; `origin` names it in errors.
-    pub fn new(component: &[u8], origin: &str) -> Result<Self> {
-        let handler_error = |reason: String| Error::Handler {
-            origin: origin.to_string(),
-            reason,
-        };
-        check_is_component(component).map_err(|r| handler_error(r.into()))?;
-        let engine = Engine::new(&engine_config()).map_err(|e| handler_error(format!("{e:#}")))?;
-        let component =
-            cache::load(&engine, component).map_err(|e| handler_error(format!("{e:#}")))?;
-        sandbox::check_contract(&engine, &component).map_err(handler_error)?;
-        let mut linker = Linker::new(&engine);
-        wasmtime_wasi_http::p2::add_to_linker_sync(&mut linker)
-            .and_then(|()| linker.instantiate_pre(&component))
-            .and_then(bindings::CallbackHandlerPre::new)
-            .map(|pre| Runtime {
-                _ticker: EpochTicker::start(engine.clone()),
-                engine,
-                pre,
-            })
-            .map_err(|e| handler_error(format!("{e:#}")))
-    }
-
-    /// A handler component from a file (`--handler`).
-    pub fn from_file(path: &Path) -> Result<Self> {
-        let origin = path.display().to_string();
-        let bytes = std::fs::read(path).map_err(|e| Error::Handler {
-            origin: origin.clone(),
-            reason: format!("cannot read the file: {e}"),
-        })?;
-        Runtime::new(&bytes, &origin)
-    }
-
-    /// The default handler.
-    pub fn embedded() -> Result<Self> {
-        Runtime::new(EMBEDDED_HANDLER, "embedded")
-    }
-
-    /// Run one request on a fresh instance. An error means the handler
-    /// trapped, ran out of time or memory: the request gets a 500.
-    pub fn handle(
-        &self,
-        settings: &wit::Settings,
-        request: &wit::Request,
-    ) -> wasmtime::Result<wit::Reply> {
-        let mut store = Store::new(&self.engine, Sandbox::new());
-        store.limiter(|sandbox| &mut sandbox.limits);
-        store.set_epoch_deadline(DEADLINE_TICKS);
-        let handler = self.pre.instantiate(&mut store)?;
-        handler
-            .oauth_callback_handler()
-            .call_handle(&mut store, settings, request)
-    }
-}
-
-/// Handler instances alive at once: calls are synchronous on the server's
-/// worker threads, so a few suffice; the pool is sized with room to spare.
+/// Handler instances alive at once; calls beyond it wait for a free one.
 const POOLED_INSTANCES: u32 = 16;
 
 /// Memory a pooled slot keeps mapped and zeroes with `memset` between
 /// requests, instead of returning it to the kernel and faulting it back in.
 const KEEP_RESIDENT: usize = 512 << 10;
 
-/// The engine's settings: epoch interruption for the deadline, and a pooling
-/// allocator so that a fresh instance per request costs microseconds.
-fn engine_config() -> wasmtime::Config {
+/// Why a handler call produced no reply; every case costs only its request.
+#[derive(Debug, thiserror::Error)]
+pub enum Fault {
+    /// Every instance stayed busy for [`SLOT_WAIT`].
+    #[error("no handler instance became free within {SLOT_WAIT:?}")]
+    Busy,
+    /// The call ran past [`HANDLER_DEADLINE`]; its instance was dropped.
+    #[error("the handler ran past its {HANDLER_DEADLINE:?} deadline")]
+    Deadline,
+    /// The handler trapped (a panic, running out of memory...).
+    #[error("the handler trapped: {0:#}")]
+    Trap(wasmtime::Error),
+}
+
+/// A loaded handler, ready to answer requests.
+pub struct Runtime {
+    pre: bindings::CallbackHandlerPre<Sandbox>,
+    slots: Semaphore,
+    _ticker: EpochTicker,
+}
+
+impl Runtime {
+    /// Check and link a compiled handler; `origin` names it in errors.
+    fn link(engine: Engine, component: &Component, origin: &str) -> Result<Self> {
+        sandbox::check_contract(&engine, component).map_err(|r| handler_error(origin, r))?;
+        let mut linker = Linker::new(&engine);
+        wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
+            .and_then(|()| linker.instantiate_pre(component))
+            .and_then(bindings::CallbackHandlerPre::new)
+            .map(|pre| Runtime {
+                _ticker: EpochTicker::start(engine),
+                slots: Semaphore::new(POOLED_INSTANCES as usize),
+                pre,
+            })
+            .map_err(|e| handler_error(origin, format!("{e:#}")))
+    }
+
+    /// Compile (or take from the cache), check and link a handler component.
+    pub fn new(component: &[u8], origin: &str) -> Result<Self> {
+        check_is_component(component).map_err(|r| handler_error(origin, r.into()))?;
+        let engine = new_engine().map_err(|e| handler_error(origin, format!("{e:#}")))?;
+        let compiled =
+            cache::load(&engine, component).map_err(|e| handler_error(origin, format!("{e:#}")))?;
+        Runtime::link(engine, &compiled, origin)
+    }
+
+    /// A handler component from a file (`--handler`).
+    pub fn from_file(path: &Path) -> Result<Self> {
+        let origin = path.display().to_string();
+        let bytes = crate::files::read_bounded(path, crate::files::MAX_HANDLER)
+            .map_err(|e| handler_error(&origin, format!("cannot read the file: {e}")))?;
+        Runtime::new(&bytes, &origin)
+    }
+
+    /// The default handler, precompiled at build time.
+    pub fn embedded() -> Result<Self> {
+        const ORIGIN: &str = "embedded";
+        let engine = new_engine().map_err(|e| handler_error(ORIGIN, format!("{e:#}")))?;
+        // SAFETY: the artifact was made by the build script with
+        // `engine::compilation_config` and this wasmtime version; wasmtime
+        // still checks its header, settings and CPU features.
+        let compiled = unsafe { Component::deserialize(&engine, EMBEDDED_COMPILED) }
+            .map_err(|e| handler_error(ORIGIN, format!("{e:#}")))?;
+        Runtime::link(engine, &compiled, ORIGIN)
+    }
+
+    /// The engine the handler was compiled for.
+    fn engine(&self) -> &Engine {
+        self.pre.engine()
+    }
+
+    /// Run one request on a fresh instance, waiting for a free one first.
+    pub async fn handle(
+        &self,
+        settings: &wit::Settings,
+        request: &wit::Request,
+    ) -> std::result::Result<wit::Reply, Fault> {
+        let _slot = tokio::time::timeout(SLOT_WAIT, self.slots.acquire())
+            .await
+            .map_err(|_| Fault::Busy)?
+            .expect("the slot semaphore is never closed");
+        // Dropping the call at the deadline drops its store and instance.
+        tokio::time::timeout(HANDLER_DEADLINE, self.call(settings, request))
+            .await
+            .map_err(|_| Fault::Deadline)?
+            .map_err(Fault::Trap)
+    }
+
+    async fn call(
+        &self,
+        settings: &wit::Settings,
+        request: &wit::Request,
+    ) -> wasmtime::Result<wit::Reply> {
+        let mut store = Store::new(self.engine(), Sandbox::new());
+        store.limiter(|sandbox| &mut sandbox.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        let handler = self.pre.instantiate_async(&mut store).await?;
+        handler
+            .oauth_callback_handler()
+            .call_handle(&mut store, settings, request)
+            .await
+    }
+}
+
+fn handler_error(origin: &str, reason: String) -> Error {
+    Error::Handler {
+        origin: origin.to_string(),
+        reason,
+    }
+}
+
+/// An engine for handlers: [`engine::compilation_config`] for this machine,
+/// and a pooling allocator so that a fresh instance per request costs
+/// microseconds.
+fn new_engine() -> wasmtime::Result<Engine> {
     let mut pool = wasmtime::PoolingAllocationConfig::new();
     pool.total_component_instances(POOLED_INSTANCES)
         .total_core_instances(4 * POOLED_INSTANCES)
         .total_memories(POOLED_INSTANCES)
         .total_tables(4 * POOLED_INSTANCES)
+        .total_stacks(POOLED_INSTANCES)
         .max_memory_size(MEMORY_LIMIT)
         .linear_memory_keep_resident(KEEP_RESIDENT)
         .table_keep_resident(KEEP_RESIDENT);
-    let mut config = wasmtime::Config::new();
-    config
-        .epoch_interruption(true)
-        .allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
-    config
+    let mut config = engine::compilation_config(None)?;
+    config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    Engine::new(&config)
 }
 
 /// Refuses what is not a component before wasmtime gives a vaguer message.

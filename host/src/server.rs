@@ -16,12 +16,16 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{Semaphore, oneshot, watch};
+use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::authority::Authority;
 use crate::result::CallbackResult;
-use crate::runtime::{Runtime, wit};
+use crate::runtime::{Fault, Runtime, wit};
+
+mod connections;
+
+use connections::{Connections, Ticket};
 
 /// Largest request body read; more gets 413.
 pub const MAX_BODY: usize = 64 << 10;
@@ -29,8 +33,6 @@ pub const MAX_BODY: usize = 64 << 10;
 pub const MAX_HEAD: usize = 16 << 10;
 /// Time allowed for a TLS handshake and for each request head.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
-/// Connections served at once; more are closed on accept.
-pub const MAX_CONNECTIONS: usize = 256;
 /// How long in-flight connections may take to finish after the flow completes.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
 
@@ -70,21 +72,32 @@ impl App {
             runtime,
             settings,
             authority,
-            slot: OneShot {
-                result: Mutex::new(Some(result)),
-                stop,
-            },
+            slot: OneShot::new(result, stop),
         }
     }
 
     async fn respond(&self, request: hyper::Request<Incoming>) -> Response {
         let (parts, body) = request.into_parts();
-        let host = parts.headers.get(http::header::HOST);
-        if !host.is_some_and(|host| self.authority.allows(host.as_bytes())) {
+        let mut hosts = parts.headers.get_all(http::header::HOST).iter();
+        let host = hosts.next();
+        if hosts.next().is_some() {
+            // RFC 9112 section 3.2: more than one Host is a bad request.
+            return plain(StatusCode::BAD_REQUEST, "Bad Request");
+        }
+        // An absolute-form target's authority is the one the request is
+        // for (RFC 9112 section 3.2.2); both must name this server.
+        let target = parts.uri.authority().map(|a| a.as_str().as_bytes());
+        let named = [host.map(HeaderValue::as_bytes), target];
+        if host.is_none()
+            || !named
+                .into_iter()
+                .flatten()
+                .all(|a| self.authority.allows(a))
+        {
             return plain(StatusCode::MISDIRECTED_REQUEST, "Misdirected Request");
         }
         if parts.uri.path() == self.settings.callback_path && self.slot.is_filled() {
-            return plain(StatusCode::GONE, "Gone: this sign-in is already complete");
+            return gone();
         }
         if declared_length(&parts.headers).is_some_and(|length| length > MAX_BODY as u64) {
             return too_large();
@@ -110,12 +123,10 @@ impl App {
                 .collect(),
             body: body.into(),
         };
-        // The call is synchronous (and wasmtime-wasi's blocking host calls
-        // start their own runtime): let this worker's other tasks move.
-        let handled = tokio::task::block_in_place(|| self.runtime.handle(&self.settings, &request));
-        let reply = match handled {
+        let reply = match self.runtime.handle(&self.settings, &request).await {
             Ok(reply) => reply,
-            Err(e) => return handler_fault(&format!("{e:#}")),
+            Err(Fault::Busy) => return unavailable(),
+            Err(e) => return handler_fault(&e.to_string()),
         };
         let response = match build_response(reply.response) {
             Ok(response) => response,
@@ -125,10 +136,11 @@ impl App {
             match completed_result(completion) {
                 Some(result) => {
                     let (method, path) = (result.method.clone(), result.path.clone());
-                    if !self.slot.fill(result) {
-                        return plain(StatusCode::GONE, "Gone: this sign-in is already complete");
+                    match self.slot.fill(result) {
+                        Filled::Taken => tracing::info!(%method, %path, "callback received"),
+                        Filled::AlreadyComplete => return gone(),
+                        Filled::Stopping => return unavailable(),
                     }
-                    tracing::info!(%method, %path, "callback received");
                 }
                 None => return handler_fault("completion params are not a JSON object"),
             }
@@ -139,28 +151,64 @@ impl App {
 
 /// Holds the first completed result until it is handed over, then signals stop.
 struct OneShot {
-    result: Mutex<Option<oneshot::Sender<CallbackResult>>>,
+    state: Mutex<SlotState>,
     stop: Arc<watch::Sender<bool>>,
+}
+
+enum SlotState {
+    /// No result yet; the waiter listens on the other end.
+    Open(oneshot::Sender<CallbackResult>),
+    /// A result was handed over.
+    Complete,
+    /// The waiter left before any result came.
+    Stopped,
+}
+
+/// What became of a completed result offered to the [`OneShot`].
+#[derive(Debug, PartialEq, Eq)]
+enum Filled {
+    /// It is the result of the flow: the waiter has it.
+    Taken,
+    /// Another result came first.
+    AlreadyComplete,
+    /// Nobody waits any more (the timeout passed, a signal arrived or the
+    /// server is stopping): nothing was taken.
+    Stopping,
 }
 
 impl OneShot {
     /// Hand over `result` if it is the first and someone still waits.
-    fn fill(&self, result: CallbackResult) -> bool {
-        let sender = self.result.lock().unwrap_or_else(|p| p.into_inner()).take();
-        // None: a result came before. An error: nobody waits any more (the
-        // timeout passed or the server is stopping), so nothing is taken.
-        let taken = sender.is_some_and(|sender| sender.send(result).is_ok());
-        if taken {
+    fn fill(&self, result: CallbackResult) -> Filled {
+        let mut state = self.lock();
+        let (next, filled) = match std::mem::replace(&mut *state, SlotState::Stopped) {
+            SlotState::Open(sender) => match sender.send(result) {
+                Ok(()) => (SlotState::Complete, Filled::Taken),
+                Err(_) => (SlotState::Stopped, Filled::Stopping),
+            },
+            SlotState::Complete => (SlotState::Complete, Filled::AlreadyComplete),
+            SlotState::Stopped => (SlotState::Stopped, Filled::Stopping),
+        };
+        *state = next;
+        if filled == Filled::Taken {
             self.stop.send_replace(true);
         }
-        taken
+        filled
     }
 
+    fn new(result: oneshot::Sender<CallbackResult>, stop: Arc<watch::Sender<bool>>) -> Self {
+        OneShot {
+            state: Mutex::new(SlotState::Open(result)),
+            stop,
+        }
+    }
+
+    /// Whether the flow is complete (later callbacks get 410).
     fn is_filled(&self) -> bool {
-        self.result
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .is_none()
+        matches!(*self.lock(), SlotState::Complete)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {
+        self.state.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
@@ -172,12 +220,12 @@ pub(crate) async fn serve(
     app: Arc<App>,
     stop: watch::Receiver<bool>,
 ) {
-    let permits = Arc::new(Semaphore::new(MAX_CONNECTIONS));
+    let connections = Arc::new(Connections::default());
     let loops: Vec<_> = listeners
         .into_iter()
         .map(|listener| {
-            let (tls, app, permits) = (tls.clone(), app.clone(), permits.clone());
-            tokio::spawn(accept_loop(listener, tls, app, permits, stop.clone()))
+            let (tls, app, connections) = (tls.clone(), app.clone(), connections.clone());
+            tokio::spawn(accept_loop(listener, tls, app, connections, stop.clone()))
         })
         .collect();
     for accept in loops {
@@ -190,7 +238,7 @@ async fn accept_loop(
     listener: TcpListener,
     tls: Option<TlsAcceptor>,
     app: Arc<App>,
-    permits: Arc<Semaphore>,
+    connections: Arc<Connections>,
     mut stop: watch::Receiver<bool>,
 ) {
     let graceful = GracefulShutdown::new();
@@ -207,17 +255,19 @@ async fn accept_loop(
                 }
             },
         };
-        let Ok(permit) = permits.clone().try_acquire_owned() else {
-            tracing::warn!("connection limit ({MAX_CONNECTIONS}) reached; refusing a connection");
+        let Some(ticket) = connections.admit() else {
+            tracing::warn!(
+                "connection limit ({}) reached with every connection busy; refusing one",
+                connections::MAX_CONNECTIONS
+            );
             continue;
         };
         // Answers are small and written at once: do not wait for more data.
         let _ = stream.set_nodelay(true);
         let (tls, app, watcher) = (tls.clone(), app.clone(), graceful.watcher());
-        tokio::spawn(async move {
-            handle_connection(stream, tls, app, watcher).await;
-            drop(permit);
-        });
+        let ticket = Arc::new(ticket);
+        let task = tokio::spawn(handle_connection(stream, tls, app, ticket.clone(), watcher));
+        ticket.set_abort(task.abort_handle());
     }
     drop(listener);
     if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
@@ -238,25 +288,32 @@ async fn handle_connection(
     stream: TcpStream,
     tls: Option<TlsAcceptor>,
     app: Arc<App>,
+    ticket: Arc<Ticket>,
     watcher: Watcher,
 ) {
     match tls {
-        None => serve_http(stream, app, watcher).await,
+        None => serve_http(stream, app, ticket, watcher).await,
         Some(acceptor) => match tokio::time::timeout(IO_TIMEOUT, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => serve_http(stream, app, watcher).await,
+            Ok(Ok(stream)) => serve_http(stream, app, ticket, watcher).await,
             Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
             Err(_) => tracing::debug!("TLS handshake timed out"),
         },
     }
 }
 
-async fn serve_http<S>(stream: S, app: Arc<App>, watcher: Watcher)
+/// HTTP/1.1 on an established connection; while a request is read and
+/// answered, the connection cannot be evicted.
+async fn serve_http<S>(stream: S, app: Arc<App>, ticket: Arc<Ticket>, watcher: Watcher)
 where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
-        let app = app.clone();
-        async move { Ok::<_, Infallible>(app.respond(request).await) }
+        let (app, busy) = (app.clone(), ticket.busy());
+        async move {
+            let response = app.respond(request).await;
+            drop(busy);
+            Ok::<_, Infallible>(response)
+        }
     });
     let connection = http1::Builder::new()
         .timer(TokioTimer::new())
@@ -329,6 +386,17 @@ fn closing(status: StatusCode, text: &'static str) -> Response {
     response
 }
 
+/// 410: the flow is complete, nothing more is taken.
+fn gone() -> Response {
+    plain(StatusCode::GONE, "Gone: this sign-in is already complete")
+}
+
+/// 503: the server is stopping (or every handler instance stayed busy), so
+/// the request was not taken; the flow may still be pending elsewhere.
+fn unavailable() -> Response {
+    closing(StatusCode::SERVICE_UNAVAILABLE, "Service Unavailable")
+}
+
 /// The one place a handler failure becomes a 500.
 fn handler_fault(why: &str) -> Response {
     tracing::error!("the handler failed: {why}");
@@ -384,10 +452,7 @@ mod tests {
     ) {
         let (tx, rx) = oneshot::channel();
         let stop = Arc::new(watch::channel(false).0);
-        let slot = OneShot {
-            result: Mutex::new(Some(tx)),
-            stop: stop.clone(),
-        };
+        let slot = OneShot::new(tx, stop.clone());
         (slot, rx, stop)
     }
 
@@ -408,8 +473,8 @@ mod tests {
     fn the_one_shot_slot_keeps_the_first_result_and_signals_stop() {
         let (slot, mut rx, stop) = one_shot();
         assert!(!slot.is_filled());
-        assert!(slot.fill(result("first")));
-        assert!(!slot.fill(result("second")));
+        assert_eq!(slot.fill(result("first")), Filled::Taken);
+        assert_eq!(slot.fill(result("second")), Filled::AlreadyComplete);
         assert!(slot.is_filled() && *stop.borrow());
         assert_eq!(rx.try_recv().unwrap().code(), Some("first"));
     }
@@ -418,8 +483,9 @@ mod tests {
     fn a_result_nobody_waits_for_is_not_taken() {
         let (slot, rx, stop) = one_shot();
         drop(rx);
-        assert!(!slot.fill(result("late")));
-        assert!(!*stop.borrow());
+        assert_eq!(slot.fill(result("late")), Filled::Stopping);
+        assert_eq!(slot.fill(result("later")), Filled::Stopping, "never 410");
+        assert!(!slot.is_filled() && !*stop.borrow());
     }
 
     #[test]

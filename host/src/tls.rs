@@ -71,6 +71,14 @@ impl LoopbackCertificate {
             return Self::generate(dir);
         }
         let der = load_certs(&cert)?.remove(0);
+        if expires_soon(&der) {
+            tracing::warn!(
+                "{}: the certificate expires within 30 days; generating a new one \
+                 (trust it again, see `oauth-callback cert`)",
+                cert.display()
+            );
+            return Self::generate(dir);
+        }
         Ok(LoopbackCertificate {
             fingerprint: fingerprint(&der),
             cert,
@@ -98,10 +106,44 @@ impl LoopbackCertificate {
     }
 }
 
-/// A new self-signed certificate for the loopback names.
+/// How long a generated certificate is valid: less than the 398 days
+/// browsers accept for a server certificate.
+const LIFETIME: time::Duration = time::Duration::days(397);
+/// A reusable certificate with less time left is replaced on start.
+const RENEW_WITHIN: time::Duration = time::Duration::days(30);
+
+/// A new self-signed server certificate for the loopback names: a year,
+/// `serverAuth` only, not a CA (so its key can sign nothing else).
 fn loopback_certificate() -> Result<rcgen::CertifiedKey<rcgen::KeyPair>> {
+    let tls_error = |e: rcgen::Error| Error::Tls(e.to_string());
     let names: Vec<String> = LOOPBACK_NAMES.iter().map(|n| n.to_string()).collect();
-    rcgen::generate_simple_self_signed(names).map_err(|e| Error::Tls(e.to_string()))
+    let mut params = rcgen::CertificateParams::new(names).map_err(tls_error)?;
+    let now = time::OffsetDateTime::now_utc();
+    // A little slack for clocks that are behind.
+    params.not_before = now - time::Duration::hours(1);
+    params.not_after = now + LIFETIME;
+    params.distinguished_name = rcgen::DistinguishedName::new();
+    params
+        .distinguished_name
+        .push(rcgen::DnType::CommonName, "oauth-callback loopback");
+    params
+        .distinguished_name
+        .push(rcgen::DnType::OrganizationName, "oauth-callback");
+    params.is_ca = rcgen::IsCa::ExplicitNoCa;
+    params.key_usages = vec![rcgen::KeyUsagePurpose::DigitalSignature];
+    params.extended_key_usages = vec![rcgen::ExtendedKeyUsagePurpose::ServerAuth];
+    let signing_key = rcgen::KeyPair::generate().map_err(tls_error)?;
+    let cert = params.self_signed(&signing_key).map_err(tls_error)?;
+    Ok(rcgen::CertifiedKey { cert, signing_key })
+}
+
+/// Whether a certificate expires within [`RENEW_WITHIN`] (or cannot be read).
+fn expires_soon(der: &[u8]) -> bool {
+    let Ok((_, cert)) = x509_parser::parse_x509_certificate(der) else {
+        return true;
+    };
+    let not_after = cert.validity().not_after.timestamp();
+    not_after - time::OffsetDateTime::now_utc().unix_timestamp() < RENEW_WITHIN.whole_seconds()
 }
 
 /// Write a file only its owner can read (also when it existed before).
@@ -125,9 +167,15 @@ pub fn fingerprint(der: &[u8]) -> String {
     hex.join(":")
 }
 
+/// A PEM file's contents, read with the size limit.
+fn read_pem(path: &Path) -> Result<Vec<u8>> {
+    crate::files::read_bounded(path, crate::files::MAX_PEM)
+        .map_err(|e| pem_error(path, rustls::pki_types::pem::Error::Io(e)))
+}
+
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_file_iter(path)
-        .and_then(|iter| iter.collect::<Result<Vec<_>, _>>())
+    let certs = CertificateDer::pem_slice_iter(&read_pem(path)?)
+        .collect::<Result<Vec<_>, _>>()
         .map_err(|e| pem_error(path, e))?;
     if certs.is_empty() {
         return Err(Error::Pem {
@@ -139,7 +187,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 }
 
 fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
-    PrivateKeyDer::from_pem_file(path).map_err(|e| pem_error(path, e))
+    PrivateKeyDer::from_pem_slice(&read_pem(path)?).map_err(|e| pem_error(path, e))
 }
 
 fn pem_error(path: &Path, error: rustls::pki_types::pem::Error) -> Error {

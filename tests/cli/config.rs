@@ -111,6 +111,24 @@ fn bad_flags_and_settings_exit_2() {
 }
 
 #[test]
+fn empty_expected_values_and_unsendable_paths_exit_2() {
+    for blank in ["", " "] {
+        assert_config_error(
+            &["--port", "0", "--expect-state", blank],
+            "--expect-state is empty",
+        );
+        assert_config_error(
+            &["--port", "0", "--expect-issuer", blank],
+            "--expect-issuer is empty",
+        );
+    }
+    for dots in ["/a/../cb", "/./cb"] {
+        assert_config_error(&["--port", "0", "--path", dots], "segment");
+    }
+    assert_config_error(&["--port", "0", "--path", "/cb%zz"], "two hex digits");
+}
+
+#[test]
 fn a_busy_port_is_named_and_exits_2() {
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port().to_string();

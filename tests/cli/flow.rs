@@ -1,7 +1,8 @@
 //! The one-shot flow: what completes it, what the user sees, what is printed.
 
 use std::net::TcpStream;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::path::Path;
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
@@ -126,6 +127,31 @@ fn missing_page_files_are_logged_and_fall_back() {
 }
 
 #[test]
+fn devices_fifos_and_oversized_pages_fall_back_without_blocking() {
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("page.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let huge = dir.path().join("huge.html");
+    std::fs::write(&huge, "<p>".repeat(700_000)).unwrap(); // 2.1 MB
+    for page in [Path::new("/dev/zero"), &fifo, &huge] {
+        let server = Server::start(&["--success-html", page.to_str().unwrap()]);
+        assert!(server.page("code=1").contains(SUCCESS_MESSAGE), "{page:?}");
+        let finished = server.finish();
+        assert_eq!(finished.status.code(), Some(0), "{page:?}");
+        let named = page.file_name().unwrap().to_str().unwrap();
+        assert!(
+            finished.stderr.contains(named) && finished.stderr.contains("built-in page"),
+            "{page:?}: {}",
+            finished.stderr
+        );
+    }
+}
+
+#[test]
 fn bridge_page_then_fragment_post_completes() {
     let mut server = Server::start(&[]);
     let bridge = client().get(&server.uri).send().unwrap();
@@ -237,4 +263,72 @@ fn ctrl_c_exits_130() {
     let finished = server.finish();
     assert_eq!(finished.status.code(), Some(130));
     assert_eq!(finished.stdout, "");
+}
+
+#[test]
+fn a_callback_answered_200_is_never_lost_to_a_signal_at_the_same_moment() {
+    use std::io::{Read, Write};
+    const TRIES: usize = 60;
+    let started = Instant::now();
+    let (mut delivered, mut interrupted) = (0, 0);
+    for attempt in 0..TRIES {
+        if started.elapsed() > Duration::from_secs(30) {
+            break;
+        }
+        let server = Server::start(&["--no-https"]);
+        let mut stream = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+        let head = format!(
+            "POST /callback HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\
+             Content-Type: application/x-www-form-urlencoded\r\nContent-Length: 6\r\n\r\ncode=",
+            server.port
+        );
+        stream.write_all(head.as_bytes()).unwrap();
+        std::thread::sleep(Duration::from_millis(5));
+        // The last byte and the signal at about the same moment; the order
+        // varies so that both sides of the race are taken.
+        if attempt % 2 == 0 {
+            stream.write_all(b"x").unwrap();
+            server.interrupt();
+        } else {
+            server.interrupt();
+            stream.write_all(b"x").unwrap();
+        }
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        let finished = server.finish();
+        let acknowledged = answer.starts_with("HTTP/1.1 200");
+        match finished.status.code() {
+            Some(0) => {
+                assert_eq!(finished.result()["params"], json!({"code": "x"}));
+                delivered += 1;
+            }
+            Some(130) => {
+                assert!(
+                    !acknowledged,
+                    "attempt {attempt}: acknowledged, then lost: {answer}"
+                );
+                assert!(!answer.contains(" 410 "), "a stop is not 410: {answer}");
+                interrupted += 1;
+            }
+            other => panic!("attempt {attempt}: exit {other:?}: {}", finished.stderr),
+        }
+    }
+    eprintln!("{delivered} delivered, {interrupted} interrupted, none lost");
+    assert!(delivered + interrupted >= 10, "too few attempts ran");
+}
+
+#[test]
+fn sigterm_stops_cleanly_with_143_and_frees_the_port() {
+    let server = Server::start(&[]);
+    let port = server.port;
+    server.signal("TERM");
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(143), "{}", finished.stderr);
+    assert_eq!(finished.stdout, "");
+    let last = finished.stderr.lines().last().unwrap_or_default();
+    assert_eq!(last, "terminated; no callback was received");
+    std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
 }

@@ -1,6 +1,9 @@
 //! Swapping the handler at run time with `--handler`, and refusing components
 //! that do not fit the contract or the sandbox.
 
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
 use serde_json::json;
 
 use crate::support::{Server, built_handler, client, run};
@@ -78,31 +81,92 @@ fn unusable_handlers_are_one_line_and_exit_2() {
     );
     assert_refused(&built_handler("uses_std_handler"), "wasi:cli/environment");
     assert_refused("/nonexistent/handler.wasm", "cannot read");
+    assert_refused("/dev/zero", "not a regular file");
+    let fifo = dir.path().join("handler.fifo");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&fifo)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    assert_refused(fifo.to_str().unwrap(), "not a regular file");
+}
+
+/// The files in `dir`, none when it does not exist.
+fn entries(dir: &Path) -> Vec<PathBuf> {
+    std::fs::read_dir(dir)
+        .map(|dir| dir.map(|e| e.unwrap().path()).collect())
+        .unwrap_or_default()
+}
+
+fn mode(path: &Path) -> u32 {
+    std::fs::metadata(path).unwrap().permissions().mode() & 0o777
+}
+
+/// Sign in once through the branded handler with `env`, in `cwd`.
+fn branded_flow(cwd: Option<&Path>, env: &[(&str, &str)]) {
+    let server = Server::start_in(cwd, &["--handler", &built_handler("branded_handler")], env);
+    server.callback("code=c&state=s");
+    assert_eq!(server.finish().status.code(), Some(0));
 }
 
 #[test]
-fn compiled_handlers_are_cached_and_reused() {
+fn handler_files_are_compiled_once_into_a_private_cache() {
     let cache = tempfile::tempdir().unwrap();
     let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
-    let entries = || -> Vec<std::path::PathBuf> {
-        std::fs::read_dir(cache.path().join("oauth-callback"))
-            .map(|dir| dir.map(|e| e.unwrap().path()).collect())
-            .unwrap_or_default()
-    };
+    let folder = cache.path().join("oauth-callback");
     for round in 0..2 {
-        let server = Server::start_with_env(&[], &env);
-        server.callback("code=cached");
-        assert_eq!(server.finish().status.code(), Some(0), "round {round}");
-        let cached = entries();
-        assert_eq!(cached.len(), 1, "{cached:?}");
+        branded_flow(None, &env);
+        let cached = entries(&folder);
+        assert_eq!(cached.len(), 1, "round {round}: {cached:?}");
         assert!(cached[0].extension().is_some_and(|e| e == "cwasm"));
+        assert_eq!(mode(&cached[0]), 0o600);
     }
+    assert_eq!(mode(&folder), 0o700);
+    let entry = entries(&folder).remove(0);
+
+    // An entry someone else could have written is not run: it is replaced.
+    std::fs::set_permissions(&entry, std::fs::Permissions::from_mode(0o666)).unwrap();
+    branded_flow(None, &env);
+    assert_eq!(mode(&entry), 0o600, "recompiled and replaced");
+
     // A corrupt entry is recompiled, not trusted.
-    std::fs::write(&entries()[0], b"garbage").unwrap();
-    let server = Server::start_with_env(&[], &env);
-    server.callback("code=recompiled");
+    std::fs::write(&entry, b"garbage").unwrap();
+    branded_flow(None, &env);
+    assert!(std::fs::read(&entry).unwrap().len() > 1000);
+}
+
+#[test]
+fn the_embedded_handler_needs_no_cache_and_writes_none() {
+    let home = tempfile::tempdir().unwrap();
+    std::fs::set_permissions(home.path(), std::fs::Permissions::from_mode(0o555)).unwrap();
+    let home_str = home.path().to_str().unwrap();
+    let server = Server::start_with_env(&[], &[("HOME", home_str), ("XDG_CACHE_HOME", home_str)]);
+    server.callback("code=no-cache");
     assert_eq!(
         server.finish().result()["params"],
-        json!({"code": "recompiled"})
+        json!({"code": "no-cache"})
+    );
+    assert!(entries(home.path()).is_empty(), "nothing written");
+}
+
+#[test]
+fn an_empty_or_relative_xdg_cache_home_is_ignored() {
+    let (cwd, home) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+    for xdg in ["", "relative/cache"] {
+        let env = [
+            ("XDG_CACHE_HOME", xdg),
+            ("HOME", home.path().to_str().unwrap()),
+        ];
+        branded_flow(Some(cwd.path()), &env);
+        assert!(
+            entries(cwd.path()).is_empty(),
+            "{xdg:?}: written to the working directory"
+        );
+    }
+    let cached = entries(&home.path().join(".cache/oauth-callback"));
+    assert_eq!(
+        cached.len(),
+        1,
+        "the cache falls back to ~/.cache: {cached:?}"
     );
 }

@@ -4,6 +4,7 @@ mod config;
 mod flow;
 mod handlers;
 mod library;
+mod pressure;
 mod routes;
 mod security;
 mod support;

@@ -49,7 +49,12 @@ impl Server {
 
     /// [`Server::start`], with extra environment variables.
     pub fn start_with_env(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut server = Server::spawn(args, env);
+        Server::start_in(None, args, env)
+    }
+
+    /// [`Server::start_with_env`], in the working directory `cwd`.
+    pub fn start_in(cwd: Option<&std::path::Path>, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut server = Server::spawn(cwd, args, env);
         let deadline = Instant::now() + WAIT_LIMIT;
         loop {
             let line = server
@@ -65,7 +70,7 @@ impl Server {
 
     /// Start with `args` (which make it quiet) and learn the URI from `ready_file`.
     pub fn start_quiet(args: &[&str], ready_file: &std::path::Path) -> Server {
-        let server = Server::spawn(args, &[]);
+        let server = Server::spawn(None, args, &[]);
         let deadline = Instant::now() + WAIT_LIMIT;
         while Instant::now() < deadline {
             if let Ok(uri) = std::fs::read_to_string(ready_file) {
@@ -76,8 +81,12 @@ impl Server {
         panic!("oauth-callback did not write {}", ready_file.display());
     }
 
-    fn spawn(args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut child = binary()
+    fn spawn(cwd: Option<&std::path::Path>, args: &[&str], env: &[(&str, &str)]) -> Server {
+        let mut command = binary();
+        if let Some(cwd) = cwd {
+            command.current_dir(cwd);
+        }
+        let mut child = command
             .args(["--port", "0"])
             .args(args)
             .env("RUST_LOG", "info")
@@ -168,11 +177,21 @@ impl Server {
 
     /// Send SIGINT, as Ctrl-C would.
     pub fn interrupt(&self) {
+        self.signal("INT");
+    }
+
+    /// Send the signal `name` (`INT`, `TERM`...).
+    pub fn signal(&self, name: &str) {
         let status = Command::new("kill")
-            .args(["-INT", &self.child.id().to_string()])
+            .args([&format!("-{name}"), &self.pid().to_string()])
             .status()
             .unwrap();
         assert!(status.success());
+    }
+
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
     }
 
     /// Whether the process is still running.

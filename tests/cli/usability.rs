@@ -20,6 +20,38 @@ fn ready_file_holds_the_real_redirect_uri() {
 }
 
 #[test]
+fn the_ready_file_replaces_links_and_leaves_neighbours_alone() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let (victim, file) = (dir.path().join("victim.txt"), dir.path().join("ready.uri"));
+    std::fs::write(&victim, "keep me").unwrap();
+    // Links planted at the old predictable temporary name and at the target.
+    std::os::unix::fs::symlink(&victim, dir.path().join("ready.partial")).unwrap();
+    std::os::unix::fs::symlink(&victim, &file).unwrap();
+    std::fs::write(dir.path().join("ready.partial.keep"), "neighbour").unwrap();
+
+    let server = Server::start(&["--ready-file", file.to_str().unwrap()]);
+    assert_eq!(std::fs::read_to_string(&victim).unwrap(), "keep me");
+    let meta = std::fs::symlink_metadata(&file).unwrap();
+    assert!(
+        meta.is_file(),
+        "the ready file is a plain file, not the link"
+    );
+    assert_eq!(meta.permissions().mode() & 0o777, 0o600);
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap(),
+        format!("{}\n", server.uri)
+    );
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().into_string().unwrap())
+        .collect();
+    assert_eq!(names.len(), 4, "no temporary file left behind: {names:?}");
+    server.callback("code=1");
+    assert_eq!(server.finish().status.code(), Some(0));
+}
+
+#[test]
 fn ipv6_loopback_works() {
     let server = Server::start(&["--host", "::1"]);
     assert!(server.uri.starts_with("https://[::1]:"), "{}", server.uri);
@@ -90,10 +122,22 @@ fn open_starts_the_browser_after_listening_with_the_real_uri() {
 }
 
 #[test]
-fn open_refuses_plain_http_to_other_hosts() {
-    let refused = run(&["--port", "0", "--open", "http://idp.example/auth"]);
-    assert_eq!(refused.status.code(), Some(2));
-    assert!(refused.stderr.contains("https://"), "{}", refused.stderr);
+fn open_refuses_plain_http_to_other_hosts_and_userinfo() {
+    for url in [
+        "http://idp.example/auth",
+        "http://127.0.0.1:80@evil.example/authorize?x=1",
+        "http://localhost:x@evil.example/",
+        "http://[::1]:@evil.example/",
+    ] {
+        let refused = run(&["--port", "0", "--open", url]);
+        assert_eq!(refused.status.code(), Some(2), "{url}");
+        assert!(
+            refused.stderr.contains("https://") || refused.stderr.contains("user name"),
+            "{url}: {}",
+            refused.stderr
+        );
+        assert!(!refused.stderr.contains("listening on"), "{url}");
+    }
 }
 
 #[test]
@@ -174,6 +218,78 @@ fn a_generated_certificate_is_served_with_tls_dir_and_trusted() {
         server.finish().result()["params"],
         json!({"code": "trusted"})
     );
+}
+
+/// `openssl x509 -noout` with `args` on `cert`.
+fn openssl_x509(cert: &std::path::Path, args: &[&str]) -> String {
+    let output = std::process::Command::new("openssl")
+        .args(["x509", "-noout", "-in", cert.to_str().unwrap()])
+        .args(args)
+        .output()
+        .expect("openssl runs (scripts/test installs it)");
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8(output.stdout).unwrap()
+}
+
+#[test]
+fn generated_certificates_are_short_lived_server_certificates_renewed_in_time() {
+    let dir = tempfile::tempdir().unwrap();
+    let tls = dir.path().join("tls");
+    assert_eq!(
+        run(&["cert", "--out", tls.to_str().unwrap()]).status.code(),
+        Some(0)
+    );
+    let cert = tls.join("cert.pem");
+    let text = openssl_x509(&cert, &["-text"]);
+    assert!(text.contains("CA:FALSE"), "{text}");
+    assert!(text.contains("TLS Web Server Authentication"), "{text}");
+    assert!(
+        text.contains("CN = oauth-callback loopback")
+            || text.contains("CN=oauth-callback loopback"),
+        "{text}"
+    );
+    assert!(!text.contains("rcgen"), "{text}");
+    // At most 398 days: valid in 397, no longer in 399.
+    let day = 86_400;
+    let check = |days: u64| {
+        std::process::Command::new("openssl")
+            .args(["x509", "-noout", "-in", cert.to_str().unwrap(), "-checkend"])
+            .arg((days * day).to_string())
+            .status()
+            .unwrap()
+            .success()
+    };
+    assert!(check(396) && !check(399), "lifetime");
+
+    // A pair close to expiry is replaced by --tls-dir, which says so.
+    let made = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-key",
+            tls.join("key.pem").to_str().unwrap(),
+        ])
+        .args([
+            "-out",
+            cert.to_str().unwrap(),
+            "-days",
+            "10",
+            "-subj",
+            "/CN=old",
+        ])
+        .args(["-addext", "subjectAltName=IP:127.0.0.1"])
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let server = Server::start(&["--tls-dir", tls.to_str().unwrap()]);
+    server.callback("code=1");
+    let finished = server.finish();
+    assert!(
+        finished.stderr.contains("expires within 30 days"),
+        "{}",
+        finished.stderr
+    );
+    assert!(check(300), "renewed for a year");
 }
 
 #[test]

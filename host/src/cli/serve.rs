@@ -10,7 +10,7 @@ use clap::{Args, ValueEnum};
 use oauth_callback::{CallbackServer, Config, Error, Tls, Waited};
 
 use super::progress::Progress;
-use super::{EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_TIMEOUT};
+use super::{EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_TIMEOUT};
 
 /// Where `--open` puts the redirect URI (URL-encoded).
 const REDIRECT_URI_PLACEHOLDER: &str = "{redirect_uri}";
@@ -159,6 +159,10 @@ impl ServeArgs {
                 eprintln!("interrupted; no callback was received");
                 EXIT_INTERRUPTED
             }
+            Waited::Terminated => {
+                eprintln!("terminated; no callback was received");
+                EXIT_TERMINATED
+            }
         };
         Ok(ExitCode::from(code))
     }
@@ -209,16 +213,27 @@ impl ServeArgs {
     }
 }
 
-/// Write the URI through a temporary file and a rename, so a script polling
-/// for the file never reads half of it.
+/// Write the URI through a new, randomly named temporary file (created
+/// exclusively, mode 0600, never through a link) renamed over `file`, so a
+/// script polling for the file never reads half of it and nothing planted
+/// beside it is written through.
 fn write_ready_file(file: &Path, uri: &str) -> Result<(), Error> {
-    let partial = file.with_extension("partial");
-    std::fs::write(&partial, format!("{uri}\n"))
-        .and_then(|()| std::fs::rename(&partial, file))
-        .map_err(|source| Error::Write {
-            path: file.into(),
-            source,
-        })
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let write = || -> std::io::Result<()> {
+        let mut partial = tempfile::Builder::new()
+            .prefix(".ready-")
+            .tempfile_in(dir)?;
+        partial.write_all(format!("{uri}\n").as_bytes())?;
+        partial.persist(file).map_err(|e| e.error)?;
+        Ok(())
+    };
+    write().map_err(|source| Error::Write {
+        path: file.into(),
+        source,
+    })
 }
 
 fn open_browser(url: &str) {
@@ -233,20 +248,25 @@ fn url_encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// `https://…`, or `http://` on a loopback address.
-fn parse_open_url(url: &str) -> Result<String, String> {
-    if url.starts_with("https://") {
-        return Ok(url.into());
+/// `https://…`, or `http://` on a loopback address; never with userinfo
+/// (`http://127.0.0.1:80@evil.example/` names the host `evil.example`).
+fn parse_open_url(text: &str) -> Result<String, String> {
+    const EXPECTED: &str = "must be an https:// URL (or http:// on 127.0.0.1, [::1] or localhost)";
+    let url = url::Url::parse(text).map_err(|e| format!("is not a URL ({e}); it {EXPECTED}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password (`user@host`)".into());
     }
-    let loopback = ["http://127.0.0.1", "http://[::1]", "http://localhost"];
-    let host_end = |rest: &str| rest.is_empty() || rest.starts_with([':', '/', '?']);
-    if loopback
-        .iter()
-        .any(|prefix| url.strip_prefix(prefix).is_some_and(host_end))
-    {
-        return Ok(url.into());
+    let loopback = match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(text.into()),
+        "http" if loopback => Ok(text.into()),
+        _ => Err(EXPECTED.into()),
     }
-    Err("must be an https:// URL (or http:// on 127.0.0.1, [::1] or localhost)".into())
 }
 
 /// Seconds, fractions allowed, more than zero.
@@ -277,9 +297,19 @@ mod tests {
         assert!(parse_open_url("https://idp.example/auth?x={redirect_uri}").is_ok());
         assert!(parse_open_url("http://127.0.0.1:9000/auth").is_ok());
         assert!(parse_open_url("http://localhost/auth").is_ok());
-        assert!(parse_open_url("http://localhost.evil.example/auth").is_err());
-        assert!(parse_open_url("http://idp.example/auth").is_err());
-        assert!(parse_open_url("javascript:alert(1)").is_err());
+        assert!(parse_open_url("http://[::1]:9000/auth").is_ok());
+        for bad in [
+            "http://localhost.evil.example/auth",
+            "http://idp.example/auth",
+            "javascript:alert(1)",
+            "http://127.0.0.1:80@evil.example/authorize",
+            "http://localhost:x@evil.example/",
+            "http://[::1]:@evil.example/",
+            "https://user:pw@idp.example/auth",
+            "not a url",
+        ] {
+            assert!(parse_open_url(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

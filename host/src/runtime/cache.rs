@@ -1,26 +1,36 @@
-//! The compilation cache: Cranelift runs once per handler, wasmtime build and
-//! machine; later starts map the compiled artifact from disk instead.
+//! The compilation cache for `--handler` components: Cranelift runs once per
+//! component, wasmtime build and machine; later starts map the compiled
+//! artifact from disk instead. (The embedded handler is precompiled at build
+//! time and never touches it.)
 //!
-//! Files live in `$XDG_CACHE_HOME/oauth-callback` (else `~/.cache/...`),
-//! named after the component's SHA-256 and the engine's compatibility hash.
-//! Without a usable cache directory the component is compiled in memory.
+//! Files live in the platform's cache directory (`$XDG_CACHE_HOME` when it is
+//! an absolute path, else `~/.cache`; `~/Library/Caches` on macOS;
+//! `%LOCALAPPDATA%` on Windows), under `oauth-callback/`, named after the
+//! component's SHA-256 and the engine's compatibility hash. Loading a cache
+//! entry runs it as native code, so only entries in a directory made by the
+//! user, owned by them and writable by nobody else are trusted. Without such
+//! a directory the component is compiled in memory.
 
 use std::hash::{Hash, Hasher};
-use std::path::PathBuf;
+use std::io::Write;
+use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
+
+/// The folder inside the platform's cache directory.
+const FOLDER: &str = "oauth-callback";
 
 /// The compiled `component`, from the cache when possible.
 pub fn load(engine: &Engine, component: &[u8]) -> wasmtime::Result<Component> {
     let Some(path) = entry(engine, component) else {
         return Component::new(engine, component);
     };
-    if path.exists() {
-        // SAFETY: the file was written by `precompile_component` of an engine
-        // with the same compatibility hash (it is in the name), in the user's
-        // own cache directory; wasmtime still checks its header.
+    if trusted(&path) {
+        // SAFETY: the file was written by `store` for an engine with the same
+        // compatibility hash (it is in the name), in a directory only this
+        // user can write; wasmtime still checks its header.
         match unsafe { Component::deserialize_file(engine, &path) } {
             Ok(compiled) => return Ok(compiled),
             Err(e) => tracing::debug!("ignoring cache entry {}: {e:#}", path.display()),
@@ -34,11 +44,14 @@ pub fn load(engine: &Engine, component: &[u8]) -> wasmtime::Result<Component> {
     unsafe { Component::deserialize(engine, &compiled) }
 }
 
+/// The cache directory, if the platform names an absolute one.
+fn directory() -> Option<PathBuf> {
+    let base = directories::BaseDirs::new()?.cache_dir().to_path_buf();
+    base.is_absolute().then(|| base.join(FOLDER))
+}
+
 /// Where the compiled form of `component` for `engine` lives.
 fn entry(engine: &Engine, component: &[u8]) -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CACHE_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cache")))?;
     let mut engine_hash = std::collections::hash_map::DefaultHasher::new();
     engine
         .precompile_compatibility_hash()
@@ -49,18 +62,51 @@ fn entry(engine: &Engine, component: &[u8]) -> Option<PathBuf> {
         .map(|b| format!("{b:02x}"))
         .collect();
     let name = format!("{content}-{:016x}.cwasm", engine_hash.finish());
-    Some(base.join("oauth-callback").join(name))
+    Some(directory()?.join(name))
 }
 
-/// Write atomically: concurrent starts never see half a file.
-fn store(path: &std::path::Path, compiled: &[u8]) -> std::io::Result<()> {
+/// Whether an existing entry and its directory are the user's own and
+/// writable by nobody else.
+fn trusted(path: &Path) -> bool {
+    let private = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .is_ok_and(|meta| !meta.file_type().is_symlink() && owned(&meta))
+    };
+    path.parent().is_some_and(private) && private(path)
+}
+
+#[cfg(unix)]
+fn owned(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    meta.uid() == me && meta.mode() & 0o022 == 0
+}
+
+#[cfg(not(unix))]
+fn owned(_meta: &std::fs::Metadata) -> bool {
+    // The per-user profile directory (%LOCALAPPDATA%) is private by its ACL.
+    true
+}
+
+/// Write atomically through a fresh temporary file: concurrent starts never
+/// see half a file, and nothing planted at a predictable name is followed.
+fn store(path: &Path, compiled: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
-    std::fs::create_dir_all(dir)?;
-    let name = path
-        .file_name()
-        .expect("cache entries have a name")
-        .to_string_lossy();
-    let partial = dir.join(format!(".{name}.{}.partial", std::process::id()));
-    std::fs::write(&partial, compiled)?;
-    std::fs::rename(&partial, path)
+    create_private_dir(dir)?;
+    let mut partial = tempfile::Builder::new()
+        .prefix(".partial-")
+        .tempfile_in(dir)?;
+    partial.write_all(compiled)?;
+    partial.persist(path).map_err(|e| e.error)?;
+    Ok(())
+}
+
+/// Create the cache directory (and its parents) readable by the user only.
+fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
 }

@@ -1,5 +1,6 @@
 //! A deliberately faulty handler for the sandbox tests. By path:
-//! `/loop` never returns, `/trap` traps, `/oom` allocates until memory runs
+//! `/loop` never returns, `/sleep` blocks in a host call (a clock wait) for
+//! ever, `/trap` traps, `/oom` allocates until memory runs
 //! out, `/bad-header` answers an invalid header, `/log` writes to stderr
 //! (allowed: it must work); the callback path with a
 //! `code` completes the flow normally, so tests can show the host survived.
@@ -31,6 +32,11 @@ impl Guest for Misbehaving {
                     unsafe { core::ptr::write_volatile(&mut spins, spins.wrapping_add(1)) };
                 }
             }
+            "/sleep" => loop {
+                // Time spent inside a host call: epoch interruption alone
+                // never stops it; the host's wall-clock deadline must.
+                wasip2::clocks::monotonic_clock::subscribe_duration(60_000_000_000).block();
+            },
             "/trap" => core::arch::wasm32::unreachable(),
             "/oom" => {
                 let mut hoard: Vec<Vec<u8>> = Vec::new();

@@ -1,0 +1,76 @@
+//! Reading the files named in the configuration (pages, PEM files, handler
+//! components): regular files only, never more than a set size. A FIFO, a
+//! device such as `/dev/zero` or an oversized file is refused at once
+//! instead of blocking the start or filling memory.
+
+use std::fs::File;
+use std::io::{self, Read};
+use std::path::Path;
+
+/// Largest custom page.
+pub const MAX_PAGE: u64 = 1 << 20;
+/// Largest PEM file.
+pub const MAX_PEM: u64 = 1 << 20;
+/// Largest handler component.
+pub const MAX_HANDLER: u64 = 64 << 20;
+
+/// The contents of the regular file at `path`, if it holds at most `limit` bytes.
+pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
+    let file = open_without_blocking(path)?;
+    let meta = file.metadata()?;
+    if !meta.is_file() {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    let too_large = || {
+        io::Error::new(
+            io::ErrorKind::InvalidData,
+            format!("larger than {}", human_size(limit)),
+        )
+    };
+    if meta.len() > limit {
+        return Err(too_large());
+    }
+    let mut contents = Vec::with_capacity(meta.len() as usize);
+    file.take(limit + 1).read_to_end(&mut contents)?;
+    if contents.len() as u64 > limit {
+        return Err(too_large()); // it grew while being read
+    }
+    Ok(contents)
+}
+
+/// Open for reading; on Unix without waiting for a FIFO's writer.
+fn open_without_blocking(path: &Path) -> io::Result<File> {
+    let mut options = std::fs::OpenOptions::new();
+    options.read(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
+    options.open(path)
+}
+
+fn human_size(bytes: u64) -> String {
+    format!("{} MiB", bytes >> 20)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn devices_and_oversized_files_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let small = dir.path().join("small");
+        std::fs::write(&small, b"hello").unwrap();
+        assert_eq!(read_bounded(&small, 5).unwrap(), b"hello");
+        let error = read_bounded(&small, 4).unwrap_err();
+        assert!(error.to_string().contains("larger than"), "{error}");
+        #[cfg(unix)]
+        {
+            let error = read_bounded(Path::new("/dev/zero"), MAX_PAGE).unwrap_err();
+            assert_eq!(error.to_string(), "not a regular file");
+        }
+        assert!(read_bounded(dir.path(), MAX_PAGE).is_err(), "a directory");
+    }
+}
