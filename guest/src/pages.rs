@@ -76,11 +76,11 @@ impl Page {
     /// The hash sources of this page's inline blocks, known at build time.
     pub fn sources(self) -> Sources {
         let scripts = match self {
-            Page::Bridge => alloc::vec![BRIDGE_SCRIPT_SOURCE.into()],
-            _ => alloc::vec::Vec::new(),
+            Page::Bridge => [BRIDGE_SCRIPT_SOURCE.into()].into(),
+            _ => Default::default(),
         };
         Sources {
-            styles: alloc::vec![STYLE_SOURCE.into()],
+            styles: [STYLE_SOURCE.into()].into(),
             scripts,
         }
     }

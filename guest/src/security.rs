@@ -3,6 +3,7 @@
 //! `<script>` blocks by their SHA-256 hash (never `unsafe-inline`), the
 //! fetch metadata rule, and the constant-time comparison used for `state`.
 
+use alloc::collections::BTreeSet;
 use alloc::format;
 use alloc::string::String;
 use alloc::vec::Vec;
@@ -51,13 +52,14 @@ pub fn harden(response: &mut Response) {
 }
 
 /// The hash sources (`'sha256-…'`) of inline `<style>` and `<script>` blocks
-/// a policy allows.
+/// a policy allows, each once (in a set: pages with thousands of blocks
+/// cost `n log n`, not `n²`).
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
 pub struct Sources {
     /// For `style-src`.
-    pub styles: Vec<String>,
+    pub styles: BTreeSet<String>,
     /// For `script-src`.
-    pub scripts: Vec<String>,
+    pub scripts: BTreeSet<String>,
 }
 
 impl Sources {
@@ -70,7 +72,7 @@ impl Sources {
             ("script", &mut sources.scripts),
         ] {
             for block in inline_blocks(html, &lower, tag) {
-                add(list, hash_source(block));
+                list.insert(hash_source(block));
             }
         }
         sources
@@ -79,34 +81,31 @@ impl Sources {
     /// Add `other`'s sources (a page that replaces itself with another, like
     /// the bridge, must allow both).
     pub fn merge(&mut self, other: Sources) {
-        for style in other.styles {
-            add(&mut self.styles, style);
-        }
-        for script in other.scripts {
-            add(&mut self.scripts, script);
-        }
+        self.styles.extend(other.styles);
+        self.scripts.extend(other.scripts);
     }
 
     /// The policy allowing these blocks and nothing else. Pages with scripts
     /// may also fetch from their own origin.
     pub fn policy(&self) -> String {
         let mut policy = String::from(BASE_POLICY);
+        let join = |sources: &BTreeSet<String>| {
+            sources
+                .iter()
+                .map(String::as_str)
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
         if !self.styles.is_empty() {
-            policy.push_str(&format!("; style-src {}", self.styles.join(" ")));
+            policy.push_str(&format!("; style-src {}", join(&self.styles)));
         }
         if !self.scripts.is_empty() {
             policy.push_str(&format!(
                 "; script-src {}; connect-src 'self'",
-                self.scripts.join(" ")
+                join(&self.scripts)
             ));
         }
         policy
-    }
-}
-
-fn add(list: &mut Vec<String>, source: String) {
-    if !list.contains(&source) {
-        list.push(source);
     }
 }
 

@@ -152,6 +152,29 @@ fn devices_fifos_and_oversized_pages_fall_back_without_blocking() {
 }
 
 #[test]
+fn a_page_with_thousands_of_inline_scripts_is_served() {
+    let dir = tempfile::tempdir().unwrap();
+    let page = dir.path().join("scripts.html");
+    let scripts: String = (0..5000)
+        .map(|i| format!("<script>var x{i} = {i};</script>"))
+        .collect();
+    std::fs::write(&page, format!("<p>done</p>{scripts}")).unwrap();
+    let server = Server::start(&["--success-html", page.to_str().unwrap()]);
+    let bridge = client().get(&server.uri).send().unwrap();
+    assert_eq!(bridge.status(), 200, "the bridge allows the page's scripts");
+    let policy = bridge.headers()["content-security-policy"]
+        .to_str()
+        .unwrap();
+    assert_eq!(
+        policy.matches("'sha256-").count(),
+        5000 + 2,
+        "each block, the bridge, the style"
+    );
+    assert!(server.page("code=1").starts_with("<p>done</p>"));
+    assert_eq!(server.finish().status.code(), Some(0));
+}
+
+#[test]
 fn bridge_page_then_fragment_post_completes() {
     let mut server = Server::start(&[]);
     let bridge = client().get(&server.uri).send().unwrap();
