@@ -86,10 +86,9 @@ impl<'de> Visitor<'de> for UniqueVisitor {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             let Unique(value) = map.next_value()?;
-            if object.contains_key(&key) {
+            if object.insert(key, value).is_some() {
                 return Err(de::Error::custom("repeated key"));
             }
-            object.insert(key, value);
         }
         Ok(Value::Object(object))
     }

@@ -16,19 +16,9 @@ pub type Params = Map<String, Value>;
 /// Keys whose presence means the provider answered and the flow is over.
 const COMPLETING_KEYS: [&str; 5] = ["error", "code", "access_token", "id_token", "refresh_token"];
 
-/// Keys that must be strings when present (in a JSON body they could be
-/// anything): what completes the flow and what the caller checks.
-const STRING_KEYS: [&str; 9] = [
-    "code",
-    "state",
-    "error",
-    "error_description",
-    "access_token",
-    "id_token",
-    "refresh_token",
-    "token_type",
-    "iss",
-];
+/// Keys that, besides [`COMPLETING_KEYS`], must be strings when present (in
+/// a JSON body they could be anything): what the caller checks.
+const CHECKED_KEYS: [&str; 4] = ["state", "error_description", "token_type", "iss"];
 
 /// The JSON body key under which the bridge page posts the fragment.
 const FRAGMENT_KEY: &str = "fragment_params";
@@ -48,7 +38,8 @@ pub enum Malformed {
     BadJson,
     /// The JSON body, or its `fragment_params`, is not an object.
     NotAnObject,
-    /// A key of [`STRING_KEYS`] has a non-string JSON value.
+    /// A key of [`COMPLETING_KEYS`] or [`CHECKED_KEYS`] has a non-string
+    /// JSON value.
     NotAString,
 }
 
@@ -130,8 +121,9 @@ pub fn capture(request: &Request) -> Result<Captured, Malformed> {
 /// Refuse a JSON object whose completion or check keys are not strings
 /// (`{"code":{"x":1}}`, `{"error":null}`); other keys keep their JSON types.
 fn check_string_keys(object: &Params) -> Result<(), Malformed> {
-    let mistyped = STRING_KEYS
+    let mistyped = COMPLETING_KEYS
         .iter()
+        .chain(&CHECKED_KEYS)
         .any(|key| object.get(*key).is_some_and(|value| !value.is_string()));
     if mistyped {
         Err(Malformed::NotAString)

@@ -27,7 +27,7 @@ pub fn read_bounded(path: &Path, limit: u64) -> io::Result<Vec<u8>> {
     let too_large = || {
         io::Error::new(
             io::ErrorKind::InvalidData,
-            format!("larger than {}", human_size(limit)),
+            format!("larger than {} MiB", limit >> 20),
         )
     };
     if meta.len() > limit {
@@ -48,10 +48,6 @@ fn open_without_blocking(path: &Path) -> io::Result<File> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
     options.open(path)
-}
-
-fn human_size(bytes: u64) -> String {
-    format!("{} MiB", bytes >> 20)
 }
 
 #[cfg(test)]

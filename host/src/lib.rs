@@ -151,6 +151,7 @@ pub enum Waited {
     /// SIGTERM arrived first (Unix).
     Terminated,
 }
+
 /// A listening callback server. Dropping it shuts it down.
 ///
 /// The API blocks; from async code, call it inside `spawn_blocking`.

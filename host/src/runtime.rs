@@ -84,28 +84,32 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// Check and link a compiled handler; `origin` names it in errors.
-    fn link(engine: Engine, component: &Component, origin: &str) -> Result<Self> {
-        sandbox::check_contract(&engine, component).map_err(|r| handler_error(origin, r))?;
+    /// Make an engine, get the compiled handler from `compile`, check it
+    /// against the contract and link it; `origin` names it in errors.
+    fn load(
+        origin: &str,
+        compile: impl FnOnce(&Engine) -> wasmtime::Result<Component>,
+    ) -> Result<Self> {
+        let failed = |e: wasmtime::Error| handler_error(origin, format!("{e:#}"));
+        let engine = new_engine().map_err(failed)?;
+        let component = compile(&engine).map_err(failed)?;
+        sandbox::check_contract(&engine, &component).map_err(|r| handler_error(origin, r))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
-            .and_then(|()| linker.instantiate_pre(component))
+            .and_then(|()| linker.instantiate_pre(&component))
             .and_then(bindings::CallbackHandlerPre::new)
             .map(|pre| Runtime {
                 _ticker: EpochTicker::start(engine),
                 slots: Semaphore::new(POOLED_INSTANCES as usize),
                 pre,
             })
-            .map_err(|e| handler_error(origin, format!("{e:#}")))
+            .map_err(failed)
     }
 
     /// Compile (or take from the cache), check and link a handler component.
     pub fn new(component: &[u8], origin: &str) -> Result<Self> {
         check_is_component(component).map_err(|r| handler_error(origin, r.into()))?;
-        let engine = new_engine().map_err(|e| handler_error(origin, format!("{e:#}")))?;
-        let compiled =
-            cache::load(&engine, component).map_err(|e| handler_error(origin, format!("{e:#}")))?;
-        Runtime::link(engine, &compiled, origin)
+        Runtime::load(origin, |engine| cache::load(engine, component))
     }
 
     /// A handler component from a file (`--handler`).
@@ -118,14 +122,12 @@ impl Runtime {
 
     /// The default handler, precompiled at build time.
     pub fn embedded() -> Result<Self> {
-        const ORIGIN: &str = "embedded";
-        let engine = new_engine().map_err(|e| handler_error(ORIGIN, format!("{e:#}")))?;
-        // SAFETY: the artifact was made by the build script with
-        // `engine::compilation_config` and this wasmtime version; wasmtime
-        // still checks its header, settings and CPU features.
-        let compiled = unsafe { Component::deserialize(&engine, EMBEDDED_COMPILED) }
-            .map_err(|e| handler_error(ORIGIN, format!("{e:#}")))?;
-        Runtime::link(engine, &compiled, ORIGIN)
+        Runtime::load("embedded", |engine| {
+            // SAFETY: the artifact was made by the build script with
+            // `engine::compilation_config` and this wasmtime version;
+            // wasmtime still checks its header, settings and CPU features.
+            unsafe { Component::deserialize(engine, EMBEDDED_COMPILED) }
+        })
     }
 
     /// The engine the handler was compiled for.
@@ -139,10 +141,14 @@ impl Runtime {
         settings: &wit::Settings,
         request: &wit::Request,
     ) -> std::result::Result<wit::Reply, Fault> {
-        let _slot = tokio::time::timeout(SLOT_WAIT, self.slots.acquire())
-            .await
-            .map_err(|_| Fault::Busy)?
-            .expect("the slot semaphore is never closed");
+        // A free slot is taken at once; only a wait needs a timer.
+        let _slot = match self.slots.try_acquire() {
+            Ok(slot) => slot,
+            Err(_) => tokio::time::timeout(SLOT_WAIT, self.slots.acquire())
+                .await
+                .map_err(|_| Fault::Busy)?
+                .expect("the slot semaphore is never closed"),
+        };
         // Dropping the call at the deadline drops its store and instance.
         tokio::time::timeout(HANDLER_DEADLINE, self.call(settings, request))
             .await

@@ -79,20 +79,17 @@ impl App {
     async fn respond(&self, request: hyper::Request<Incoming>) -> Response {
         let (parts, body) = request.into_parts();
         let mut hosts = parts.headers.get_all(http::header::HOST).iter();
-        let host = hosts.next();
-        if hosts.next().is_some() {
+        let (host, second_host) = (hosts.next(), hosts.next());
+        if second_host.is_some() {
             // RFC 9112 section 3.2: more than one Host is a bad request.
             return plain(StatusCode::BAD_REQUEST, "Bad Request");
         }
         // An absolute-form target's authority is the one the request is
-        // for (RFC 9112 section 3.2.2); both must name this server.
-        let target = parts.uri.authority().map(|a| a.as_str().as_bytes());
-        let named = [host.map(HeaderValue::as_bytes), target];
-        if host.is_none()
-            || !named
-                .into_iter()
-                .flatten()
-                .all(|a| self.authority.allows(a))
+        // for (RFC 9112 section 3.2.2): it and the Host must name this server.
+        let ours = |authority: &[u8]| self.authority.allows(authority);
+        let target = parts.uri.authority();
+        if !host.is_some_and(|host| ours(host.as_bytes()))
+            || target.is_some_and(|target| !ours(target.as_str().as_bytes()))
         {
             return plain(StatusCode::MISDIRECTED_REQUEST, "Misdirected Request");
         }

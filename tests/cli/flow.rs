@@ -6,7 +6,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::support::{ERROR_MESSAGE, SUCCESS_MESSAGE, Server, client};
+use crate::support::{ERROR_MESSAGE, SUCCESS_MESSAGE, Server, client, mkfifo};
 
 #[test]
 fn code_in_query_shows_success_prints_json_and_exits() {
@@ -130,11 +130,7 @@ fn missing_page_files_are_logged_and_fall_back() {
 fn devices_fifos_and_oversized_pages_fall_back_without_blocking() {
     let dir = tempfile::tempdir().unwrap();
     let fifo = dir.path().join("page.fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&fifo);
     let huge = dir.path().join("huge.html");
     std::fs::write(&huge, "<p>".repeat(700_000)).unwrap(); // 2.1 MB
     for page in [Path::new("/dev/zero"), &fifo, &huge] {

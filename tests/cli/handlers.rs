@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::support::{Server, built_handler, client, run};
+use crate::support::{Server, built_handler, client, mkfifo, run};
 
 #[test]
 fn a_branded_handler_replaces_pages_and_completion_rule() {
@@ -83,11 +83,7 @@ fn unusable_handlers_are_one_line_and_exit_2() {
     assert_refused("/nonexistent/handler.wasm", "cannot read");
     assert_refused("/dev/zero", "not a regular file");
     let fifo = dir.path().join("handler.fifo");
-    let made = std::process::Command::new("mkfifo")
-        .arg(&fifo)
-        .status()
-        .unwrap();
-    assert!(made.success());
+    mkfifo(&fifo);
     assert_refused(fifo.to_str().unwrap(), "not a regular file");
 }
 

@@ -45,7 +45,16 @@ fn malformed_input_gets_a_generic_400_and_the_flow_stays_pending() {
     assert_eq!(bad_utf8.status(), 400);
     assert!(!bad_utf8.text().unwrap().contains("%FF"));
 
-    for body in ["{not json", "[1,2]", "\"code\""] {
+    for body in [
+        "{not json",
+        "[1,2]",
+        "\"code\"",
+        // Repeated keys, and completion keys that are not strings.
+        r#"{"code":"a","code":"b"}"#,
+        r#"{"fragment_params":{"access_token":"a","access_token":"b"}}"#,
+        r#"{"code":{"x":[1,2]},"state":7}"#,
+        r#"{"error":null}"#,
+    ] {
         let response = http
             .post(&server.uri)
             .header("content-type", "application/json")
@@ -61,10 +70,18 @@ fn malformed_input_gets_a_generic_400_and_the_flow_stays_pending() {
     assert_eq!(repeated.status(), 400);
     assert!(server.is_running());
 
-    http.get(format!("{}?code=good", server.uri))
+    // Other JSON values keep their types.
+    let typed = http
+        .post(&server.uri)
+        .header("content-type", "application/json")
+        .body(r#"{"code":"good","expires_in":3600,"scope":["a"]}"#)
         .send()
         .unwrap();
-    assert_eq!(server.finish().result()["params"], json!({"code": "good"}));
+    assert_eq!(typed.status(), 200);
+    assert_eq!(
+        server.finish().result()["params"],
+        json!({"code": "good", "expires_in": 3600, "scope": ["a"]})
+    );
 }
 
 #[test]

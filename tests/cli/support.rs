@@ -256,6 +256,13 @@ pub fn built_handler(name: &str) -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// Make a FIFO (named pipe) at `path`: opening it for reading blocks until
+/// a writer comes, which nothing here ever does.
+pub fn mkfifo(path: &std::path::Path) {
+    let made = Command::new("mkfifo").arg(path).status().unwrap();
+    assert!(made.success(), "mkfifo {}", path.display());
+}
+
 /// Send raw bytes over plain TCP to `port` and return the whole answer
 /// (until the server closes or 5 s pass).
 pub fn raw_exchange(port: u16, request: &[u8]) -> String {
