@@ -76,65 +76,77 @@ impl CallbackServer {
     /// Load the handler, set up TLS, read the pages and start listening. All
     /// configuration errors surface here, before anything listens.
     pub fn start(config: Config) -> Result<RunningServer> {
-        // Loading the handler takes the longest: do the rest meanwhile.
-        let (handler, tls, runtime) = std::thread::scope(|scope| {
-            let handler = scope.spawn(|| match &config.handler {
+        // Loading the handler takes the longest: set up TLS, listen and
+        // accept meanwhile; early requests wait for the handler.
+        std::thread::scope(|scope| {
+            let loading = scope.spawn(|| match &config.handler {
                 Some(path) => Runtime::from_file(path),
                 None => Runtime::embedded(),
             });
-            let tls = tls::server_config(config.tls());
+            // Listening first lets the first client connect while the rest is
+            // set up; its connection waits in the backlog.
+            let listeners = bind(&config.ips, config.port)?;
+            let tls = tls::server_config(config.tls())?;
             let runtime = tokio::runtime::Builder::new_multi_thread()
                 .worker_threads(2)
                 .thread_name("oauth-callback")
                 .enable_all()
-                .build();
-            let handler = handler.join().expect("loading the handler panicked");
-            (handler, tls, runtime)
-        });
-        let (handler, tls, runtime) = (handler?, tls?, runtime?);
-        let settings = wit::Settings {
-            callback_path: config.path().to_string(),
-            success_page: config.success_html.as_deref().and_then(read_page),
-            error_page: config.error_html.as_deref().and_then(read_page),
-            expected_state: config.expected_state.clone(),
-            expected_issuer: config.expected_issuer.clone(),
-        };
-        let listeners = runtime.block_on(bind(&config.ips, config.port))?;
-        let bound: Vec<SocketAddr> = listeners
-            .iter()
-            .map(tokio::net::TcpListener::local_addr)
-            .collect::<std::io::Result<_>>()?;
-        let local_addr = bound[0];
-        let scheme = if tls.is_some() { "https" } else { "http" };
-        let redirect_uri =
-            config::redirect_uri(scheme, &config.host, local_addr.port(), config.path());
-        if bound.iter().any(|addr| !addr.ip().is_loopback()) {
-            tracing::warn!("listening on {local_addr}: other machines can reach the callback");
-        }
-        let (result_tx, result_rx) = oneshot::channel();
-        let stop = Arc::new(watch::channel(false).0);
-        let authority = authority::Authority::new(&bound, config.allow_remote, tls.is_some());
-        let app = Arc::new(server::App::new(
-            handler,
-            settings,
-            authority,
-            result_tx,
-            stop.clone(),
-        ));
-        let task = runtime.spawn(server::serve(
-            listeners,
-            tls.map(TlsAcceptor::from),
-            app,
-            stop.subscribe(),
-        ));
-        tracing::debug!("listening on {redirect_uri}");
-        Ok(RunningServer {
-            runtime: Some(runtime),
-            task: Some(task),
-            stop,
-            result: result_rx,
-            local_addr,
-            redirect_uri,
+                .build()?;
+            let settings = wit::Settings {
+                callback_path: config.path().to_string(),
+                success_page: config.success_html.as_deref().and_then(read_page),
+                error_page: config.error_html.as_deref().and_then(read_page),
+                expected_state: config.expected_state.clone(),
+                expected_issuer: config.expected_issuer.clone(),
+            };
+            let bound: Vec<SocketAddr> = listeners
+                .iter()
+                .map(std::net::TcpListener::local_addr)
+                .collect::<std::io::Result<_>>()?;
+            let listeners = {
+                let _entered = runtime.enter();
+                listeners
+                    .into_iter()
+                    .map(|listener| {
+                        listener.set_nonblocking(true)?;
+                        tokio::net::TcpListener::from_std(listener)
+                    })
+                    .collect::<std::io::Result<Vec<_>>>()?
+            };
+            let local_addr = bound[0];
+            let scheme = if tls.is_some() { "https" } else { "http" };
+            let redirect_uri =
+                config::redirect_uri(scheme, &config.host, local_addr.port(), config.path());
+            let (result_tx, result_rx) = oneshot::channel();
+            let stop = Arc::new(watch::channel(false).0);
+            let authority = authority::Authority::new(&bound, config.allow_remote, tls.is_some());
+            let app = Arc::new(server::App::new(
+                settings,
+                authority,
+                result_tx,
+                stop.clone(),
+            ));
+            let task = runtime.spawn(server::serve(
+                listeners,
+                tls.map(TlsAcceptor::from),
+                app.clone(),
+                stop.subscribe(),
+            ));
+            // Dropped on a handler error below: stops listening at once.
+            let server = RunningServer {
+                runtime: Some(runtime),
+                task: Some(task),
+                stop,
+                result: result_rx,
+                local_addr,
+                redirect_uri,
+            };
+            app.loaded(loading.join().expect("loading the handler panicked")?);
+            if bound.iter().any(|addr| !addr.ip().is_loopback()) {
+                tracing::warn!("listening on {local_addr}: other machines can reach the callback");
+            }
+            tracing::debug!("listening on {}", server.redirect_uri);
+            Ok(server)
         })
     }
 }
@@ -286,18 +298,18 @@ fn read_page(path: &Path) -> Option<String> {
 
 /// Listen on every address on one port. With port 0 the first address picks
 /// the port and the others follow it, trying again if it is taken there.
-async fn bind(ips: &[std::net::IpAddr], port: u16) -> Result<Vec<tokio::net::TcpListener>> {
+fn bind(ips: &[std::net::IpAddr], port: u16) -> Result<Vec<std::net::TcpListener>> {
     const ATTEMPTS: usize = 5;
     let mut attempt = 0;
     'again: loop {
         attempt += 1;
-        let mut listeners: Vec<tokio::net::TcpListener> = Vec::with_capacity(ips.len());
+        let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(ips.len());
         for &ip in ips {
             let chosen = listeners
                 .first()
                 .map_or(Ok(port), |l| l.local_addr().map(|a| a.port()))?;
             let addr = SocketAddr::new(ip, chosen);
-            match tokio::net::TcpListener::bind(addr).await {
+            match std::net::TcpListener::bind(addr) {
                 Ok(listener) => listeners.push(listener),
                 // No IPv6 on this machine: `localhost` still works over IPv4.
                 Err(e)

@@ -104,6 +104,7 @@ impl Runtime {
                 pre,
             })
             .map_err(failed)
+            .inspect(Runtime::warm_up)
     }
 
     /// Compile (or take from the cache), check and link a handler component.
@@ -161,15 +162,33 @@ impl Runtime {
         settings: &wit::Settings,
         request: &wit::Request,
     ) -> wasmtime::Result<wit::Reply> {
-        let mut store = Store::new(self.engine(), Sandbox::new());
-        store.limiter(|sandbox| &mut sandbox.limits);
-        store.set_epoch_deadline(1);
-        store.epoch_deadline_async_yield_and_update(1);
+        let mut store = self.store();
         let handler = self.pre.instantiate_async(&mut store).await?;
         handler
             .oauth_callback_handler()
             .call_handle(&mut store, settings, request)
             .await
+    }
+
+    /// A store for one instance, in a fresh sandbox.
+    fn store(&self) -> Store<Sandbox> {
+        let mut store = Store::new(self.engine(), Sandbox::new());
+        store.limiter(|sandbox| &mut sandbox.limits);
+        store.set_epoch_deadline(1);
+        store.epoch_deadline_async_yield_and_update(1);
+        store
+    }
+
+    /// Instantiate once and drop the instance while the server starts, so
+    /// that the first request finds a pool slot already mapped and warm.
+    fn warm_up(&self) {
+        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
+            return;
+        };
+        let mut store = self.store();
+        if let Err(e) = runtime.block_on(self.pre.instantiate_async(&mut store)) {
+            tracing::debug!("warming up the handler failed: {e:#}");
+        }
     }
 }
 

@@ -16,7 +16,7 @@ use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
-use tokio::sync::{oneshot, watch};
+use tokio::sync::{SetOnce, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
 use crate::authority::Authority;
@@ -53,27 +53,34 @@ type Response = hyper::Response<Full<Bytes>>;
 
 /// Everything a connection needs to answer requests.
 pub(crate) struct App {
-    runtime: Runtime,
+    /// Set once the handler is loaded; connections are accepted and TLS
+    /// handshakes done meanwhile, and early requests wait for it.
+    runtime: SetOnce<Runtime>,
     settings: wit::Settings,
     authority: Authority,
     slot: OneShot,
 }
 
 impl App {
-    /// An app whose first completed result goes to `result`; `stop` is set when it arrives.
+    /// An app whose first completed result goes to `result`; `stop` is set
+    /// when it arrives. Requests wait until [`App::loaded`] gives it its handler.
     pub(crate) fn new(
-        runtime: Runtime,
         settings: wit::Settings,
         authority: Authority,
         result: oneshot::Sender<CallbackResult>,
         stop: Arc<watch::Sender<bool>>,
     ) -> Self {
         App {
-            runtime,
+            runtime: SetOnce::new(),
             settings,
             authority,
             slot: OneShot::new(result, stop),
         }
+    }
+
+    /// Hand the loaded handler to the requests waiting for it.
+    pub(crate) fn loaded(&self, runtime: Runtime) {
+        let _ = self.runtime.set(runtime);
     }
 
     async fn respond(&self, request: hyper::Request<Incoming>) -> Response {
@@ -120,7 +127,8 @@ impl App {
                 .collect(),
             body: body.into(),
         };
-        let reply = match self.runtime.handle(&self.settings, &request).await {
+        let runtime = self.runtime.wait().await;
+        let reply = match runtime.handle(&self.settings, &request).await {
             Ok(reply) => reply,
             Err(Fault::Busy) => return unavailable(),
             Err(e) => return handler_fault(&e.to_string()),
