@@ -4,6 +4,7 @@
 use oauth_callback_guest_rt as _;
 
 use crate::http;
+use crate::security::Sources;
 
 wit_bindgen::generate!({
     path: "../wit",
@@ -18,8 +19,8 @@ impl wit::Guest for Handler {
     fn handle(settings: wit::Settings, request: wit::Request) -> wit::Reply {
         let settings = http::Settings {
             callback_path: settings.callback_path,
-            success_page: settings.success_page,
-            error_page: settings.error_page,
+            success_page: settings.success_page.map(from_wit_page),
+            error_page: settings.error_page.map(from_wit_page),
             expected_state: settings.expected_state,
             expected_issuer: settings.expected_issuer,
         };
@@ -43,6 +44,17 @@ impl wit::Guest for Handler {
                 path: c.path,
             }),
         }
+    }
+}
+
+/// The page as the host sent it: its sources were hashed once at start.
+fn from_wit_page(page: wit::Page) -> http::CustomPage {
+    http::CustomPage {
+        html: page.html,
+        sources: Sources {
+            styles: page.style_sources.into_iter().collect(),
+            scripts: page.script_sources.into_iter().collect(),
+        },
     }
 }
 

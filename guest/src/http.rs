@@ -4,6 +4,15 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
+use crate::security::Sources;
+
+/// The callback route when none is configured.
+pub const DEFAULT_CALLBACK_PATH: &str = "/callback";
+/// The route that answers `200 ok` while the flow is pending (readiness checks).
+pub const HEALTH_PATH: &str = "/health";
+/// Largest request body a handler is given; hosts answer larger ones with 413.
+pub const MAX_BODY: usize = 64 << 10;
+
 /// One HTTP header; names are lower-case.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Header {
@@ -64,9 +73,9 @@ pub struct Settings {
     /// The callback route, with a leading `/`.
     pub callback_path: String,
     /// Custom success page, if any.
-    pub success_page: Option<String>,
+    pub success_page: Option<CustomPage>,
     /// Custom error page, if any.
-    pub error_page: Option<String>,
+    pub error_page: Option<CustomPage>,
     /// The `state` a completing callback must carry, if checked.
     pub expected_state: Option<String>,
     /// The `iss` a completing callback must carry, if checked.
@@ -76,12 +85,30 @@ pub struct Settings {
 impl Default for Settings {
     fn default() -> Self {
         Settings {
-            callback_path: "/callback".into(),
+            callback_path: DEFAULT_CALLBACK_PATH.into(),
             success_page: None,
             error_page: None,
             expected_state: None,
             expected_issuer: None,
         }
+    }
+}
+
+/// A page the user supplied, and the hash sources its policy must allow.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CustomPage {
+    /// The page's HTML.
+    pub html: String,
+    /// The hash sources of its inline blocks.
+    pub sources: Sources,
+}
+
+impl CustomPage {
+    /// A page and its sources, hashed once (hosts do it when a run starts,
+    /// not per request).
+    pub fn new(html: String) -> Self {
+        let sources = Sources::of_html(&html);
+        CustomPage { html, sources }
     }
 }
 

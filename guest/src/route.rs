@@ -2,7 +2,9 @@
 
 use alloc::string::{String, ToString};
 
-use crate::http::{Completion, Header, Reply, Request, Response, Settings};
+use crate::http::{
+    Completion, CustomPage, HEALTH_PATH, Header, Reply, Request, Response, Settings,
+};
 use crate::pages::Page;
 use crate::params::{self, Captured, Outcome, Params};
 use crate::security::{self, Sources};
@@ -26,7 +28,7 @@ fn route(settings: &Settings, request: &Request) -> Reply {
             "GET" | "POST" => callback(settings, request),
             _ => method_not_allowed("GET, POST").into(),
         }
-    } else if request.path == "/health" {
+    } else if request.path == HEALTH_PATH {
         match method {
             "GET" | "HEAD" => Response::new(200, TEXT, "OK").into(),
             _ => method_not_allowed("GET, HEAD").into(),
@@ -72,9 +74,9 @@ fn callback(settings: &Settings, request: &Request) -> Reply {
         let body = serde_json::json!({"ok": true, "params": &params});
         Response::new(200, JSON, body.to_string())
     } else if outcome == Outcome::Error {
-        page(settings.error_page.as_deref(), Page::Error)
+        page(settings.error_page.as_ref(), Page::Error)
     } else {
-        page(settings.success_page.as_deref(), Page::Success)
+        page(settings.success_page.as_ref(), Page::Success)
     };
     Reply {
         response,
@@ -96,16 +98,11 @@ fn bridge(settings: &Settings) -> Response {
     ] {
         sources.merge(
             custom
-                .as_deref()
-                .map_or_else(|| fallback.sources(), Sources::of_html),
+                .as_ref()
+                .map_or_else(|| fallback.sources(), |page| page.sources.clone()),
         );
     }
-    let mut response = Response::new(200, HTML, Page::Bridge.render());
-    let policy = sources.policy();
-    response
-        .headers
-        .push(Header::new("content-security-policy", &policy));
-    response
+    with_policy(Response::new(200, HTML, Page::Bridge.render()), &sources)
 }
 
 /// Whether the completing parameters carry the expected `state` and `iss`.
@@ -157,20 +154,23 @@ fn refusal(status: u16, json: bool, code: &str, page: Option<Page>) -> Response 
 
 /// A custom page as given (its policy comes from its own blocks), else the
 /// built-in one.
-fn page(custom: Option<&str>, fallback: Page) -> Response {
+fn page(custom: Option<&CustomPage>, fallback: Page) -> Response {
     match custom {
-        Some(custom) => Response::new(200, HTML, custom),
+        Some(custom) => with_policy(Response::new(200, HTML, &*custom.html), &custom.sources),
         None => builtin(200, fallback),
     }
 }
 
 /// A built-in page with the policy its blocks need, known at build time.
 fn builtin(status: u16, page: Page) -> Response {
-    let mut response = Response::new(status, HTML, page.render());
-    let policy = page.sources().policy();
+    with_policy(Response::new(status, HTML, page.render()), &page.sources())
+}
+
+/// `response` with the policy allowing `sources`.
+fn with_policy(mut response: Response, sources: &Sources) -> Response {
     response
         .headers
-        .push(Header::new("content-security-policy", &policy));
+        .push(Header::new("content-security-policy", &sources.policy()));
     response
 }
 
@@ -248,8 +248,8 @@ mod tests {
     fn custom_pages_are_served_as_given() {
         let settings = Settings {
             callback_path: "/cb".into(),
-            success_page: Some("<p>yay</p>".into()),
-            error_page: Some("<p>nay</p>".into()),
+            success_page: Some(CustomPage::new("<p>yay</p>".into())),
+            error_page: Some(CustomPage::new("<p>nay</p>".into())),
             ..Settings::default()
         };
         assert_eq!(

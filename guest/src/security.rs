@@ -19,9 +19,19 @@ use crate::pages::{BRIDGE_SCRIPT, STYLE};
 // sources, computed by build.rs.
 include!(concat!(env!("OUT_DIR"), "/known_hashes.rs"));
 
+/// The directives no answer may loosen: no framing, no `<base>`, no form
+/// targets (written once, for both policies below).
+macro_rules! framing_policy {
+    () => {
+        "frame-ancestors 'none'; base-uri 'none'; form-action 'none'"
+    };
+}
+
+/// Added beside a policy a swapped-in handler sets itself.
+pub const FRAMING_POLICY: &str = framing_policy!();
+
 /// The policy of every answer; pages add hashes for their inline blocks.
-pub const BASE_POLICY: &str =
-    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
+pub const BASE_POLICY: &str = concat!("default-src 'none'; ", framing_policy!());
 
 /// Headers every answer carries, besides the Content-Security-Policy.
 pub const HEADERS: [(&str, &str); 4] = [
@@ -33,21 +43,14 @@ pub const HEADERS: [(&str, &str); 4] = [
 
 const CSP: &str = "content-security-policy";
 
-/// Add the security headers, and a policy fitted to the body when the
-/// response does not carry one yet.
+/// Add the security headers, and the base policy when the response does
+/// not carry one (pages set theirs, fitted to their inline blocks).
 pub fn harden(response: &mut Response) {
     for (name, value) in HEADERS {
         response.headers.push(Header::new(name, value));
     }
     if response.header(CSP).is_none() {
-        let html = response
-            .header("content-type")
-            .is_some_and(|ct| ct.starts_with("text/html"));
-        let policy = match core::str::from_utf8(&response.body) {
-            Ok(body) if html => Sources::of_html(body).policy(),
-            _ => BASE_POLICY.into(),
-        };
-        response.headers.push(Header::new(CSP, &policy));
+        response.headers.push(Header::new(CSP, BASE_POLICY));
     }
 }
 

@@ -11,10 +11,8 @@ use wasip2::http::types::{
 };
 use wasip2::io::streams::StreamError;
 
-use crate::http::{Header, Request, Response, Settings};
+use crate::http::{Header, MAX_BODY, Request, Response, Settings};
 
-/// Largest body read, as in the native host.
-const MAX_BODY: usize = 64 << 10;
 /// `blocking-write-and-flush` takes at most this many bytes per call.
 const WRITE_CHUNK: usize = 4096;
 

@@ -12,11 +12,11 @@ pub const DEFAULT_HOST: &str = "127.0.0.1";
 /// The default port.
 pub const DEFAULT_PORT: u16 = 8080;
 /// The default callback route.
-pub const DEFAULT_PATH: &str = "/callback";
+pub const DEFAULT_PATH: &str = oauth_callback_guest::http::DEFAULT_CALLBACK_PATH;
 /// How long to wait for the callback by default.
 pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(180);
 /// The route that always answers `OK`.
-pub const HEALTH_PATH: &str = "/health";
+pub const HEALTH_PATH: &str = oauth_callback_guest::http::HEALTH_PATH;
 
 /// How the server secures its connections.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]

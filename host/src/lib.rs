@@ -47,6 +47,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use oauth_callback_guest::http::CustomPage;
 use tokio::sync::{oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
@@ -278,10 +279,10 @@ async fn signal() -> Waited {
     Waited::Interrupted
 }
 
-/// A custom page's contents; a missing, unreadable, oversized or non-UTF-8
-/// file is logged and the built-in page is used instead (the original
-/// module's rule).
-fn read_page(path: &Path) -> Option<String> {
+/// A custom page, its policy's hash sources computed once here rather than
+/// on every request; a missing, unreadable, oversized or non-UTF-8 file is
+/// logged and the built-in page is used instead (the original module's rule).
+fn read_page(path: &Path) -> Option<wit::Page> {
     files::read_bounded(path, files::MAX_PAGE)
         .and_then(|bytes| {
             String::from_utf8(bytes)
@@ -294,6 +295,14 @@ fn read_page(path: &Path) -> Option<String> {
             )
         })
         .ok()
+        .map(|html| {
+            let page = CustomPage::new(html);
+            wit::Page {
+                html: page.html,
+                style_sources: page.sources.styles.into_iter().collect(),
+                script_sources: page.sources.scripts.into_iter().collect(),
+            }
+        })
 }
 
 /// Listen on every address on one port. With port 0 the first address picks

@@ -30,7 +30,7 @@ mod bindings {
 /// The WIT types of `oauth:callback/handler`, as the host sees them.
 pub mod wit {
     pub use super::bindings::exports::oauth::callback::handler::{
-        Completion, Header, Reply, Request, Response, Settings,
+        Completion, Header, Page, Reply, Request, Response, Settings,
     };
 }
 

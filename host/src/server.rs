@@ -19,6 +19,9 @@ use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{SetOnce, oneshot, watch};
 use tokio_rustls::TlsAcceptor;
 
+use oauth_callback_guest::http::MAX_BODY;
+use oauth_callback_guest::security::{BASE_POLICY, FRAMING_POLICY, HEADERS};
+
 use crate::authority::Authority;
 use crate::result::CallbackResult;
 use crate::runtime::{Fault, Runtime, wit};
@@ -27,27 +30,12 @@ mod connections;
 
 use connections::{Connections, Ticket};
 
-/// Largest request body read; more gets 413.
-pub const MAX_BODY: usize = 64 << 10;
 /// Largest request head (request line and headers) buffered.
 pub const MAX_HEAD: usize = 16 << 10;
 /// Time allowed for a TLS handshake and for each request head.
 pub const IO_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long in-flight connections may take to finish after the flow completes.
 const DRAIN_TIMEOUT: Duration = Duration::from_secs(2);
-
-/// Headers every response carries, whatever the handler says.
-const SECURITY_HEADERS: [(&str, &str); 4] = [
-    ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
-    ("cache-control", "no-store"),
-    ("x-frame-options", "DENY"),
-];
-/// The policy for responses whose handler set none.
-const FLOOR_POLICY: &str =
-    "default-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
-/// Added beside a policy the handler set.
-const FRAMING_POLICY: &str = "frame-ancestors 'none'; base-uri 'none'; form-action 'none'";
 
 type Response = hyper::Response<Full<Bytes>>;
 
@@ -351,14 +339,14 @@ fn build_response(response: wit::Response) -> Result<Response, &'static str> {
     for name in cors {
         headers.remove(name);
     }
-    for (name, value) in SECURITY_HEADERS {
+    for (name, value) in HEADERS {
         headers.insert(name, HeaderValue::from_static(value));
     }
     // Browsers enforce every policy they get: a handler's own policy is
     // joined by the floor's framing, base and form rules.
     match headers.entry(http::header::CONTENT_SECURITY_POLICY) {
         http::header::Entry::Vacant(entry) => {
-            entry.insert(HeaderValue::from_static(FLOOR_POLICY));
+            entry.insert(HeaderValue::from_static(BASE_POLICY));
         }
         http::header::Entry::Occupied(mut entry) => {
             entry.append(HeaderValue::from_static(FRAMING_POLICY));
@@ -509,7 +497,7 @@ mod tests {
         let response = handler_response("access-control-allow-origin", "*");
         let headers = response.headers();
         assert!(!headers.contains_key("access-control-allow-origin"));
-        assert_eq!(headers["content-security-policy"], FLOOR_POLICY);
+        assert_eq!(headers["content-security-policy"], BASE_POLICY);
         assert_eq!(headers["x-frame-options"], "DENY");
     }
 }

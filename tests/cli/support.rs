@@ -7,11 +7,20 @@ use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
 
-/// The message of the built-in success page.
-pub const SUCCESS_MESSAGE: &str = "Credentials received successfully. You may close this window.";
-/// The message of the built-in error page.
-pub const ERROR_MESSAGE: &str =
-    "Authentication could not be completed. Close this window and try again.";
+pub use oauth_callback_guest::pages::{ERROR_MESSAGE, SUCCESS_MESSAGE};
+
+/// Assert that `response` carries every security header the default
+/// handler's crate defines, and a policy that starts from its base policy:
+/// the native host and wasi:http hosts alike send what that one list says.
+pub fn assert_hardened(response: &reqwest::blocking::Response, context: &str) {
+    use oauth_callback_guest::security::{BASE_POLICY, HEADERS};
+    let headers = response.headers();
+    for (name, value) in HEADERS {
+        assert_eq!(headers[name], value, "{name} of {context}");
+    }
+    let policy = headers["content-security-policy"].to_str().unwrap();
+    assert!(policy.starts_with(BASE_POLICY), "{context}: {policy}");
+}
 
 const READY_PREFIX: &str = "listening on ";
 const WAIT_LIMIT: Duration = Duration::from_secs(20);

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{ERROR_MESSAGE, SUCCESS_MESSAGE, client, run};
+use crate::support::{ERROR_MESSAGE, SUCCESS_MESSAGE, assert_hardened, client, run};
 
 /// A wasi:http host process serving the exported default handler.
 struct WasiHost {
@@ -110,13 +110,12 @@ fn exercise(host: &WasiHost) {
         (health.status().as_u16(), health.text().unwrap()),
         (200, "OK".into())
     );
-    assert_eq!(
-        http.get(format!("{}/favicon.ico", host.origin))
-            .send()
-            .unwrap()
-            .status(),
-        404
-    );
+    let stray = http
+        .get(format!("{}/favicon.ico", host.origin))
+        .send()
+        .unwrap();
+    assert_eq!(stray.status(), 404);
+    assert_hardened(&stray, "a stray path");
 
     let success = http
         .get(format!("{callback}?code=abc&state=xyz"))

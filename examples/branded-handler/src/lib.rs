@@ -29,7 +29,8 @@ mod component {
 
     impl Guest for Branded {
         fn handle(settings: Settings, request: Request) -> Reply {
-            let custom = [settings.success_page, settings.error_page];
+            let custom =
+                [settings.success_page, settings.error_page].map(|page| page.map(|p| p.html));
             let answer = super::answer(
                 &settings.callback_path,
                 &request.method,

@@ -5,7 +5,7 @@ use wasmtime::Engine;
 use wasmtime::component::Component;
 
 /// The interface a handler must export (any 0.1.x version).
-pub const HANDLER_EXPORT: &str = "oauth:callback/handler@0.1";
+pub const HANDLER_EXPORT: &str = "oauth:callback/handler@0.2";
 
 /// The interfaces the host grants: the `wasi:http/proxy` world, without
 /// filesystem, environment, sockets or exit.
