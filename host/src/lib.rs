@@ -75,44 +75,36 @@ pub struct CallbackServer;
 
 impl CallbackServer {
     /// Load the handler, set up TLS, read the pages and start listening. All
-    /// configuration errors surface here, before anything listens.
+    /// configuration errors surface here; after one, nothing is left
+    /// listening.
     pub fn start(config: Config) -> Result<RunningServer> {
-        // Loading the handler takes the longest: set up TLS, listen and
-        // accept meanwhile; early requests wait for the handler.
+        // The runtime first (its threads start fastest on an idle process),
+        // then listen: the first client connects while the rest is set up,
+        // and its connection waits in the backlog.
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("oauth-callback")
+            .enable_all()
+            .build()?;
+        let listeners = runtime.block_on(bind(&config.ips, config.port))?;
+        let bound: Vec<SocketAddr> = listeners
+            .iter()
+            .map(tokio::net::TcpListener::local_addr)
+            .collect::<std::io::Result<_>>()?;
+        // Loading the handler takes the longest: set up TLS and accept
+        // meanwhile; early requests wait for the handler.
         std::thread::scope(|scope| {
             let loading = scope.spawn(|| match &config.handler {
                 Some(path) => Runtime::from_file(path),
                 None => Runtime::embedded(),
             });
-            // Listening first lets the first client connect while the rest is
-            // set up; its connection waits in the backlog.
-            let listeners = bind(&config.ips, config.port)?;
             let tls = tls::server_config(config.tls())?;
-            let runtime = tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(2)
-                .thread_name("oauth-callback")
-                .enable_all()
-                .build()?;
             let settings = wit::Settings {
                 callback_path: config.path().to_string(),
                 success_page: config.success_html.as_deref().and_then(read_page),
                 error_page: config.error_html.as_deref().and_then(read_page),
                 expected_state: config.expected_state.clone(),
                 expected_issuer: config.expected_issuer.clone(),
-            };
-            let bound: Vec<SocketAddr> = listeners
-                .iter()
-                .map(std::net::TcpListener::local_addr)
-                .collect::<std::io::Result<_>>()?;
-            let listeners = {
-                let _entered = runtime.enter();
-                listeners
-                    .into_iter()
-                    .map(|listener| {
-                        listener.set_nonblocking(true)?;
-                        tokio::net::TcpListener::from_std(listener)
-                    })
-                    .collect::<std::io::Result<Vec<_>>>()?
             };
             let local_addr = bound[0];
             let scheme = if tls.is_some() { "https" } else { "http" };
@@ -307,18 +299,18 @@ fn read_page(path: &Path) -> Option<wit::Page> {
 
 /// Listen on every address on one port. With port 0 the first address picks
 /// the port and the others follow it, trying again if it is taken there.
-fn bind(ips: &[std::net::IpAddr], port: u16) -> Result<Vec<std::net::TcpListener>> {
+async fn bind(ips: &[std::net::IpAddr], port: u16) -> Result<Vec<tokio::net::TcpListener>> {
     const ATTEMPTS: usize = 5;
     let mut attempt = 0;
     'again: loop {
         attempt += 1;
-        let mut listeners: Vec<std::net::TcpListener> = Vec::with_capacity(ips.len());
+        let mut listeners: Vec<tokio::net::TcpListener> = Vec::with_capacity(ips.len());
         for &ip in ips {
             let chosen = listeners
                 .first()
                 .map_or(Ok(port), |l| l.local_addr().map(|a| a.port()))?;
             let addr = SocketAddr::new(ip, chosen);
-            match std::net::TcpListener::bind(addr) {
+            match tokio::net::TcpListener::bind(addr).await {
                 Ok(listener) => listeners.push(listener),
                 // No IPv6 on this machine: `localhost` still works over IPv4.
                 Err(e)
