@@ -40,6 +40,7 @@ mod files;
 mod result;
 pub mod runtime;
 mod server;
+mod signals;
 mod tls;
 
 use std::net::SocketAddr;
@@ -57,6 +58,7 @@ pub use crate::config::{
 pub use crate::error::{Error, Result};
 pub use crate::result::CallbackResult;
 use crate::runtime::{Runtime, wit};
+use crate::signals::Signals;
 pub use crate::tls::{LOOPBACK_NAMES, LoopbackCertificate};
 
 /// Start a server, wait for the first completed callback or the timeout, then
@@ -133,6 +135,7 @@ impl CallbackServer {
                 result: result_rx,
                 local_addr,
                 redirect_uri,
+                signals: None,
             };
             app.loaded(loading.join().expect("loading the handler panicked")?);
             if bound.iter().any(|addr| !addr.ip().is_loopback()) {
@@ -168,6 +171,7 @@ pub struct RunningServer {
     result: oneshot::Receiver<CallbackResult>,
     local_addr: SocketAddr,
     redirect_uri: String,
+    signals: Option<Signals>,
 }
 
 impl RunningServer {
@@ -196,12 +200,36 @@ impl RunningServer {
     /// the wait, and the timeout or a signal ends the flow: callbacks after
     /// it get 503, and one that completed at the same moment is returned,
     /// never lost. Meant for command-line programs: it takes over both
-    /// signals for the process.
+    /// signals for the process (see [`catch_signals`](Self::catch_signals)).
     pub fn wait_or_interrupt(&mut self, timeout: Duration) -> Waited {
-        match self.wait_for(timeout, signal()) {
+        if let Err(e) = self.catch_signals() {
+            tracing::warn!("cannot catch Ctrl-C and SIGTERM: {e}");
+        }
+        let mut signals = self.signals.take();
+        let signal = async {
+            match &mut signals {
+                Some(signals) => signals.next().await,
+                None => std::future::pending().await,
+            }
+        };
+        let waited = match self.wait_for(timeout, signal) {
             Waited::Completed(result) => Waited::Completed(result),
             ended => self.close().map_or(ended, Waited::Completed),
+        };
+        self.signals = signals;
+        waited
+    }
+
+    /// Take over Ctrl-C (SIGINT) and SIGTERM for the process now rather than
+    /// at [`wait_or_interrupt`](Self::wait_or_interrupt): from here on they
+    /// no longer end the process, and one that arrives before the wait (say,
+    /// right after the program said where it listens) ends the wait at once.
+    pub fn catch_signals(&mut self) -> Result<()> {
+        if let (None, Some(runtime)) = (&self.signals, &self.runtime) {
+            let _entered = runtime.enter();
+            self.signals = Some(Signals::catch()?);
         }
+        Ok(())
     }
 
     /// Wait for the result, the timeout or `signal`, whichever comes first.
@@ -253,22 +281,6 @@ impl Drop for RunningServer {
     fn drop(&mut self) {
         self.stop_now();
     }
-}
-
-/// Resolves when SIGINT (Ctrl-C) or, on Unix, SIGTERM arrives.
-async fn signal() -> Waited {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{SignalKind, signal};
-        if let Ok(mut terminate) = signal(SignalKind::terminate()) {
-            return tokio::select! {
-                _ = tokio::signal::ctrl_c() => Waited::Interrupted,
-                _ = terminate.recv() => Waited::Terminated,
-            };
-        }
-    }
-    let _ = tokio::signal::ctrl_c().await;
-    Waited::Interrupted
 }
 
 /// A custom page, its policy's hash sources computed once here rather than

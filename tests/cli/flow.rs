@@ -276,12 +276,16 @@ fn timeout_exits_124_with_nothing_on_stdout() {
 }
 
 #[test]
-fn ctrl_c_exits_130() {
-    let server = Server::start(&[]);
-    server.interrupt();
-    let finished = server.finish();
-    assert_eq!(finished.status.code(), Some(130));
-    assert_eq!(finished.stdout, "");
+fn ctrl_c_exits_130_even_right_after_the_ready_line() {
+    // The signal is caught before the ready line is printed: a Ctrl-C at
+    // once is a clean stop, never the default kill (no exit code).
+    for _ in 0..10 {
+        let server = Server::start(&[]);
+        server.interrupt();
+        let finished = server.finish();
+        assert_eq!(finished.status.code(), Some(130), "{}", finished.stderr);
+        assert_eq!(finished.stdout, "");
+    }
 }
 
 #[test]

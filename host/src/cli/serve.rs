@@ -120,6 +120,9 @@ impl ServeArgs {
         let config = self.config()?;
         let timeout = config.timeout();
         let mut server = CallbackServer::start(config)?;
+        // Before anyone learns where we listen: a Ctrl-C from then on is a
+        // clean stop, never the default kill.
+        server.catch_signals()?;
         if self.implicit_adhoc() {
             tracing::info!(
                 "no certificate given (--ssl-cert/--ssl-key): using an ad hoc self-signed one"
