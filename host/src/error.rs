@@ -59,6 +59,13 @@ pub enum Error {
         source: io::Error,
     },
 
+    /// The blocking API was called inside a tokio runtime, where it cannot
+    /// block; use [`AsyncCallbackServer`](crate::AsyncCallbackServer).
+    #[error(
+        "the blocking CallbackServer cannot run inside a tokio runtime; use AsyncCallbackServer there"
+    )]
+    InsideAsyncRuntime,
+
     /// An unexpected I/O failure while running.
     #[error("I/O error: {0}")]
     Io(#[from] io::Error),

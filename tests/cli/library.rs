@@ -85,3 +85,54 @@ fn results_round_trip_through_the_cli_json() {
     assert_eq!(result.params()["n"], 1);
     assert_eq!(result.to_json_line(), line);
 }
+
+/// The async face inside `#[tokio::main]`-style runtimes of both flavours:
+/// start, learn the URI, wait for the callback, shut down.
+async fn async_flow() {
+    use oauth_callback::AsyncCallbackServer;
+    let config = Config::builder()
+        .port(0)
+        .tls(Tls::Disabled)
+        .build()
+        .unwrap();
+    let mut server = AsyncCallbackServer::start(config).await.unwrap();
+    let addr = server.local_addr();
+    assert!(
+        server.wait(Duration::from_millis(50)).await.is_none(),
+        "nothing yet"
+    );
+    let uri = server.redirect_uri().to_string();
+    let browser = tokio::task::spawn_blocking(move || {
+        client()
+            .get(format!("{uri}?code=async&state=s"))
+            .send()
+            .unwrap()
+            .status()
+    });
+    let result = server
+        .wait(Duration::from_secs(10))
+        .await
+        .expect("the callback arrived");
+    assert_eq!((result.code(), result.state()), (Some("async"), Some("s")));
+    assert_eq!(browser.await.unwrap(), 200);
+    assert!(server.shutdown().await.is_none(), "nothing completed late");
+    assert!(TcpStream::connect(addr).is_err(), "the port is released");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_async_api_runs_on_a_multi_threaded_runtime() {
+    async_flow().await;
+}
+
+#[tokio::test(flavor = "current_thread")]
+async fn the_async_api_runs_on_a_current_thread_runtime() {
+    async_flow().await;
+}
+
+#[tokio::test]
+async fn the_blocking_api_inside_a_runtime_is_a_clear_error_not_a_panic() {
+    let config = Config::builder().port(0).build().unwrap();
+    let error = CallbackServer::start(config).unwrap_err();
+    assert!(matches!(error, Error::InsideAsyncRuntime), "{error:?}");
+    assert!(error.to_string().contains("AsyncCallbackServer"), "{error}");
+}

@@ -1,0 +1,202 @@
+//! One flow from start to stop, shared by the blocking and the async faces:
+//! listen, load the handler beside the TLS set-up, serve until the first
+//! completed result, and hand it over exactly once.
+
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use oauth_callback_guest::http::CustomPage;
+use tokio::sync::{oneshot, watch};
+use tokio::task::JoinHandle;
+use tokio_rustls::TlsAcceptor;
+
+use crate::config::{self, Config};
+use crate::error::{Error, Result};
+use crate::result::CallbackResult;
+use crate::runtime::{Runtime, wit};
+use crate::{Waited, authority, files, server, tls};
+
+/// A listening server on some tokio runtime, and the receiving end of its
+/// result. Dropping it tells the server to stop.
+#[derive(Debug)]
+pub(crate) struct Flow {
+    task: Option<JoinHandle<()>>,
+    stop: Arc<watch::Sender<bool>>,
+    result: oneshot::Receiver<CallbackResult>,
+    /// The first bound address.
+    pub(crate) local_addr: SocketAddr,
+    /// The URI to register with the provider.
+    pub(crate) redirect_uri: String,
+}
+
+impl Flow {
+    /// Listen first (the first client connects while the rest is set up, its
+    /// connection waiting in the backlog), then set up TLS and accept while
+    /// the handler loads on a blocking thread; early requests wait for it.
+    /// After an error nothing is left listening.
+    pub(crate) async fn launch(config: Config) -> Result<Flow> {
+        let listeners = bind(&config.ips, config.port).await?;
+        let bound: Vec<SocketAddr> = listeners
+            .iter()
+            .map(tokio::net::TcpListener::local_addr)
+            .collect::<std::io::Result<_>>()?;
+        let handler = config.handler.clone();
+        let loading = tokio::task::spawn_blocking(move || match handler {
+            Some(path) => Runtime::from_file(&path),
+            None => Runtime::embedded(),
+        });
+        let tls = tls::server_config(config.tls())?;
+        let settings = wit::Settings {
+            callback_path: config.path().to_string(),
+            success_page: config.success_html.as_deref().and_then(read_page),
+            error_page: config.error_html.as_deref().and_then(read_page),
+            expected_state: config.expected_state.clone(),
+            expected_issuer: config.expected_issuer.clone(),
+        };
+        let local_addr = bound[0];
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let redirect_uri =
+            config::redirect_uri(scheme, &config.host, local_addr.port(), config.path());
+        let (result_tx, result_rx) = oneshot::channel();
+        let stop = Arc::new(watch::channel(false).0);
+        let authority = authority::Authority::new(&bound, config.allow_remote, tls.is_some());
+        let app = Arc::new(server::App::new(
+            settings,
+            authority,
+            result_tx,
+            stop.clone(),
+        ));
+        let task = tokio::spawn(server::serve(
+            listeners,
+            tls.map(TlsAcceptor::from),
+            app.clone(),
+            stop.subscribe(),
+        ));
+        // Dropped on a handler error below: stops listening at once.
+        let flow = Flow {
+            task: Some(task),
+            stop,
+            result: result_rx,
+            local_addr,
+            redirect_uri,
+        };
+        app.loaded(loading.await.expect("loading the handler panicked")?);
+        if bound.iter().any(|addr| !addr.ip().is_loopback()) {
+            tracing::warn!("listening on {local_addr}: other machines can reach the callback");
+        }
+        tracing::debug!("listening on {}", flow.redirect_uri);
+        Ok(flow)
+    }
+
+    /// Wait for the result, the timeout or `signal`, whichever comes first.
+    /// After the result was handed out (or the flow closed) this is
+    /// [`Waited::TimedOut`] at once.
+    pub(crate) async fn wait(
+        &mut self,
+        timeout: Duration,
+        signal: impl Future<Output = Waited>,
+    ) -> Waited {
+        if self.result.is_terminated() {
+            return Waited::TimedOut;
+        }
+        tokio::select! {
+            biased;
+            received = &mut self.result => match received {
+                Ok(result) => Waited::Completed(result),
+                Err(_) => Waited::TimedOut,
+            },
+            () = tokio::time::sleep(timeout) => Waited::TimedOut,
+            ended = signal => ended,
+        }
+    }
+
+    /// End the flow: completions from now on are refused (503). Returns a
+    /// result that was handed over but not yet waited for.
+    pub(crate) fn close(&mut self) -> Option<CallbackResult> {
+        self.result.close();
+        self.result.try_recv().ok()
+    }
+
+    /// Tell the server to stop listening; the returned task ends once
+    /// in-flight answers are done (briefly). `None` when already stopped.
+    pub(crate) fn stop(&mut self) -> Option<JoinHandle<()>> {
+        self.result.close();
+        self.stop.send_replace(true);
+        self.task.take()
+    }
+}
+
+impl Drop for Flow {
+    fn drop(&mut self) {
+        self.stop.send_replace(true);
+    }
+}
+
+/// A custom page, its policy's hash sources computed once here rather than
+/// on every request; a missing, unreadable, oversized or non-UTF-8 file is
+/// logged and the built-in page is used instead (the original module's rule).
+fn read_page(path: &Path) -> Option<wit::Page> {
+    files::read_bounded(path, files::MAX_PAGE)
+        .and_then(|bytes| {
+            String::from_utf8(bytes)
+                .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidData, "not UTF-8"))
+        })
+        .inspect_err(|e| {
+            tracing::error!(
+                "cannot use {}: {e}; using the built-in page",
+                path.display()
+            )
+        })
+        .ok()
+        .map(|html| {
+            let page = CustomPage::new(html);
+            wit::Page {
+                html: page.html,
+                style_sources: page.sources.styles.into_iter().collect(),
+                script_sources: page.sources.scripts.into_iter().collect(),
+            }
+        })
+}
+
+/// Listen on every address on one port. With port 0 the first address picks
+/// the port and the others follow it, trying again if it is taken there.
+async fn bind(ips: &[std::net::IpAddr], port: u16) -> Result<Vec<tokio::net::TcpListener>> {
+    const ATTEMPTS: usize = 5;
+    let mut attempt = 0;
+    'again: loop {
+        attempt += 1;
+        let mut listeners: Vec<tokio::net::TcpListener> = Vec::with_capacity(ips.len());
+        for &ip in ips {
+            let chosen = listeners
+                .first()
+                .map_or(Ok(port), |l| l.local_addr().map(|a| a.port()))?;
+            let addr = SocketAddr::new(ip, chosen);
+            match tokio::net::TcpListener::bind(addr).await {
+                Ok(listener) => listeners.push(listener),
+                // No IPv6 on this machine: `localhost` still works over IPv4.
+                Err(e)
+                    if !listeners.is_empty()
+                        && e.kind() == std::io::ErrorKind::AddrNotAvailable =>
+                {
+                    tracing::warn!("cannot listen on {addr} ({e}); continuing without it");
+                }
+                Err(e) if port == 0 && !listeners.is_empty() && attempt < ATTEMPTS => {
+                    tracing::debug!("port {chosen} is taken on {ip} ({e}); choosing another");
+                    continue 'again;
+                }
+                Err(e) => return Err(bind_error(addr, e)),
+            }
+        }
+        return Ok(listeners);
+    }
+}
+
+fn bind_error(addr: SocketAddr, source: std::io::Error) -> Error {
+    if source.kind() == std::io::ErrorKind::AddrInUse {
+        Error::PortInUse(addr)
+    } else {
+        Error::Bind { addr, source }
+    }
+}

@@ -1,0 +1,85 @@
+//! The async face, for programs on tokio (`reqwest`, the `oauth2` crate...):
+//! the server runs on the caller's runtime and nothing blocks.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use crate::Waited;
+use crate::config::Config;
+use crate::error::Result;
+use crate::lifecycle::Flow;
+use crate::result::CallbackResult;
+
+/// Starts callback servers on the current tokio runtime; see
+/// [`AsyncRunningServer`].
+///
+/// ```no_run
+/// use std::time::Duration;
+/// use oauth_callback::{AsyncCallbackServer, Config};
+///
+/// # #[tokio::main] async fn main() -> Result<(), oauth_callback::Error> {
+/// let mut server = AsyncCallbackServer::start(Config::builder().port(0).build()?).await?;
+/// println!("redirect_uri = {}", server.redirect_uri());
+/// let result = server.wait(Duration::from_secs(180)).await;
+/// let late = server.shutdown().await;
+/// # let _ = result.or(late);
+/// # Ok(()) }
+/// ```
+#[derive(Debug)]
+pub struct AsyncCallbackServer;
+
+impl AsyncCallbackServer {
+    /// Load the handler (on a blocking thread), set up TLS, read the pages
+    /// and start listening, on the current tokio runtime (either flavour).
+    /// All configuration errors surface here; after one, nothing is left
+    /// listening.
+    ///
+    /// # Panics
+    ///
+    /// Outside a tokio runtime, as `tokio::spawn` does.
+    pub async fn start(config: Config) -> Result<AsyncRunningServer> {
+        Ok(AsyncRunningServer {
+            flow: Flow::launch(config).await?,
+        })
+    }
+}
+
+/// A callback server listening on the caller's runtime. Dropping it tells
+/// the server to stop; [`shutdown`](Self::shutdown) also waits until it has.
+#[derive(Debug)]
+pub struct AsyncRunningServer {
+    flow: Flow,
+}
+
+impl AsyncRunningServer {
+    /// The address actually bound (useful with port 0).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.flow.local_addr
+    }
+
+    /// The full callback URI to register with the provider.
+    pub fn redirect_uri(&self) -> &str {
+        &self.flow.redirect_uri
+    }
+
+    /// The first completed callback, or `None` after `timeout`. The result
+    /// is handed out once; after a timeout the server keeps listening, so
+    /// `wait` may be called again.
+    pub async fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
+        match self.flow.wait(timeout, std::future::pending()).await {
+            Waited::Completed(result) => Some(result),
+            _ => None,
+        }
+    }
+
+    /// Stop listening, let in-flight answers finish (briefly), and release
+    /// the port. Returns a result that completed after the last wait (the
+    /// browser was told it succeeded), so that it is not lost.
+    pub async fn shutdown(mut self) -> Option<CallbackResult> {
+        let late = self.flow.close();
+        if let Some(task) = self.flow.stop() {
+            let _ = task.await;
+        }
+        late
+    }
+}
