@@ -3,6 +3,7 @@
 //! the man page).
 
 mod cert;
+mod failure;
 mod progress;
 mod serve;
 
@@ -11,7 +12,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
-use oauth_callback::Error;
+pub use failure::Failure;
 
 /// Exit code: the flow completed (also for a provider `error`).
 pub const EXIT_COMPLETED: u8 = 0;
@@ -85,18 +86,18 @@ enum Command {
 
 impl Cli {
     /// Do what the command line asks and turn the outcome into an exit code.
-    pub fn run(self) -> Result<ExitCode, Error> {
+    pub fn run(self) -> Result<ExitCode, Failure> {
         init_logging(self.quiet, self.verbose);
         let mut stdout = std::io::stdout().lock();
         match self.command {
             None => return self.serve.run(self.quiet),
             Some(Command::Cert(args)) => args.run()?,
             Some(Command::ExportHandler { file: Some(path) }) => {
-                std::fs::write(&path, oauth_callback::runtime::EMBEDDED_HANDLER)
-                    .map_err(|source| Error::Write { path, source })?
+                std::fs::write(&path, oauth_callback::EMBEDDED_HANDLER)
+                    .map_err(|source| Failure::Write { path, source })?
             }
             Some(Command::ExportHandler { file: None }) => {
-                stdout.write_all(oauth_callback::runtime::EMBEDDED_HANDLER)?
+                stdout.write_all(oauth_callback::EMBEDDED_HANDLER)?
             }
             Some(Command::Completions { shell }) => {
                 clap_complete::generate(shell, &mut Cli::command(), "oauth-callback", &mut stdout)

@@ -5,7 +5,7 @@ use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 
 /// The default address: IPv4 loopback.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -192,16 +192,12 @@ impl ConfigBuilder {
     pub fn build(self) -> Result<Config> {
         let ips = parse_host(&self.host)?;
         if ips.iter().any(|ip| !ip.is_loopback()) && !self.allow_remote {
-            return Err(Error::Config(format!(
-                "--host {} is not a loopback address: other machines could reach the callback; \
-                 add --allow-remote if that is really wanted",
-                self.host
-            )));
+            return Err(Error::NotLoopback { host: self.host });
         }
         let path = normalize_path(&self.path)?;
-        for (flag, expected) in [
-            ("--expect-state", &self.expected_state),
-            ("--expect-issuer", &self.expected_issuer),
+        for (setting, expected) in [
+            (Setting::ExpectedState, &self.expected_state),
+            (Setting::ExpectedIssuer, &self.expected_issuer),
         ] {
             // `--expect-state "$STATE"` with the variable unset must not
             // silently turn the check into "state is empty".
@@ -209,14 +205,14 @@ impl ConfigBuilder {
                 .as_deref()
                 .is_some_and(|value| value.trim().is_empty())
             {
-                return Err(Error::Config(format!(
-                    "{flag} is empty; give the value the callback must carry, or leave the flag out"
-                )));
+                return Err(Error::InvalidSetting {
+                    setting,
+                    reason: "it is empty; give the value the callback must carry, or leave it out"
+                        .into(),
+                });
             }
         }
-        if self.timeout.is_zero() {
-            return Err(Error::Config("the timeout must be more than zero".into()));
-        }
+        check_timeout(self.timeout)?;
         Ok(Config {
             host: self.host,
             ips,
@@ -247,12 +243,29 @@ fn parse_host(host: &str) -> Result<Vec<IpAddr>> {
         .strip_prefix('[')
         .and_then(|h| h.strip_suffix(']'))
         .unwrap_or(host);
-    let ip = unbracketed.parse().map_err(|_| {
-        Error::Config(format!(
-            "--host {host:?} is not an IP address or `localhost` (try 127.0.0.1 or ::1)"
-        ))
+    let ip = unbracketed.parse().map_err(|_| Error::InvalidSetting {
+        setting: Setting::Host,
+        reason: format!("{host:?} is not an IP address or `localhost` (try 127.0.0.1 or ::1)"),
     })?;
     Ok(vec![ip])
+}
+
+/// The longest timeout: a week (a flow left waiting longer is forgotten).
+pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// What a valid timeout is: more than zero, at most [`MAX_TIMEOUT`].
+fn check_timeout(timeout: Duration) -> Result<()> {
+    let reason = if timeout.is_zero() {
+        "it must be more than zero"
+    } else if timeout > MAX_TIMEOUT {
+        "it is longer than a week"
+    } else {
+        return Ok(());
+    };
+    Err(Error::InvalidSetting {
+        setting: Setting::Timeout,
+        reason: reason.into(),
+    })
 }
 
 /// `callback` → `/callback`; refuses what cannot be a plain route.
@@ -262,7 +275,10 @@ fn normalize_path(path: &str) -> Result<String> {
     } else {
         format!("/{path}")
     };
-    let invalid = |why: &str| Error::Config(format!("--path {path:?} {why}"));
+    let invalid = |why: &str| Error::InvalidSetting {
+        setting: Setting::Path,
+        reason: format!("{path:?} {why}"),
+    };
     if path.len() > 1024 {
         return Err(invalid("is longer than 1024 characters"));
     }

@@ -1,62 +1,71 @@
-//! The one error type of the library, with messages a user can act on.
+//! The library's errors: typed, with the underlying cause as `source()` where
+//! there is one. Messages name no command-line flag (the CLI adds those).
 
+use std::fmt;
 use std::io;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+
+/// A cause from a library we build on (rustls, rcgen, wasmtime), kept as a
+/// trait object so that their types are not part of our API.
+pub type Cause = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 /// Everything that can stop a callback server from starting or running.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// The configuration is inconsistent or out of range.
-    #[error("invalid configuration: {0}")]
-    Config(String),
+    /// A setting is malformed or out of range.
+    #[error("invalid {setting}: {reason}")]
+    InvalidSetting {
+        /// Which setting.
+        setting: Setting,
+        /// What is wrong with it.
+        reason: String,
+    },
+
+    /// The host is not a loopback address and remote access was not allowed.
+    #[error("{host} is not a loopback address: other machines could reach the callback")]
+    NotLoopback {
+        /// The host as given.
+        host: String,
+    },
 
     /// The address is taken by another program.
-    #[error(
-        "port {port} on {ip} is already in use; free it or choose another port with --port (0 picks a free one)",
-        ip = .0.ip(), port = .0.port()
-    )]
+    #[error("port {} on {} is already in use", .0.port(), .0.ip())]
     PortInUse(SocketAddr),
 
     /// Listening failed for another reason (permissions, unknown address...).
-    #[error("cannot listen on {addr}: {source}")]
+    #[error("cannot listen on {addr}")]
     Bind {
         /// The address that could not be bound.
         addr: SocketAddr,
         /// What the operating system said.
+        #[source]
         source: io::Error,
     },
 
-    /// A certificate or key file could not be read or is not usable.
-    #[error("{path}: {reason}")]
+    /// A certificate or key file could not be read, written or used.
+    #[error("{}", path.display())]
     Pem {
         /// The offending file.
         path: PathBuf,
         /// What is wrong with it.
-        reason: String,
+        #[source]
+        source: PemError,
     },
 
-    /// TLS could not be set up from otherwise readable material.
-    #[error("TLS setup failed: {0}")]
-    Tls(String),
+    /// TLS could not be set up from otherwise usable material.
+    #[error("TLS set-up failed")]
+    Tls(#[source] Cause),
 
     /// The handler component could not be loaded or does not fit the contract.
-    #[error("handler {origin}: {reason}")]
+    #[error("handler {origin}")]
     Handler {
         /// Where the component came from (a path, or "embedded").
         origin: String,
         /// What is wrong with it.
-        reason: String,
-    },
-
-    /// A file could not be written (`--ready-file`, `export-handler`).
-    #[error("cannot write {}: {source}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// What the operating system said.
-        source: io::Error,
+        #[source]
+        source: HandlerError,
     },
 
     /// The blocking API was called inside a tokio runtime, where it cannot
@@ -67,8 +76,79 @@ pub enum Error {
     InsideAsyncRuntime,
 
     /// An unexpected I/O failure while running.
-    #[error("I/O error: {0}")]
+    #[error("I/O error")]
     Io(#[from] io::Error),
+}
+
+/// The settings an [`Error::InvalidSetting`] can name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Setting {
+    /// [`ConfigBuilder::host`](crate::ConfigBuilder::host).
+    Host,
+    /// [`ConfigBuilder::path`](crate::ConfigBuilder::path).
+    Path,
+    /// [`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout).
+    Timeout,
+    /// [`ConfigBuilder::expect_state`](crate::ConfigBuilder::expect_state).
+    ExpectedState,
+    /// [`ConfigBuilder::expect_issuer`](crate::ConfigBuilder::expect_issuer).
+    ExpectedIssuer,
+}
+
+impl fmt::Display for Setting {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Setting::Host => "host",
+            Setting::Path => "callback path",
+            Setting::Timeout => "timeout",
+            Setting::ExpectedState => "expected state",
+            Setting::ExpectedIssuer => "expected issuer",
+        })
+    }
+}
+
+/// What is wrong with a certificate or key file.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum PemError {
+    /// It could not be read (missing, not a regular file, too large...).
+    #[error("cannot read the file")]
+    Read(#[source] io::Error),
+    /// It could not be written.
+    #[error("cannot write the file")]
+    Write(#[source] io::Error),
+    /// It is not valid PEM.
+    #[error("not valid PEM")]
+    Syntax(#[source] Cause),
+    /// It holds no certificate.
+    #[error("no CERTIFICATE block found; expected a PEM certificate chain")]
+    NoCertificate,
+    /// It holds no private key.
+    #[error("no private key found; expected a PEM PRIVATE KEY block")]
+    NoKey,
+    /// The key does not belong to the certificate.
+    #[error("the private key does not match the certificate in {}", certificate.display())]
+    KeyMismatch {
+        /// The certificate file it was paired with.
+        certificate: PathBuf,
+    },
+}
+
+/// Why a handler component cannot be used.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum HandlerError {
+    /// The file could not be read.
+    #[error("cannot read the file")]
+    Read(#[source] io::Error),
+    /// It breaks the contract: not a component, a missing export, an import
+    /// outside the sandbox...
+    #[error("{0}")]
+    Contract(String),
+    /// wasmtime could not compile, load or link it.
+    #[error("cannot load it")]
+    Load(#[source] Cause),
 }
 
 /// Shorthand for results of this crate.

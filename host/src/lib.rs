@@ -42,6 +42,9 @@ mod files;
 mod lifecycle;
 mod nonblocking;
 mod result;
+// Public only for the handler benchmark: wasmtime types are not part of the
+// API (a wasmtime upgrade must not be a breaking change of ours).
+#[doc(hidden)]
 pub mod runtime;
 mod server;
 mod signals;
@@ -49,9 +52,11 @@ mod tls;
 
 pub use crate::blocking::{CallbackServer, RunningServer, Waited, run_callback_server};
 pub use crate::config::{
-    Config, ConfigBuilder, DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, DEFAULT_TIMEOUT, Tls,
+    Config, ConfigBuilder, DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT,
+    Tls,
 };
-pub use crate::error::{Error, Result};
+pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting};
 pub use crate::nonblocking::{AsyncCallbackServer, AsyncRunningServer};
 pub use crate::result::CallbackResult;
+pub use crate::runtime::EMBEDDED_HANDLER;
 pub use crate::tls::{LOOPBACK_NAMES, LoopbackCertificate};

@@ -10,7 +10,7 @@ fn main() -> ExitCode {
     match cli::Cli::parse().run() {
         Ok(code) => code,
         Err(e) => {
-            eprintln!("oauth-callback: {e}");
+            eprintln!("oauth-callback: {}", e.report());
             ExitCode::from(cli::EXIT_USAGE)
         }
     }

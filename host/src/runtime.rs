@@ -13,7 +13,7 @@ use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, HandlerError, Result};
 
 mod cache;
 mod engine;
@@ -34,7 +34,9 @@ pub mod wit {
     };
 }
 
-/// The default handler, built from `guest/` and embedded at compile time.
+/// The default handler component, built from `guest/` and embedded at
+/// compile time: the same bytes run under `wasmtime serve` and other
+/// wasi:http hosts (`oauth-callback export-handler` writes them out).
 pub static EMBEDDED_HANDLER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/handler.wasm"));
 
 /// [`EMBEDDED_HANDLER`] compiled by the build script for this target's
@@ -90,10 +92,11 @@ impl Runtime {
         origin: &str,
         compile: impl FnOnce(&Engine) -> wasmtime::Result<Component>,
     ) -> Result<Self> {
-        let failed = |e: wasmtime::Error| handler_error(origin, format!("{e:#}"));
+        let failed = |e: wasmtime::Error| handler_error(origin, HandlerError::Load(e.into()));
         let engine = new_engine().map_err(failed)?;
         let component = compile(&engine).map_err(failed)?;
-        sandbox::check_contract(&engine, &component).map_err(|r| handler_error(origin, r))?;
+        sandbox::check_contract(&engine, &component)
+            .map_err(|r| handler_error(origin, HandlerError::Contract(r)))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
             .and_then(|()| linker.instantiate_pre(&component))
@@ -109,7 +112,8 @@ impl Runtime {
 
     /// Compile (or take from the cache), check and link a handler component.
     pub fn new(component: &[u8], origin: &str) -> Result<Self> {
-        check_is_component(component).map_err(|r| handler_error(origin, r.into()))?;
+        check_is_component(component)
+            .map_err(|r| handler_error(origin, HandlerError::Contract(r.into())))?;
         Runtime::load(origin, |engine| cache::load(engine, component))
     }
 
@@ -117,7 +121,7 @@ impl Runtime {
     pub fn from_file(path: &Path) -> Result<Self> {
         let origin = path.display().to_string();
         let bytes = crate::files::read_bounded(path, crate::files::MAX_HANDLER)
-            .map_err(|e| handler_error(&origin, format!("cannot read the file: {e}")))?;
+            .map_err(|e| handler_error(&origin, HandlerError::Read(e)))?;
         Runtime::new(&bytes, &origin)
     }
 
@@ -192,10 +196,10 @@ impl Runtime {
     }
 }
 
-fn handler_error(origin: &str, reason: String) -> Error {
+fn handler_error(origin: &str, source: HandlerError) -> Error {
     Error::Handler {
         origin: origin.to_string(),
-        reason,
+        source,
     }
 }
 

@@ -9,7 +9,7 @@ use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::config::Tls;
-use crate::error::{Error, Result};
+use crate::error::{Error, PemError, Result};
 
 /// Names every loopback certificate covers.
 pub const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "::1", "localhost"];
@@ -28,18 +28,17 @@ pub fn server_config(tls: &Tls) -> Result<Option<Arc<ServerConfig>>> {
     let provider = Arc::new(rustls::crypto::ring::default_provider());
     let mut config = ServerConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
-        .map_err(|e| Error::Tls(e.to_string()))?
+        .map_err(|e| Error::Tls(e.into()))?
         .with_no_client_auth()
         .with_single_cert(certs, key)
         .map_err(|e| match (e, tls) {
             (rustls::Error::InconsistentKeys(_), Tls::Pem { cert, key }) => Error::Pem {
                 path: key.clone(),
-                reason: format!(
-                    "the private key does not match the certificate in {}",
-                    cert.display()
-                ),
+                source: PemError::KeyMismatch {
+                    certificate: cert.clone(),
+                },
             },
-            (e, _) => Error::Tls(e.to_string()),
+            (e, _) => Error::Tls(e.into()),
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
     Ok(Some(Arc::new(config)))
@@ -90,7 +89,7 @@ impl LoopbackCertificate {
     pub fn generate(dir: &Path) -> Result<Self> {
         let io_error = |path: &Path, e: std::io::Error| Error::Pem {
             path: path.into(),
-            reason: format!("cannot write: {e}"),
+            source: PemError::Write(e),
         };
         std::fs::create_dir_all(dir).map_err(|e| io_error(dir, e))?;
         let certified = loopback_certificate()?;
@@ -115,7 +114,7 @@ const RENEW_WITHIN: time::Duration = time::Duration::days(30);
 /// A new self-signed server certificate for the loopback names: a year,
 /// `serverAuth` only, not a CA (so its key can sign nothing else).
 fn loopback_certificate() -> Result<rcgen::CertifiedKey<rcgen::KeyPair>> {
-    let tls_error = |e: rcgen::Error| Error::Tls(e.to_string());
+    let tls_error = |e: rcgen::Error| Error::Tls(e.into());
     let names: Vec<String> = LOOPBACK_NAMES.iter().map(|n| n.to_string()).collect();
     let mut params = rcgen::CertificateParams::new(names).map_err(tls_error)?;
     let now = time::OffsetDateTime::now_utc();
@@ -169,8 +168,10 @@ pub fn fingerprint(der: &[u8]) -> String {
 
 /// A PEM file's contents, read with the size limit.
 fn read_pem(path: &Path) -> Result<Vec<u8>> {
-    crate::files::read_bounded(path, crate::files::MAX_PEM)
-        .map_err(|e| pem_error(path, rustls::pki_types::pem::Error::Io(e)))
+    crate::files::read_bounded(path, crate::files::MAX_PEM).map_err(|e| Error::Pem {
+        path: path.into(),
+        source: PemError::Read(e),
+    })
 }
 
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
@@ -180,7 +181,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     if certs.is_empty() {
         return Err(Error::Pem {
             path: path.into(),
-            reason: "no CERTIFICATE block found; expected a PEM certificate chain".into(),
+            source: PemError::NoCertificate,
         });
     }
     Ok(certs)
@@ -192,14 +193,14 @@ fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
 
 fn pem_error(path: &Path, error: rustls::pki_types::pem::Error) -> Error {
     use rustls::pki_types::pem::Error as Pem;
-    let reason = match error {
-        Pem::Io(e) => format!("cannot read the file: {e}"),
-        Pem::NoItemsFound => "no private key found; expected a PEM PRIVATE KEY block".into(),
-        other => format!("not valid PEM: {other}"),
+    let source = match error {
+        Pem::Io(e) => PemError::Read(e),
+        Pem::NoItemsFound => PemError::NoKey,
+        other => PemError::Syntax(other.into()),
     };
     Error::Pem {
         path: path.into(),
-        reason,
+        source,
     }
 }
 
@@ -240,10 +241,17 @@ mod tests {
             cert: "/nonexistent/cert.pem".into(),
             key: "/nonexistent/key.pem".into(),
         };
-        let message = server_config(&tls).unwrap_err().to_string();
+        let error = server_config(&tls).unwrap_err();
+        assert_eq!(error.to_string(), "/nonexistent/cert.pem");
         assert!(
-            message.starts_with("/nonexistent/cert.pem: cannot read"),
-            "{message}"
+            matches!(
+                error,
+                Error::Pem {
+                    source: PemError::Read(_),
+                    ..
+                }
+            ),
+            "{error:?}"
         );
     }
 }

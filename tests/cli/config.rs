@@ -96,7 +96,9 @@ fn bad_flags_and_settings_exit_2() {
     assert_config_error(&["--path", "/health"], "reserved");
     assert_config_error(&["--path", "/a b"], "plain route");
     assert_config_error(&["--path", "/café"], "plain route");
-    assert_config_error(&["--timeout", "1e19"], "too long");
+    assert_config_error(&["--timeout", "1e19"], "longer than a week");
+    assert_config_error(&["--timeout=-1"], "more than zero");
+    assert_config_error(&["--timeout", "NaN"], "not a number");
     assert_config_error(
         &["export-handler", "/nonexistent/dir/h.wasm"],
         "/nonexistent/dir/h.wasm",
@@ -115,11 +117,11 @@ fn empty_expected_values_and_unsendable_paths_exit_2() {
     for blank in ["", " "] {
         assert_config_error(
             &["--port", "0", "--expect-state", blank],
-            "--expect-state is empty",
+            "invalid --expect-state: it is empty",
         );
         assert_config_error(
             &["--port", "0", "--expect-issuer", blank],
-            "--expect-issuer is empty",
+            "invalid --expect-issuer: it is empty",
         );
     }
     for dots in ["/a/../cb", "/./cb"] {

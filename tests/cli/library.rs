@@ -56,13 +56,15 @@ fn run_callback_server_returns_none_after_the_timeout() {
 }
 
 #[test]
-fn errors_say_what_to_do() {
+fn errors_are_typed_with_their_causes_and_name_no_flag() {
+    use oauth_callback::{PemError, Setting};
+    use std::error::Error as _;
     let busy = TcpListener::bind("127.0.0.1:0").unwrap();
     let port = busy.local_addr().unwrap().port();
     let config = Config::builder().port(port).build().unwrap();
     let error = CallbackServer::start(config).unwrap_err();
     assert!(matches!(error, Error::PortInUse(addr) if addr.port() == port));
-    assert!(error.to_string().contains("choose another port"), "{error}");
+    assert!(error.to_string().contains("already in use"), "{error}");
 
     let pem = Tls::Pem {
         cert: "/no/cert.pem".into(),
@@ -70,10 +72,43 @@ fn errors_say_what_to_do() {
     };
     let config = Config::builder().port(0).tls(pem).build().unwrap();
     let error = CallbackServer::start(config).unwrap_err();
+    match &error {
+        Error::Pem {
+            path,
+            source: PemError::Read(io),
+        } => {
+            assert!(path.ends_with("cert.pem"), "{error}");
+            assert_eq!(io.kind(), std::io::ErrorKind::NotFound);
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(error.source().is_some(), "the cause is kept");
+
+    let error = Config::builder()
+        .timeout(Duration::ZERO)
+        .build()
+        .unwrap_err();
     assert!(
-        matches!(&error, Error::Pem { path, .. } if path.ends_with("cert.pem")),
-        "{error}"
+        matches!(
+            error,
+            Error::InvalidSetting {
+                setting: Setting::Timeout,
+                ..
+            }
+        ),
+        "{error:?}"
     );
+    let error = Config::builder().host("0.0.0.0").build().unwrap_err();
+    assert!(matches!(error, Error::NotLoopback { .. }), "{error:?}");
+    for message in [
+        error.to_string(),
+        format!("{:?}", Config::builder().path("/a b").build()),
+    ] {
+        assert!(
+            !message.contains("--"),
+            "no CLI flag in library messages: {message}"
+        );
+    }
 }
 
 #[test]

@@ -4,7 +4,9 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use oauth_callback::{Error, LoopbackCertificate};
+use oauth_callback::LoopbackCertificate;
+
+use super::Failure;
 
 /// Arguments of `oauth-callback cert`.
 #[derive(Debug, Args)]
@@ -21,7 +23,7 @@ pub struct CertArgs {
 
 impl CertArgs {
     /// Generate (or reuse) the pair and print how to trust it.
-    pub fn run(self) -> Result<(), Error> {
+    pub fn run(self) -> Result<(), Failure> {
         let pair = if self.force {
             LoopbackCertificate::generate(&self.out)?
         } else {

@@ -7,10 +7,10 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use oauth_callback::{CallbackServer, Config, Error, Tls, Waited};
+use oauth_callback::{CallbackServer, Config, Tls, Waited};
 
 use super::progress::Progress;
-use super::{EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_TIMEOUT};
+use super::{EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_TIMEOUT, Failure};
 
 /// Where `--open` puts the redirect URI (URL-encoded).
 const REDIRECT_URI_PLACEHOLDER: &str = "{redirect_uri}";
@@ -113,7 +113,7 @@ enum LegacyServer {
 
 impl ServeArgs {
     /// Run the server once and turn the outcome into an exit code.
-    pub fn run(self, quiet: bool) -> Result<ExitCode, Error> {
+    pub fn run(self, quiet: bool) -> Result<ExitCode, Failure> {
         if self.server.is_some() {
             tracing::info!("--server is ignored: oauth-callback has one production-grade server");
         }
@@ -188,7 +188,7 @@ impl ServeArgs {
         }
     }
 
-    fn config(&self) -> Result<Config, Error> {
+    fn config(&self) -> Result<Config, oauth_callback::Error> {
         let tls = self.tls();
         let mut builder = Config::builder()
             .host(&self.host)
@@ -220,7 +220,7 @@ impl ServeArgs {
 /// exclusively, mode 0600, never through a link) renamed over `file`, so a
 /// script polling for the file never reads half of it and nothing planted
 /// beside it is written through.
-fn write_ready_file(file: &Path, uri: &str) -> Result<(), Error> {
+fn write_ready_file(file: &Path, uri: &str) -> Result<(), Failure> {
     let dir = match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -233,7 +233,7 @@ fn write_ready_file(file: &Path, uri: &str) -> Result<(), Error> {
         partial.persist(file).map_err(|e| e.error)?;
         Ok(())
     };
-    write().map_err(|source| Error::Write {
+    write().map_err(|source| Failure::Write {
         path: file.into(),
         source,
     })
@@ -272,24 +272,16 @@ fn parse_open_url(text: &str) -> Result<String, String> {
     }
 }
 
-/// Seconds, fractions allowed, more than zero.
+/// Seconds, fractions allowed. Whether the value is a valid timeout (more
+/// than zero, at most a week) is the library's rule, checked by `Config`.
 fn parse_timeout(value: &str) -> Result<Duration, String> {
-    let seconds: f64 = value
-        .parse()
-        .map_err(|_| format!("{value:?} is not a number of seconds"))?;
-    if seconds.is_nan() || seconds <= 0.0 {
-        return Err("the timeout must be more than zero seconds".into());
-    }
-    if seconds > MAX_TIMEOUT_SECS {
-        return Err(format!(
-            "{value} seconds is too long (at most {MAX_TIMEOUT_SECS}, a week)"
-        ));
-    }
-    Ok(Duration::from_secs_f64(seconds))
+    let seconds = value
+        .parse::<f64>()
+        .ok()
+        .filter(|seconds| !seconds.is_nan())
+        .ok_or_else(|| format!("{value:?} is not a number of seconds"))?;
+    Ok(Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX))
 }
-
-/// The longest --timeout: a week.
-const MAX_TIMEOUT_SECS: f64 = 7.0 * 24.0 * 3600.0;
 
 #[cfg(test)]
 mod tests {
