@@ -89,33 +89,27 @@ impl Default for Config {
 #[derive(Clone, Debug)]
 #[must_use]
 pub struct ConfigBuilder {
-    host: String,
-    port: u16,
-    path: String,
-    timeout: Duration,
-    tls: Tls,
-    success_html: Option<PathBuf>,
-    error_html: Option<PathBuf>,
-    handler: Option<PathBuf>,
-    allow_remote: bool,
-    expected_state: Option<String>,
-    expected_issuer: Option<String>,
+    /// The settings as given; `build` checks them and fills in `ips`.
+    config: Config,
 }
 
 impl Default for ConfigBuilder {
     fn default() -> Self {
         ConfigBuilder {
-            host: DEFAULT_HOST.into(),
-            port: DEFAULT_PORT,
-            path: DEFAULT_PATH.into(),
-            timeout: DEFAULT_TIMEOUT,
-            tls: Tls::default(),
-            success_html: None,
-            error_html: None,
-            handler: None,
-            allow_remote: false,
-            expected_state: None,
-            expected_issuer: None,
+            config: Config {
+                host: DEFAULT_HOST.into(),
+                ips: Vec::new(),
+                port: DEFAULT_PORT,
+                path: DEFAULT_PATH.into(),
+                timeout: DEFAULT_TIMEOUT,
+                tls: Tls::default(),
+                success_html: None,
+                error_html: None,
+                handler: None,
+                allow_remote: false,
+                expected_state: None,
+                expected_issuer: None,
+            },
         }
     }
 }
@@ -123,81 +117,82 @@ impl Default for ConfigBuilder {
 impl ConfigBuilder {
     /// The address to listen on: an IP address or `localhost` (default `127.0.0.1`).
     pub fn host(mut self, host: impl Into<String>) -> Self {
-        self.host = host.into();
+        self.config.host = host.into();
         self
     }
 
     /// The port; 0 picks a free one (default 8080).
     pub fn port(mut self, port: u16) -> Self {
-        self.port = port;
+        self.config.port = port;
         self
     }
 
     /// The callback route; `callback` becomes `/callback` (default `/callback`).
     pub fn path(mut self, path: impl Into<String>) -> Self {
-        self.path = path.into();
+        self.config.path = path.into();
         self
     }
 
     /// How long [`crate::run_callback_server`] waits (default 180 s).
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.timeout = timeout;
+        self.config.timeout = timeout;
         self
     }
 
     /// The TLS mode (default: ad hoc certificate).
     pub fn tls(mut self, tls: Tls) -> Self {
-        self.tls = tls;
+        self.config.tls = tls;
         self
     }
 
     /// An HTML file to show when the flow succeeds.
     pub fn success_html(mut self, path: impl Into<PathBuf>) -> Self {
-        self.success_html = Some(path.into());
+        self.config.success_html = Some(path.into());
         self
     }
 
     /// An HTML file to show when the provider reports an error.
     pub fn error_html(mut self, path: impl Into<PathBuf>) -> Self {
-        self.error_html = Some(path.into());
+        self.config.error_html = Some(path.into());
         self
     }
 
     /// A handler component (`.wasm`) to use instead of the embedded one.
     pub fn handler(mut self, path: impl Into<PathBuf>) -> Self {
-        self.handler = Some(path.into());
+        self.config.handler = Some(path.into());
         self
     }
 
     /// Allow a non-loopback `host` (e.g. `0.0.0.0`): other machines can then
     /// reach the server. Off by default.
     pub fn allow_remote(mut self, allow: bool) -> Self {
-        self.allow_remote = allow;
+        self.config.allow_remote = allow;
         self
     }
 
     /// Refuse completing callbacks whose `state` differs (RFC 8252 section 8.9).
     pub fn expect_state(mut self, state: impl Into<String>) -> Self {
-        self.expected_state = Some(state.into());
+        self.config.expected_state = Some(state.into());
         self
     }
 
     /// Refuse completing callbacks whose `iss` differs (RFC 9207).
     pub fn expect_issuer(mut self, issuer: impl Into<String>) -> Self {
-        self.expected_issuer = Some(issuer.into());
+        self.config.expected_issuer = Some(issuer.into());
         self
     }
 
     /// Check the settings and produce a [`Config`].
     pub fn build(self) -> Result<Config> {
-        let ips = parse_host(&self.host)?;
-        if ips.iter().any(|ip| !ip.is_loopback()) && !self.allow_remote {
-            return Err(Error::NotLoopback { host: self.host });
+        let mut config = self.config;
+        config.ips = parse_host(&config.host)?;
+        if config.ips.iter().any(|ip| !ip.is_loopback()) && !config.allow_remote {
+            return Err(Error::NotLoopback { host: config.host });
         }
-        let path = normalize_path(&self.path)?;
+        config.path = normalize_path(&config.path)?;
         for (setting, expected) in [
-            (Setting::ExpectedState, &self.expected_state),
-            (Setting::ExpectedIssuer, &self.expected_issuer),
+            (Setting::ExpectedState, &config.expected_state),
+            (Setting::ExpectedIssuer, &config.expected_issuer),
         ] {
             // `--expect-state "$STATE"` with the variable unset must not
             // silently turn the check into "state is empty".
@@ -212,21 +207,8 @@ impl ConfigBuilder {
                 });
             }
         }
-        check_timeout(self.timeout)?;
-        Ok(Config {
-            host: self.host,
-            ips,
-            port: self.port,
-            path,
-            timeout: self.timeout,
-            tls: self.tls,
-            success_html: self.success_html,
-            error_html: self.error_html,
-            handler: self.handler,
-            allow_remote: self.allow_remote,
-            expected_state: self.expected_state,
-            expected_issuer: self.expected_issuer,
-        })
+        check_timeout(config.timeout)?;
+        Ok(config)
     }
 }
 

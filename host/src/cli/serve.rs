@@ -190,28 +190,31 @@ impl ServeArgs {
 
     fn config(&self) -> Result<Config, oauth_callback::Error> {
         let tls = self.tls();
-        let mut builder = Config::builder()
+        let builder = Config::builder()
             .host(&self.host)
             .port(self.port)
             .path(&self.path)
             .timeout(self.timeout)
             .tls(tls)
             .allow_remote(self.allow_remote);
-        if let Some(path) = &self.success_html {
-            builder = builder.success_html(path);
-        }
-        if let Some(path) = &self.error_html {
-            builder = builder.error_html(path);
-        }
-        if let Some(path) = &self.handler {
-            builder = builder.handler(path);
-        }
-        if let Some(state) = &self.expect_state {
-            builder = builder.expect_state(state);
-        }
-        if let Some(issuer) = &self.expect_issuer {
-            builder = builder.expect_issuer(issuer);
-        }
+        // The optional flags, each applied when given.
+        let builder = self
+            .success_html
+            .iter()
+            .fold(builder, |b, path| b.success_html(path));
+        let builder = self
+            .error_html
+            .iter()
+            .fold(builder, |b, path| b.error_html(path));
+        let builder = self.handler.iter().fold(builder, |b, path| b.handler(path));
+        let builder = self
+            .expect_state
+            .iter()
+            .fold(builder, |b, state| b.expect_state(state));
+        let builder = self
+            .expect_issuer
+            .iter()
+            .fold(builder, |b, iss| b.expect_issuer(iss));
         builder.build()
     }
 }
