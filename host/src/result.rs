@@ -1,6 +1,7 @@
 //! The completed callback as callers receive it and the CLI prints it.
 
 use serde::{Deserialize, Serialize};
+use oauth_callback_guest::http::Completion;
 use serde_json::{Map, Value};
 
 /// The first request that completed the flow: the original module's result
@@ -43,9 +44,15 @@ impl CallbackResult {
         self.param("error")
     }
 
-    /// The result as one line of JSON, as the CLI prints it.
+    /// The result as one line of JSON, as the CLI prints it: the shape is
+    /// defined once, by the handler crate that writes it under wasi:http hosts.
     pub fn to_json_line(&self) -> String {
-        serde_json::to_string(self).expect("a JSON map always serialises")
+        Completion {
+            params: Value::Object(self.params.clone()).to_string(),
+            method: self.method.clone(),
+            path: self.path.clone(),
+        }
+        .json_line(self.received_at)
     }
 }
 
@@ -61,10 +68,13 @@ mod tests {
             path: "/callback".into(),
             received_at: 1730000000,
         };
+        let line = result.to_json_line();
         assert_eq!(
-            result.to_json_line(),
+            line,
             r#"{"params":{"code":"c","state":"s"},"method":"GET","path":"/callback","received_at":1730000000}"#
         );
+        // Serde users get the same shape as the line.
+        assert_eq!(serde_json::to_string(&result).unwrap(), line);
         assert_eq!(
             (result.code(), result.state(), result.error()),
             (Some("c"), Some("s"), None)
