@@ -223,18 +223,15 @@ fn new_engine() -> wasmtime::Result<Engine> {
 
 /// Refuses what is not a component before wasmtime gives a vaguer message.
 fn check_is_component(bytes: &[u8]) -> std::result::Result<(), &'static str> {
-    const MAGIC: &[u8] = b"\0asm";
-    const CORE_MODULE_VERSION: &[u8] = &[1, 0, 0, 0];
-    if !bytes.starts_with(MAGIC) {
-        return Err("not a WebAssembly component (no `\\0asm` header)");
+    use wasmparser::Parser;
+    if Parser::is_component(bytes) {
+        Ok(())
+    } else if Parser::is_core_wasm(bytes) {
+        Err("a core WebAssembly module, not a component; build for wasm32-wasip2 \
+             or wrap it with `wasm-tools component new`")
+    } else {
+        Err("not a WebAssembly component (no component header)")
     }
-    if bytes.get(4..8) == Some(CORE_MODULE_VERSION) {
-        return Err(
-            "a core WebAssembly module, not a component; build for wasm32-wasip2 \
-             or wrap it with `wasm-tools component new`",
-        );
-    }
-    Ok(())
 }
 
 /// Per-request state: the proxy world's contexts and nothing else (no
