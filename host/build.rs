@@ -5,13 +5,11 @@
 
 use std::env;
 use std::path::{Path, PathBuf};
-use std::process::Command;
 
+#[path = "build/component.rs"]
+mod component;
 #[path = "src/runtime/engine.rs"]
 mod engine;
-
-const TARGET: &str = "wasm32-wasip2";
-const GUEST_PACKAGE: &str = "oauth-callback-guest";
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
@@ -22,29 +20,13 @@ fn main() {
             workspace.join(watched).display()
         );
     }
-    ensure_target_installed();
-
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    let target_dir = out_dir.join("guest-target");
-    let cargo = env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
-    let status = Command::new(cargo)
-        .current_dir(workspace)
-        .args(["build", "--package", GUEST_PACKAGE, "--target", TARGET])
-        .args(["--profile", "guest"])
-        .arg("--target-dir")
-        .arg(&target_dir)
-        // The outer build's flags are for the host, not for the component.
-        .env_remove("CARGO_ENCODED_RUSTFLAGS")
-        .env_remove("RUSTFLAGS")
-        .env_remove("CARGO_BUILD_TARGET")
-        .status()
-        .expect("failed to run cargo to build the guest component");
-    assert!(status.success(), "building the guest component failed");
-
-    let wasm = target_dir
-        .join(TARGET)
-        .join("guest")
-        .join("oauth_callback_guest.wasm");
+    let wasm = component::build(
+        workspace,
+        "oauth-callback-guest",
+        "oauth_callback_guest",
+        &out_dir.join("guest-target"),
+    );
     copy(&wasm, &out_dir.join("handler.wasm"));
     precompile(&wasm, &out_dir.join("handler.cwasm"));
 }
@@ -59,25 +41,6 @@ fn precompile(wasm: &Path, cwasm: &Path) {
         .unwrap_or_else(|e| panic!("precompiling the handler for {target} failed: {e:#}"));
     std::fs::write(cwasm, compiled)
         .unwrap_or_else(|e| panic!("failed to write {}: {e}", cwasm.display()));
-}
-
-/// `RUSTUP_AUTO_INSTALL=0` machines do not add targets on demand: do it here.
-fn ensure_target_installed() {
-    let rustc = env::var_os("RUSTC").unwrap_or_else(|| "rustc".into());
-    let sysroot = Command::new(rustc)
-        .args(["--print", "sysroot"])
-        .output()
-        .expect("failed to run rustc --print sysroot");
-    let sysroot = PathBuf::from(String::from_utf8_lossy(&sysroot.stdout).trim());
-    if sysroot.join("lib/rustlib").join(TARGET).exists() {
-        return;
-    }
-    println!("cargo:warning=adding the {TARGET} Rust target with rustup");
-    let status = Command::new("rustup")
-        .args(["target", "add", TARGET])
-        .status()
-        .expect("the wasm32-wasip2 target is missing and rustup could not be run");
-    assert!(status.success(), "`rustup target add {TARGET}` failed");
 }
 
 fn copy(from: &Path, to: &Path) {

@@ -1,7 +1,7 @@
 //! The completed callback as callers receive it and the CLI prints it.
 
-use serde::{Deserialize, Serialize};
 use oauth_callback_guest::http::Completion;
+use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The first request that completed the flow: the original module's result

@@ -227,8 +227,10 @@ fn check_is_component(bytes: &[u8]) -> std::result::Result<(), &'static str> {
     if Parser::is_component(bytes) {
         Ok(())
     } else if Parser::is_core_wasm(bytes) {
-        Err("a core WebAssembly module, not a component; build for wasm32-wasip2 \
-             or wrap it with `wasm-tools component new`")
+        Err(
+            "a core WebAssembly module, not a component; build for wasm32-wasip2 \
+             or wrap it with `wasm-tools component new`",
+        )
     } else {
         Err("not a WebAssembly component (no component header)")
     }

@@ -6,11 +6,11 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::support::{Server, built_handler, client, mkfifo, run};
+use crate::support::{Server, client, mkfifo, run};
 
 #[test]
 fn a_branded_handler_replaces_pages_and_completion_rule() {
-    let mut server = Server::start(&["--handler", &built_handler("branded_handler")]);
+    let mut server = Server::start(&["--handler", test_artifacts::BRANDED_HANDLER]);
     let http = client();
     let lone_code = http.get(format!("{}?code=1", server.uri)).send().unwrap();
     assert_eq!(
@@ -79,7 +79,7 @@ fn unusable_handlers_are_one_line_and_exit_2() {
         &write("empty.wasm", b"\0asm\x0d\0\x01\0"),
         "does not export",
     );
-    assert_refused(&built_handler("uses_std_handler"), "wasi:cli/environment");
+    assert_refused(test_artifacts::USES_STD_HANDLER, "wasi:cli/environment");
     assert_refused("/nonexistent/handler.wasm", "cannot read");
     assert_refused("/dev/zero", "not a regular file");
     let fifo = dir.path().join("handler.fifo");
@@ -100,7 +100,7 @@ fn mode(path: &Path) -> u32 {
 
 /// Sign in once through the branded handler with `env`, in `cwd`.
 fn branded_flow(cwd: Option<&Path>, env: &[(&str, &str)]) {
-    let server = Server::start_in(cwd, &["--handler", &built_handler("branded_handler")], env);
+    let server = Server::start_in(cwd, &["--handler", test_artifacts::BRANDED_HANDLER], env);
     server.callback("code=c&state=s");
     assert_eq!(server.finish().status.code(), Some(0));
 }

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Server, built_handler, client};
+use crate::support::{Server, client};
 
 /// The server's connection limit (`host/src/server/connections.rs`).
 const MAX_CONNECTIONS: usize = 256;
@@ -122,7 +122,7 @@ fn half_open_connections_and_a_flood_do_not_keep_the_callback_out() {
 
 #[test]
 fn a_handler_blocked_in_a_host_call_costs_its_request_a_500_after_the_deadline() {
-    let server = Server::start(&["--handler", &built_handler("misbehaving_handler")]);
+    let server = Server::start(&["--handler", test_artifacts::MISBEHAVING_HANDLER]);
     let started = Instant::now();
     let response = client().get(server.url("/sleep")).send().unwrap();
     let took = started.elapsed();

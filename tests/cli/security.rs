@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Server, built_handler, client, raw_exchange, run, status_of};
+use crate::support::{Server, client, raw_exchange, run, status_of};
 
 #[test]
 fn non_loopback_addresses_need_allow_remote() {
@@ -468,7 +468,7 @@ fn every_response_has_a_strict_policy_and_nothing_is_reflected() {
 
 #[test]
 fn a_faulty_handler_costs_one_request_a_500_and_nothing_more() {
-    let server = Server::start(&["--handler", &built_handler("misbehaving_handler")]);
+    let server = Server::start(&["--handler", test_artifacts::MISBEHAVING_HANDLER]);
     let http = client();
     for path in ["/loop", "/trap", "/oom", "/bad-header"] {
         let started = Instant::now();

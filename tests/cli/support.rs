@@ -249,22 +249,6 @@ pub fn run(args: &[&str]) -> Finished {
     }
 }
 
-/// A test or example handler component built by `scripts/test` (see there).
-pub fn built_handler(name: &str) -> String {
-    let dir = std::env::var("OAUTH_CALLBACK_TEST_WASM_DIR").unwrap_or_else(|_| {
-        concat!(env!("CARGO_MANIFEST_DIR"), "/../target/wasm32-wasip2/guest").into()
-    });
-    let path = std::path::Path::new(&dir).join(format!("{name}.wasm"));
-    assert!(
-        path.exists(),
-        "{} is missing: build the test handlers first (scripts/test does: \
-         cargo build --target wasm32-wasip2 --profile guest -p branded-handler \
-         -p misbehaving-handler -p uses-std-handler)",
-        path.display()
-    );
-    path.to_str().unwrap().to_string()
-}
-
 /// Make a FIFO (named pipe) at `path`: opening it for reading blocks until
 /// a writer comes, which nothing here ever does.
 pub fn mkfifo(path: &std::path::Path) {

@@ -24,8 +24,13 @@ struct WasiHost {
 
 impl WasiHost {
     /// Export the embedded handler, start `program` with `args(wasm, port)`,
-    /// and wait until the port answers.
-    fn start(program: &str, args: impl FnOnce(&str, u16) -> Vec<String>) -> WasiHost {
+    /// and wait until the port answers. When `program` is missing, the test
+    /// fails with `install`, the one line that gets it (scripts/test runs it).
+    fn start(
+        program: &str,
+        install: &str,
+        args: impl FnOnce(&str, u16) -> Vec<String>,
+    ) -> WasiHost {
         let dir = tempfile::tempdir().unwrap();
         let wasm = dir.path().join("handler.wasm");
         let export = run(&["export-handler", wasm.to_str().unwrap()]);
@@ -39,7 +44,7 @@ impl WasiHost {
             // (`jco serve` runs the server in a child node process).
             .process_group(0)
             .spawn()
-            .unwrap_or_else(|e| panic!("cannot run {program} (scripts/test installs it): {e}"));
+            .unwrap_or_else(|e| panic!("cannot run {program} ({e}); get it with: {install}"));
         let (tx, rx) = mpsc::channel();
         let stdout = child.stdout.take().unwrap();
         thread::spawn(move || {
@@ -179,7 +184,9 @@ fn exercise(host: &WasiHost) {
 #[test]
 fn plain_wasmtime_serve_runs_the_same_component() {
     let wasmtime = std::env::var("WASMTIME").unwrap_or_else(|_| "wasmtime".into());
-    let host = WasiHost::start(&wasmtime, |wasm, port| {
+    let install =
+        "cargo install --locked wasmtime-cli --version <WASMTIME_VERSION in scripts/test>";
+    let host = WasiHost::start(&wasmtime, install, |wasm, port| {
         vec![
             "serve".into(),
             "--addr".into(),
@@ -196,7 +203,7 @@ fn jco_serve_runs_the_same_component() {
         env!("CARGO_MANIFEST_DIR"),
         "/../tests/e2e/node_modules/.bin/jco"
     );
-    let host = WasiHost::start(jco, |wasm, port| {
+    let host = WasiHost::start(jco, "(cd tests/e2e && npm ci)", |wasm, port| {
         let port = port.to_string();
         ["serve", "--host", "127.0.0.1", "--port", &port, wasm]
             .map(String::from)
