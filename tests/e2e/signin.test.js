@@ -1,14 +1,15 @@
 // End-to-end sign-ins: the real oauth-callback binary, a certified OpenID
 // provider (oidc-provider) and headless Chromium, all on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawn } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  authorizationUrl, exchangeCode, freePort, launchBrowser, screenshot, secrets, signIn, startCallback, startProvider,
+  CLIENT_ID, authorizationUrl, examples, exchangeCode, freePort, launchBrowser, screenshot, secrets, signIn,
+  startCallback, startProvider,
 } from './support.js';
 
 const SUCCESS = 'Credentials received successfully. You may close this window.';
@@ -171,4 +172,36 @@ test('the bridge page without a fragment explains itself', async (t) => {
   await page.waitForSelector('text=there was none');
   assert.equal(await page.textContent('h1'), 'Nothing to complete');
   await screenshot(page, 'bridge-empty');
+});
+
+test('an async Rust program signs in with the oauth2 crate (PKCE, code exchange) through AsyncCallbackServer', async (t) => {
+  // The provider registers exact redirect URIs: give the example its port.
+  const port = await freePort();
+  const provider = await startProvider(`https://127.0.0.1:${port}/callback`);
+  const { browser, page } = await launchBrowser();
+  const example = spawn(join(examples, 'oauth2_signin'),
+    [`${provider.issuer}/auth`, `${provider.issuer}/token`, CLIENT_ID, String(port)],
+    { env: { ...process.env, OAUTH2_SIGNIN_NO_BROWSER: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(async () => {
+    example.kill();
+    await browser.close();
+    await provider.close();
+  });
+  let stdout = '';
+  let stderr = '';
+  example.stderr.on('data', (chunk) => { stderr += chunk; });
+  const exited = new Promise((resolve) => example.on('exit', resolve));
+  const url = await new Promise((resolve, reject) => {
+    example.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /^open (\S+)$/m.exec(stdout);
+      if (match) resolve(match[1]);
+    });
+    example.on('exit', () => reject(new Error(`the example exited early:\n${stderr}`)));
+  });
+  await page.goto(url);
+  await signIn(page);
+  await page.waitForSelector(`text=${SUCCESS}`);
+  assert.equal(await exited, 0, stderr);
+  assert.match(stdout, /^signed in: bearer token$/im, stdout);
 });

@@ -13,6 +13,8 @@ import { chromium } from 'playwright-core';
 const repo = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const binary = process.env.OAUTH_CALLBACK_BIN ?? join(repo, 'target', 'release', 'oauth-callback');
 export const screenshots = join(repo, 'target', 'e2e');
+/** Where `cargo test --release` leaves the built examples. */
+export const examples = join(repo, 'target', 'release', 'examples');
 export const CLIENT_ID = 'oauth-callback-e2e';
 
 /** Start oauth-callback (on a free port unless `port` is given); resolves once it is listening. */
