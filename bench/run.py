@@ -8,8 +8,9 @@ Prints medians and ratios as Markdown tables: ready (start to the first HTTPS
 answer) warm, with an empty cache and home directory (a first start on a
 machine), and of a plain hyper+rustls server, interleaved run by run; callback (a fresh HTTPS connection sending the callback and
 reading the whole answer), whole one-shot flow (start to exit with the JSON
-printed), peak RSS of that flow, keep-alive throughput (wrk, stray 404s) and
-the binary size. Needs: a release build, wrk (Debian), Python 3 with venv.
+printed), peak RSS of that flow, keep-alive throughput (wrk, stray 404s),
+the start-up and per-request cost of the Rust and JavaScript handlers, and the
+binary size. Needs: a release build, wrk (Debian), Python 3 with venv.
 Installs the seed's Python packages into target/bench-venv on first use.
 """
 import argparse
@@ -73,15 +74,15 @@ class Subject:
     with HOME and XDG_CACHE_HOME in a new empty directory each time; `health`
     says whether it serves /health (the baseline answers anything)."""
 
-    def __init__(self, name, command, tls=True, fresh_home=False, health=True):
+    def __init__(self, name, command, tls=True, fresh_home=False, health=True, home=None):
         self.name, self.command, self.tls = name, command, tls
-        self.fresh_home, self.health = fresh_home, health
+        self.fresh_home, self.health, self.home = fresh_home, health, home
         self.truncated = 0
 
     def spawn(self, port):
         env = None
-        if self.fresh_home:
-            home = tempfile.mkdtemp(prefix="bench-home-", dir=TARGET)
+        home = tempfile.mkdtemp(prefix="bench-home-", dir=TARGET) if self.fresh_home else self.home
+        if home:
             env = dict(os.environ, HOME=home, XDG_CACHE_HOME=home)
         return subprocess.Popen(self.command(port), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
 
@@ -221,7 +222,40 @@ def main():
         print(f"| {subject.name} | {rates[subject.name]:.0f} |")
     ratio = rates["oauth-callback, HTTP"] / rates["wasmtime serve, HTTP (same component)"]
     print(f"| oauth-callback / wasmtime serve (HTTP) | {ratio:.2f}x |")
+    handlers_table(args, serve, handler)
     print(f"\nbinary size: {BINARY.stat().st_size / 2**20:.1f} MiB ({BINARY})")
+
+
+def handlers_table(args, serve, exported):
+    """Start-up and per-request cost of the embedded Rust handler beside the
+    same component and the JavaScript example swapped in with --handler
+    (compiled on a first start, then loaded from the cache)."""
+    js = ensure_js_handler()
+    home = tempfile.mkdtemp(prefix="bench-cache-", dir=TARGET)
+    handlers = [
+        ("Rust (default), embedded", []),
+        ("Rust (default), --handler", ["--handler", str(exported)]),
+        ("JavaScript (examples/js-handler), --handler", ["--handler", str(js)]),
+    ]
+    print(f"\n| handler | ready, cached (ms) | keep-alive 404s, HTTP (requests/s) | per request (µs, 1/rate) |")
+    print("|---|---:|---:|---:|")
+    for name, extra in handlers:
+        https = Subject(name, lambda p, extra=extra: serve(p) + extra, home=home)
+        plain = Subject(name, lambda p, extra=extra: serve(p) + extra + ["--no-https"], tls=False, home=home)
+        ready_time(https)  # a first start compiles and caches the component
+        ready = median_ms([ready_time(https) for _ in range(args.runs)])
+        rate = throughput(plain, args.seconds)
+        print(f"| {name} | {ready:.1f} | {rate:.0f} | {1e6 / rate:.0f} |")
+
+
+def ensure_js_handler():
+    """The JavaScript example handler's component, built when missing."""
+    js = TARGET / "js-handler" / "handler.wasm"
+    if not js.exists():
+        example = ROOT / "examples" / "js-handler"
+        subprocess.run(["npm", "ci", "--no-audit", "--no-fund"], cwd=example, check=True)
+        subprocess.run(["npm", "run", "build"], cwd=example, check=True)
+    return js
 
 
 if __name__ == "__main__":

@@ -166,3 +166,58 @@ fn an_empty_or_relative_xdg_cache_home_is_ignored() {
         "the cache falls back to ~/.cache: {cached:?}"
     );
 }
+
+/// The JavaScript example handler (`examples/js-handler`), built by the
+/// test command with componentize-js.
+fn js_handler() -> String {
+    let path = std::env::var("OAUTH_CALLBACK_JS_HANDLER").unwrap_or_else(|_| {
+        concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/../target/js-handler/handler.wasm"
+        )
+        .into()
+    });
+    assert!(
+        Path::new(&path).is_file(),
+        "{path} is missing; build it with: (cd examples/js-handler && npm ci && npm run build)"
+    );
+    path
+}
+
+#[test]
+fn a_handler_written_in_javascript_completes_a_real_callback_over_https() {
+    // Its own cache: the first start compiles the 12 MiB component.
+    let cache = tempfile::tempdir().unwrap();
+    let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];
+    let mut server = Server::start_with_env(&["--handler", &js_handler()], &env);
+    assert!(server.uri.starts_with("https://"), "{}", server.uri);
+    let http = client();
+    assert_eq!(
+        http.get(server.url("/favicon.ico"))
+            .send()
+            .unwrap()
+            .status(),
+        404
+    );
+    let repeated = http
+        .get(format!("{}?code=a&code=b", server.uri))
+        .send()
+        .unwrap();
+    assert_eq!(repeated.status(), 400);
+    assert!(
+        server.is_running(),
+        "a refused callback leaves the flow pending"
+    );
+
+    let page = server.page("code=js&state=s");
+    assert!(
+        page.contains("Example (JS)") && page.contains("Signed in"),
+        "{page}"
+    );
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(0));
+    assert_eq!(
+        finished.result()["params"],
+        json!({"code": "js", "state": "s"})
+    );
+}

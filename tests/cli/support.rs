@@ -23,7 +23,7 @@ pub fn assert_hardened(response: &reqwest::blocking::Response, context: &str) {
 }
 
 const READY_PREFIX: &str = "listening on ";
-const WAIT_LIMIT: Duration = Duration::from_secs(20);
+const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 /// The binary under test.
 pub fn binary() -> Command {
