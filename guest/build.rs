@@ -8,7 +8,7 @@ use base64::Engine as _;
 use sha2::{Digest, Sha256};
 
 fn main() {
-    let assets = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("../assets");
+    let assets = PathBuf::from(std::env::var_os("CARGO_MANIFEST_DIR").unwrap()).join("assets");
     let mut code = String::new();
     for (name, file) in [
         ("STYLE_SOURCE", "style.css"),

@@ -1,7 +1,8 @@
 //! Builds the default handler (`guest/`) as a `wasm32-wasip2` component so the
-//! binary can embed it, adding the Rust target first when it is missing, and
-//! precompiles it with the runtime's engine settings for the baseline CPU of
-//! the target, so that no start ever runs Cranelift for it.
+//! binary can embed it, adding the Rust target first when it is missing (the
+//! published crate ships the built component instead), and precompiles it
+//! with the runtime's engine settings for the baseline CPU of the target, so
+//! that no start ever runs Cranelift for it.
 
 use std::env;
 use std::path::{Path, PathBuf};
@@ -13,20 +14,33 @@ mod engine;
 
 fn main() {
     let manifest_dir = PathBuf::from(env::var_os("CARGO_MANIFEST_DIR").unwrap());
-    let workspace = manifest_dir.parent().unwrap();
-    for watched in ["guest", "wit", "assets", "Cargo.lock", "Cargo.toml"] {
-        println!(
-            "cargo:rerun-if-changed={}",
-            workspace.join(watched).display()
-        );
-    }
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    let wasm = component::build(
-        workspace,
-        "oauth-callback-guest",
-        "oauth_callback_guest",
-        &out_dir.join("guest-target"),
-    );
+    let workspace = manifest_dir.parent().unwrap();
+    let wasm = if workspace.join("guest/Cargo.toml").is_file() {
+        // In the repository: build the guest from its sources.
+        for watched in ["guest", "wit", "assets", "Cargo.lock", "Cargo.toml"] {
+            println!(
+                "cargo:rerun-if-changed={}",
+                workspace.join(watched).display()
+            );
+        }
+        component::build(
+            workspace,
+            "oauth-callback-guest",
+            "oauth_callback_guest",
+            &out_dir.join("guest-target"),
+        )
+    } else {
+        // The published crate: the component it ships.
+        let shipped = manifest_dir.join("component/handler.wasm");
+        println!("cargo:rerun-if-changed={}", shipped.display());
+        assert!(
+            shipped.is_file(),
+            "{} is missing: package with the test command, which exports it first",
+            shipped.display()
+        );
+        shipped
+    };
     copy(&wasm, &out_dir.join("handler.wasm"));
     precompile(&wasm, &out_dir.join("handler.cwasm"));
 }

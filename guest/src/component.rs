@@ -7,7 +7,7 @@ use crate::http;
 use crate::security::Sources;
 
 wit_bindgen::generate!({
-    path: "../wit",
+    path: "wit",
     world: "callback-handler",
 });
 

@@ -16,11 +16,11 @@ pub const ERROR_MESSAGE: &str =
 pub const REJECTED_MESSAGE: &str =
     "This sign-in response could not be verified. Close this window and start the sign-in again.";
 
-const TEMPLATE: &str = include_str!("../../assets/page.html");
+const TEMPLATE: &str = include_str!("../assets/page.html");
 /// The built-in stylesheet, inlined into every built-in page.
-pub const STYLE: &str = include_str!("../../assets/style.css");
+pub const STYLE: &str = include_str!("../assets/style.css");
 /// The bridge page's script.
-pub const BRIDGE_SCRIPT: &str = include_str!("../../assets/bridge.js");
+pub const BRIDGE_SCRIPT: &str = include_str!("../assets/bridge.js");
 
 /// Which built-in page to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -21,7 +21,7 @@ pub mod sandbox;
 
 mod bindings {
     wasmtime::component::bindgen!({
-        path: "../wit",
+        path: "wit",
         world: "callback-handler",
         exports: { default: async },
     });

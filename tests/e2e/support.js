@@ -2,7 +2,7 @@
 // real OpenID provider (oidc-provider) on 127.0.0.1, and headless Chromium.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -111,8 +111,12 @@ export async function exchangeCode(issuer, redirectUri, code, verifier) {
 
 /** Headless Chromium (Debian's), a fresh profile, certificate errors ignored. */
 export async function launchBrowser() {
+  const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
+  if (!existsSync(executablePath)) {
+    throw new Error(`${executablePath} is missing; get it with: apt-get install chromium (or set CHROMIUM)`);
+  }
   const browser = await chromium.launch({
-    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    executablePath,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-quic'],
   });
