@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::json;
 
-use crate::support::{Server, client, mkfifo, run};
+use crate::support::{Server, client, heavy, mkfifo, run};
 
 #[test]
 fn a_branded_handler_replaces_pages_and_completion_rule() {
@@ -186,6 +186,7 @@ fn js_handler() -> String {
 
 #[test]
 fn a_handler_written_in_javascript_completes_a_real_callback_over_https() {
+    let _alone = heavy();
     // Its own cache: the first start compiles the 12 MiB component.
     let cache = tempfile::tempdir().unwrap();
     let env = [("XDG_CACHE_HOME", cache.path().to_str().unwrap())];

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::json;
 
-use crate::support::{Server, client};
+use crate::support::{Server, client, heavy};
 
 /// The server's connection limit (`host/src/server/connections.rs`).
 const MAX_CONNECTIONS: usize = 256;
@@ -47,6 +47,7 @@ fn closed(stream: &TcpStream) -> bool {
 
 #[test]
 fn half_open_connections_and_a_flood_do_not_keep_the_callback_out() {
+    let _alone = heavy();
     const HALF_OPEN: usize = 300;
     const FLOODERS: usize = 16;
     let server = Server::start(&[]);
@@ -122,6 +123,7 @@ fn half_open_connections_and_a_flood_do_not_keep_the_callback_out() {
 
 #[test]
 fn a_handler_blocked_in_a_host_call_costs_its_request_a_500_after_the_deadline() {
+    let _alone = heavy();
     let server = Server::start(&["--handler", test_artifacts::MISBEHAVING_HANDLER]);
     let started = Instant::now();
     let response = client().get(server.url("/sleep")).send().unwrap();

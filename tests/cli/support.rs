@@ -23,6 +23,16 @@ pub fn assert_hardened(response: &reqwest::blocking::Response, context: &str) {
 }
 
 const READY_PREFIX: &str = "listening on ";
+
+/// Held by the tests that load the machine hardest (compiling a 12 MiB
+/// component, flooding a server) and by those whose bounds would suffer from
+/// sharing two cores with them: they run one at a time.
+pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
+    static HEAVY: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    HEAVY
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
 /// The binary under test.
