@@ -9,8 +9,8 @@ answer) warm, with an empty cache and home directory (a first start on a
 machine), and of a plain hyper+rustls server, interleaved run by run; callback (a fresh HTTPS connection sending the callback and
 reading the whole answer), whole one-shot flow (start to exit with the JSON
 printed), peak RSS of that flow, keep-alive throughput (wrk, stray 404s),
-the start-up and per-request cost of the Rust and JavaScript handlers, and the
-binary size. Needs: a release build, wrk (Debian), Python 3 with venv.
+the start-up and per-request cost of the Rust and JavaScript handlers, the
+Python package's `run_callback_server` beside the seed's, and the binary size. Needs: a release build, wrk (Debian), Python 3 with venv.
 Installs the seed's Python packages into target/bench-venv on first use.
 """
 import argparse
@@ -223,6 +223,7 @@ def main():
     ratio = rates["oauth-callback, HTTP"] / rates["wasmtime serve, HTTP (same component)"]
     print(f"| oauth-callback / wasmtime serve (HTTP) | {ratio:.2f}x |")
     handlers_table(args, serve, handler)
+    python_table(args, seed_python)
     print(f"\nbinary size: {BINARY.stat().st_size / 2**20:.1f} MiB ({BINARY})")
 
 
@@ -246,6 +247,19 @@ def handlers_table(args, serve, exported):
         ready = median_ms([ready_time(https) for _ in range(args.runs)])
         rate = throughput(plain, args.seconds)
         print(f"| {name} | {ready:.1f} | {rate:.0f} | {1e6 / rate:.0f} |")
+
+
+def python_table(args, seed_python):
+    """The Python package beside the seed's module, in the seed's venv with
+    the wheel installed (scripts/test-python builds it into target/wheels)."""
+    wheels = sorted((TARGET / "wheels").glob("*.whl"))
+    if not wheels:
+        subprocess.run([str(ROOT / "scripts" / "test-python")], check=True)
+        wheels = sorted((TARGET / "wheels").glob("*.whl"))
+    subprocess.run([str(seed_python), "-m", "pip", "install", "-q", "--force-reinstall", str(wheels[-1])],
+                   check=True)
+    subprocess.run([str(seed_python), str(ROOT / "bench" / "python_api.py"), str(SEED), str(max(args.runs, 15))],
+                   check=True)
 
 
 def ensure_js_handler():

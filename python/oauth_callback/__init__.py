@@ -1,0 +1,15 @@
+"""Receive the one OAuth redirect that ends a native app's sign-in on a
+loopback address: the original `callback.py` API (`run_callback_server`,
+`CallbackServer`), served by the `oauth-callback` binary this package ships.
+
+    from oauth_callback import run_callback_server
+
+    res = run_callback_server(port=8080, path="/callback", timeout=180, adhoc_ssl=True)
+    if res is None:
+        raise TimeoutError("Callback did not arrive in time")
+    print(res["params"])
+"""
+
+from ._server import CallbackServer, ConfigError, run_callback_server
+
+__all__ = ["CallbackServer", "ConfigError", "run_callback_server"]

@@ -1,0 +1,300 @@
+"""The original module's two levels, driving the `oauth-callback` binary: one
+process per server, its ready line and logs read from stderr, the result from
+the one JSON line on stdout."""
+
+import json
+import logging
+import math
+import re
+import signal
+import subprocess
+import sys
+import threading
+from types import TracebackType
+from typing import IO, Any, Dict, List, Optional, Type
+from urllib.parse import urlsplit
+
+from ._binary import find_binary
+
+__all__ = ["CallbackServer", "ConfigError", "run_callback_server"]
+
+SERVERS = ("auto", "gevent", "werkzeug")
+"""The original's `server` choices; one server serves them all."""
+
+EXIT_COMPLETED, EXIT_USAGE, EXIT_TIMEOUT = 0, 2, 124
+EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
+
+READY = re.compile(r"^listening on (\S+)$")
+LEVELED = re.compile(r"^\s*(TRACE|DEBUG|INFO|WARN|ERROR)\s+(.*)$")
+LEVELS = {
+    "TRACE": logging.DEBUG,
+    "DEBUG": logging.DEBUG,
+    "INFO": logging.INFO,
+    "WARN": logging.WARNING,
+    "ERROR": logging.ERROR,
+}
+FATAL_PREFIX = "oauth-callback: "
+STOP_GRACE = 5.0
+"""Seconds a stopping server gets to finish before it is killed."""
+
+
+class ConfigError(ValueError):
+    """The server refused its configuration (an unreadable or invalid PEM
+    file, a key that does not match, a port in use, an unusable handler...);
+    the message is the command line's one line."""
+
+
+class CallbackServer:
+    """One callback server: `start()`, open the browser at the provider,
+    `wait()`, `shutdown()`. Also a context manager (started on entry, shut
+    down on exit). `wait` may be called from another thread, and several
+    servers may run at once."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 8080,
+        path: str = "/callback",
+        *,
+        timeout: float = 180.0,
+        ssl_cert: Optional[str] = None,
+        ssl_key: Optional[str] = None,
+        adhoc_ssl: bool = False,
+        force_https: bool = True,
+        server: str = "auto",
+        success_html_path: Optional[str] = None,
+        error_html_path: Optional[str] = None,
+        logger: Optional[logging.Logger] = None,
+        expect_state: Optional[str] = None,
+        expect_issuer: Optional[str] = None,
+        open_url: Optional[str] = None,
+        ready_file: Optional[str] = None,
+        handler: Optional[str] = None,
+    ) -> None:
+        if server not in SERVERS:
+            raise ValueError(f"server must be one of {', '.join(SERVERS)}, not {server!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
+            raise ValueError(f"timeout must be a number of seconds, not {timeout!r}")
+        if math.isnan(timeout) or timeout < 0:
+            raise ValueError(f"timeout must not be negative, not {timeout!r}")
+        if (ssl_cert is None) != (ssl_key is None):
+            raise ValueError("ssl_cert and ssl_key go together: give both PEM files or neither")
+        self.timeout = float(timeout)
+        self._logger = logger or logging.getLogger("oauth_callback")
+        self._args = ["--host", host, "--port", str(port), "--path", path, "--timeout", repr(self.timeout)]
+        if ssl_cert is not None and ssl_key is not None:
+            self._args += ["--ssl-cert", str(ssl_cert), "--ssl-key", str(ssl_key)]
+        if adhoc_ssl:
+            self._args.append("--adhoc-ssl")
+        elif ssl_cert is None and not force_https:
+            self._args.append("--no-https")
+        for flag, value in (
+            ("--success-html", success_html_path),
+            ("--error-html", error_html_path),
+            ("--expect-state", expect_state),
+            ("--expect-issuer", expect_issuer),
+            ("--open", open_url),
+            ("--ready-file", ready_file),
+            ("--handler", handler),
+        ):
+            if value is not None:
+                self._args += [flag, str(value)]
+        self._process: Optional["subprocess.Popen[str]"] = None
+        self._ready = threading.Event()
+        self._done = threading.Event()
+        self._stopping = False
+        self._redirect_uri: Optional[str] = None
+        self._result: Optional[Dict[str, Any]] = None
+        self._fatal: List[str] = []
+        self._readers: List[threading.Thread] = []
+
+    @property
+    def redirect_uri(self) -> str:
+        """The URI to register with the provider, e.g.
+        `https://127.0.0.1:8080/callback` (known once started)."""
+        if self._redirect_uri is None:
+            raise RuntimeError("the server is not started: call start() first")
+        return self._redirect_uri
+
+    @property
+    def port(self) -> int:
+        """The port listened on (useful with `port=0`)."""
+        port = urlsplit(self.redirect_uri).port
+        assert port is not None, self.redirect_uri
+        return port
+
+    def start(self) -> "CallbackServer":
+        """Start the server; returns once it listens, so that the browser can
+        be opened next. Raises `ConfigError` when the configuration is refused."""
+        if self._process is not None:
+            raise RuntimeError("the server was already started")
+        self._process = subprocess.Popen(
+            [find_binary(), *self._args],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            encoding="utf-8",
+            errors="replace",
+            # Its own process group: a Ctrl-C in the caller's terminal is the
+            # caller's to handle (wait() then stops the server itself).
+            **_detached(),
+        )
+        assert self._process.stdout is not None and self._process.stderr is not None
+        self._readers = [
+            _spawn(self._read_stderr, self._process.stderr),
+            _spawn(self._read_stdout, self._process.stdout),
+        ]
+        try:
+            while not self._ready.wait(0.01):
+                if self._done.is_set():
+                    self._readers[0].join()
+                    raise self._failure()
+        except KeyboardInterrupt:
+            self.shutdown()
+            raise
+        return self
+
+    def wait(self, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
+        """The callback's dict (`params`, `method`, `path`, `received_at`)
+        once it arrives, or `None` after `timeout` seconds (by default the
+        server's own timeout, after which it has stopped). On Ctrl-C the
+        server is stopped, its port freed, and `KeyboardInterrupt` raised."""
+        if self._process is None:
+            raise RuntimeError("the server is not started: call start() first")
+        try:
+            if not self._done.wait(timeout):
+                return None
+        except KeyboardInterrupt:
+            self.shutdown()
+            raise
+        return self._outcome()
+
+    def shutdown(self) -> None:
+        """Stop the server and free its port (idempotent). A callback that
+        completed meanwhile is still returned by `wait()`."""
+        process = self._process
+        if process is None or self._done.is_set():
+            return
+        self._stopping = True
+        if sys.platform == "win32":
+            process.terminate()
+        else:
+            process.send_signal(signal.SIGTERM)
+        if not self._done.wait(STOP_GRACE):
+            process.kill()
+            self._done.wait()
+
+    def __enter__(self) -> "CallbackServer":
+        return self if self._process is not None else self.start()
+
+    def __exit__(
+        self,
+        kind: Optional[Type[BaseException]],
+        value: Optional[BaseException],
+        traceback: Optional[TracebackType],
+    ) -> None:
+        self.shutdown()
+
+    def _read_stderr(self, stream: IO[str]) -> None:
+        """Log each line at its level; note the ready line and fatal errors."""
+        for raw in stream:
+            line = raw.rstrip("\n")
+            ready = READY.match(line)
+            leveled = LEVELED.match(line)
+            if ready:
+                self._redirect_uri = ready.group(1)
+                self._logger.info(line)
+                self._ready.set()
+            elif leveled:
+                self._logger.log(LEVELS[leveled.group(1)], leveled.group(2))
+            elif line.startswith(FATAL_PREFIX):
+                self._fatal.append(line[len(FATAL_PREFIX):])
+                self._logger.error(line[len(FATAL_PREFIX):])
+            elif line:
+                self._logger.info(line)
+
+    def _read_stdout(self, stream: IO[str]) -> None:
+        """The result line; the process has exited at the end of stdout."""
+        for line in stream:
+            if line.strip():
+                self._result = json.loads(line)
+        assert self._process is not None
+        self._process.wait()
+        self._done.set()
+
+    def _outcome(self) -> Optional[Dict[str, Any]]:
+        """What the finished process says: its result, or `None`."""
+        assert self._process is not None
+        self._readers[0].join()
+        code = self._process.returncode
+        if self._result is not None:
+            return self._result
+        if code in (EXIT_TIMEOUT, EXIT_INTERRUPTED, EXIT_TERMINATED) or self._stopping:
+            return None
+        raise self._failure()
+
+    def _failure(self) -> Exception:
+        assert self._process is not None
+        code = self._process.returncode
+        message = self._fatal[-1] if self._fatal else f"oauth-callback exited with code {code}"
+        if code == EXIT_USAGE:
+            return ConfigError(message)
+        return RuntimeError(f"oauth-callback failed (exit code {code}): {message}")
+
+
+def run_callback_server(
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    path: str = "/callback",
+    *,
+    timeout: float = 180.0,
+    ssl_cert: Optional[str] = None,
+    ssl_key: Optional[str] = None,
+    adhoc_ssl: bool = False,
+    force_https: bool = True,
+    server: str = "auto",
+    success_html_path: Optional[str] = None,
+    error_html_path: Optional[str] = None,
+    logger: Optional[logging.Logger] = None,
+    expect_state: Optional[str] = None,
+    expect_issuer: Optional[str] = None,
+    open_url: Optional[str] = None,
+    ready_file: Optional[str] = None,
+    handler: Optional[str] = None,
+) -> Optional[Dict[str, Any]]:
+    """Start a server, wait for one callback, shut it down: the callback's
+    dict, or `None` when `timeout` passes first. Bad configuration raises
+    `ConfigError`."""
+    with CallbackServer(
+        host,
+        port,
+        path,
+        timeout=timeout,
+        ssl_cert=ssl_cert,
+        ssl_key=ssl_key,
+        adhoc_ssl=adhoc_ssl,
+        force_https=force_https,
+        server=server,
+        success_html_path=success_html_path,
+        error_html_path=error_html_path,
+        logger=logger,
+        expect_state=expect_state,
+        expect_issuer=expect_issuer,
+        open_url=open_url,
+        ready_file=ready_file,
+        handler=handler,
+    ) as callback_server:
+        return callback_server.wait()
+
+
+def _spawn(target: Any, stream: IO[str]) -> threading.Thread:
+    thread = threading.Thread(target=target, args=(stream,), daemon=True)
+    thread.start()
+    return thread
+
+
+def _detached() -> Dict[str, Any]:
+    if sys.platform == "win32":
+        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
+    return {"start_new_session": True}

@@ -1,0 +1,108 @@
+"""Helpers for the Python package's tests: they run against the installed
+wheel (scripts/test-python installs it into a fresh virtual environment)."""
+
+import json
+import shutil
+import socket
+import ssl
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any, Dict, Iterator, Optional, Tuple
+
+import pytest
+
+INSECURE = ssl.create_default_context()
+INSECURE.check_hostname = False
+INSECURE.verify_mode = ssl.CERT_NONE  # ad hoc and self-made certificates, loopback only
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def get(url: str, headers: Optional[Dict[str, str]] = None) -> Tuple[int, str]:
+    """Status and body of a GET (HTTP errors included)."""
+    request = urllib.request.Request(url, headers=headers or {})
+    try:
+        with urllib.request.urlopen(request, context=INSECURE, timeout=10) as response:
+            return response.status, response.read().decode()
+    except urllib.error.HTTPError as error:
+        return error.code, error.read().decode()
+
+
+def wait_until_up(origin: str, limit: float = 30.0) -> None:
+    deadline = time.monotonic() + limit
+    while time.monotonic() < deadline:
+        try:
+            if get(f"{origin}/health")[0] == 200:
+                return
+        except OSError:
+            time.sleep(0.01)
+    raise AssertionError(f"{origin} never answered")
+
+
+class Browser:
+    """Sends the callback from another thread as soon as the server answers,
+    as the user's browser would; `answer` holds (status, body)."""
+
+    def __init__(self, origin: str, path_and_query: str, headers: Optional[Dict[str, str]] = None) -> None:
+        self.answer: Optional[Tuple[int, str]] = None
+        self._thread = threading.Thread(target=self._run, args=(origin, path_and_query, headers), daemon=True)
+        self._thread.start()
+
+    def _run(self, origin: str, path_and_query: str, headers: Optional[Dict[str, str]]) -> None:
+        wait_until_up(origin)
+        self.answer = get(origin + path_and_query, headers)
+
+    def join(self) -> Tuple[int, str]:
+        self._thread.join(30)
+        assert self.answer is not None, "the callback was never answered"
+        return self.answer
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a new server could listen there (as servers do, past the
+    TIME_WAIT of connections the old one closed)."""
+    with socket.socket() as s:
+        s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            s.bind(("127.0.0.1", port))
+            return True
+        except OSError:
+            return False
+
+
+@pytest.fixture
+def pem_pair(tmp_path: Path) -> Tuple[str, str]:
+    """A certificate and key for 127.0.0.1 made with openssl."""
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
+         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
+         "-addext", "subjectAltName=IP:127.0.0.1"],
+        check=True, capture_output=True,
+    )
+    return str(cert), str(key)
+
+
+@pytest.fixture
+def pages(tmp_path: Path) -> Tuple[str, str]:
+    success, error = tmp_path / "success.html", tmp_path / "error.html"
+    success.write_text("<!doctype html><title>ok</title><h1>Custom success</h1>")
+    error.write_text("<!doctype html><title>no</title><h1>Custom error</h1>")
+    return str(success), str(error)
+
+
+def parse(body: str) -> Any:
+    return json.loads(body)
+
+
+@pytest.fixture(autouse=True)
+def openssl_available() -> Iterator[None]:
+    assert shutil.which("openssl"), "openssl is missing; get it with: apt-get install openssl"
+    yield
