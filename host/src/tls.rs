@@ -155,7 +155,29 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     let mut file = options.open(path)?;
     #[cfg(unix)]
     file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    #[cfg(windows)]
+    restrict_to_current_user(path)?;
     file.write_all(contents)
+}
+
+/// Windows: replace the inherited ACL with one entry, full control for the
+/// current user (`icacls`, part of every Windows since Vista).
+#[cfg(windows)]
+fn restrict_to_current_user(path: &Path) -> std::io::Result<()> {
+    let user = std::env::var("USERNAME").map_err(std::io::Error::other)?;
+    let status = std::process::Command::new("icacls")
+        .arg(path)
+        .args(["/inheritance:r", "/grant:r"])
+        .arg(format!("{user}:F"))
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "icacls could not restrict the key to {user} ({status})"
+        )))
+    }
 }
 
 /// SHA-256 of a DER certificate as `AB:CD:...`, the form browsers show.

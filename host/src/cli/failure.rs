@@ -41,6 +41,11 @@ impl Failure {
             Failure::Library(e @ Error::PortInUse(_)) => {
                 format!("{e}; free it or choose another port with --port (0 picks a free one)")
             }
+            Failure::Library(Error::Bind { addr, source })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                format!("cannot listen on {addr}: {source}; {PORT_DENIED_HINT}")
+            }
             other => {
                 let mut line = other.to_string();
                 let mut cause = other.source();
@@ -55,6 +60,14 @@ impl Failure {
     }
 }
 
+/// Why a port can be refused with "permission denied", and what to do.
+const PORT_DENIED_HINT: &str = if cfg!(windows) {
+    "Windows reserves some port ranges (see `netsh int ipv4 show excludedportrange \
+     protocol=tcp`): choose a port outside them with --port (0 picks a free one)"
+} else {
+    "ports below 1024 need privileges: choose a higher one with --port (0 picks a free one)"
+};
+
 /// The flag that sets `setting`.
 fn flag(setting: Setting) -> &'static str {
     match setting {
@@ -64,5 +77,37 @@ fn flag(setting: Setting) -> &'static str {
         Setting::ExpectedState => "--expect-state",
         Setting::ExpectedIssuer => "--expect-issuer",
         _ => "setting",
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reports_name_the_flag_and_explain_a_refused_port() {
+        let denied = Failure::Library(Error::Bind {
+            addr: "127.0.0.1:80".parse().unwrap(),
+            source: std::io::ErrorKind::PermissionDenied.into(),
+        });
+        let line = denied.report();
+        assert!(
+            line.starts_with("cannot listen on 127.0.0.1:80: "),
+            "{line}"
+        );
+        assert!(line.ends_with(PORT_DENIED_HINT), "{line}");
+        let invalid = Failure::Library(Error::InvalidSetting {
+            setting: Setting::Timeout,
+            reason: "it must be more than zero".into(),
+        });
+        assert_eq!(
+            invalid.report(),
+            "invalid --timeout: it must be more than zero"
+        );
+        let write = Failure::Write {
+            path: "ready.uri".into(),
+            source: std::io::ErrorKind::NotFound.into(),
+        };
+        assert_eq!(write.report(), "cannot write ready.uri: entity not found");
     }
 }
