@@ -125,8 +125,13 @@ impl Runtime {
         Runtime::new(&bytes, &origin)
     }
 
-    /// The default handler, precompiled at build time.
+    /// The default handler, precompiled at build time (compiled here, and
+    /// cached, only in a build for another architecture than the builder's:
+    /// see `build.rs`).
     pub fn embedded() -> Result<Self> {
+        if EMBEDDED_COMPILED.is_empty() {
+            return Runtime::new(EMBEDDED_HANDLER, "embedded");
+        }
         Runtime::load("embedded", |engine| {
             // SAFETY: the artifact was made by the build script with
             // `engine::compilation_config` and this wasmtime version;
