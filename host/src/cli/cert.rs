@@ -42,8 +42,8 @@ impl CertArgs {
              \n    sudo cp {cert} /usr/local/share/ca-certificates/oauth-callback.crt && sudo update-ca-certificates\
              \n  macOS:\
              \n    security add-trusted-cert -r trustRoot -k ~/Library/Keychains/login.keychain-db {cert}\
-             \n  Windows (PowerShell):\
-             \n    Import-Certificate -FilePath {cert} -CertStoreLocation Cert:\\CurrentUser\\Root\
+             \n  Windows (Command Prompt or PowerShell):\
+             \n    certutil -user -addstore Root {cert}\
              \n\nCheck that the fingerprint your system shows is the one above.",
             self.out.display()
         );
