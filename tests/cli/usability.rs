@@ -190,9 +190,9 @@ fn a_generated_certificate_is_served_with_tls_dir_and_trusted() {
         .to_string();
     assert_eq!(fingerprint.len(), 95, "{fingerprint}");
     for system in [
-        "certutil",
+        "certutil -d sql:",
         "security add-trusted-cert",
-        "Import-Certificate",
+        "certutil -user -addstore Root",
     ] {
         assert!(cert.stdout.contains(system), "no {system} instructions");
     }
