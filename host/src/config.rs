@@ -43,7 +43,8 @@ pub enum Tls {
 pub struct Config {
     pub(crate) host: String,
     pub(crate) ips: Vec<IpAddr>,
-    pub(crate) port: u16,
+    /// Tried in order; the first that binds wins (0: any free port).
+    pub(crate) ports: Vec<u16>,
     pub(crate) path: String,
     pub(crate) timeout: Duration,
     pub(crate) tls: Tls,
@@ -99,7 +100,7 @@ impl Default for ConfigBuilder {
             config: Config {
                 host: DEFAULT_HOST.into(),
                 ips: Vec::new(),
-                port: DEFAULT_PORT,
+                ports: vec![DEFAULT_PORT],
                 path: DEFAULT_PATH.into(),
                 timeout: DEFAULT_TIMEOUT,
                 tls: Tls::default(),
@@ -122,8 +123,15 @@ impl ConfigBuilder {
     }
 
     /// The port; 0 picks a free one (default 8080).
-    pub fn port(mut self, port: u16) -> Self {
-        self.config.port = port;
+    pub fn port(self, port: u16) -> Self {
+        self.ports([port])
+    }
+
+    /// Ports to try in order (a provider may have a short list of
+    /// registered redirect URIs): the first that can be bound wins; 0 means
+    /// any free port.
+    pub fn ports(mut self, ports: impl IntoIterator<Item = u16>) -> Self {
+        self.config.ports = ports.into_iter().collect();
         self
     }
 
@@ -206,6 +214,12 @@ impl ConfigBuilder {
                         .into(),
                 });
             }
+        }
+        if config.ports.is_empty() {
+            return Err(Error::InvalidSetting {
+                setting: Setting::Port,
+                reason: "no port given".into(),
+            });
         }
         check_timeout(config.timeout)?;
         Ok(config)

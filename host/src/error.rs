@@ -34,6 +34,10 @@ pub enum Error {
     #[error("port {} on {} is already in use", .0.port(), .0.ip())]
     PortInUse(SocketAddr),
 
+    /// None of several ports could be bound; each attempt's error, in order.
+    #[error("none of the ports could be used: {}", list_attempts(.0))]
+    NoPortAvailable(Vec<Error>),
+
     /// Listening failed for another reason (permissions, unknown address...).
     #[error("cannot listen on {addr}")]
     Bind {
@@ -80,6 +84,15 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
+fn list_attempts(attempts: &[Error]) -> String {
+    let attempt = |e: &Error| match e {
+        Error::PortInUse(addr) => format!("{} (in use)", addr.port()),
+        Error::Bind { addr, source } => format!("{} ({source})", addr.port()),
+        other => other.to_string(),
+    };
+    attempts.iter().map(attempt).collect::<Vec<_>>().join(", ")
+}
+
 /// The settings an [`Error::InvalidSetting`] can name.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -88,6 +101,8 @@ pub enum Setting {
     Host,
     /// [`ConfigBuilder::path`](crate::ConfigBuilder::path).
     Path,
+    /// [`ConfigBuilder::ports`](crate::ConfigBuilder::ports).
+    Port,
     /// [`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout).
     Timeout,
     /// [`ConfigBuilder::expect_state`](crate::ConfigBuilder::expect_state).
@@ -101,6 +116,7 @@ impl fmt::Display for Setting {
         f.write_str(match self {
             Setting::Host => "host",
             Setting::Path => "callback path",
+            Setting::Port => "port",
             Setting::Timeout => "timeout",
             Setting::ExpectedState => "expected state",
             Setting::ExpectedIssuer => "expected issuer",

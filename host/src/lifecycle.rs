@@ -37,7 +37,7 @@ impl Flow {
     /// the handler loads on a blocking thread; early requests wait for it.
     /// After an error nothing is left listening.
     pub(crate) async fn launch(config: Config) -> Result<Flow> {
-        let listeners = bind(&config.ips, config.port).await?;
+        let listeners = bind_first(&config.ips, &config.ports).await?;
         let bound: Vec<SocketAddr> = listeners
             .iter()
             .map(tokio::net::TcpListener::local_addr)
@@ -158,6 +158,34 @@ fn read_page(path: &Path) -> Option<wit::Page> {
                 script_sources: page.sources.scripts.into_iter().collect(),
             }
         })
+}
+
+/// Listen on the first of `ports` that can be bound (in use or refused: the
+/// next one is tried).
+async fn bind_first(
+    ips: &[std::net::IpAddr],
+    ports: &[u16],
+) -> Result<Vec<tokio::net::TcpListener>> {
+    let mut attempts = Vec::new();
+    for &port in ports {
+        match bind(ips, port).await {
+            Ok(listeners) => return Ok(listeners),
+            Err(e @ Error::PortInUse(_)) => attempts.push(e),
+            Err(Error::Bind { addr, source })
+                if source.kind() == std::io::ErrorKind::PermissionDenied =>
+            {
+                attempts.push(Error::Bind { addr, source })
+            }
+            Err(e) => return Err(e),
+        }
+        if let Some(Error::PortInUse(addr) | Error::Bind { addr, .. }) = attempts.last() {
+            tracing::debug!("port {} cannot be used; trying the next one", addr.port());
+        }
+    }
+    Err(match attempts.len() {
+        1 => attempts.remove(0),
+        _ => Error::NoPortAvailable(attempts),
+    })
 }
 
 /// Listen on every address on one port. With port 0 the first address picks

@@ -175,3 +175,33 @@ fn help_documents_the_exit_codes() {
         assert!(help.stdout.contains(needle), "--help lacks {needle}");
     }
 }
+
+#[test]
+fn a_port_list_is_tried_in_order_and_the_ready_line_says_which_won() {
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = busy.local_addr().unwrap().port();
+    let free = {
+        let probe = TcpListener::bind("127.0.0.1:0").unwrap();
+        probe.local_addr().unwrap().port()
+    };
+    let server = Server::start(&["--port", &format!("{taken},{free},0")]);
+    assert_eq!(server.port, free, "the first free port of the list");
+    assert!(server.uri.contains(&format!(":{free}/")), "{}", server.uri);
+
+    let other = TcpListener::bind("127.0.0.1:0").unwrap();
+    let also_taken = other.local_addr().unwrap().port();
+    let server = Server::start(&["--port", &format!("{taken},{also_taken},0")]);
+    assert!(
+        ![taken, also_taken].contains(&server.port),
+        "0: any free port"
+    );
+
+    let refused = run(&["--port", &format!("{taken},{also_taken}")]);
+    assert_eq!(refused.status.code(), Some(2));
+    let line = refused.stderr.trim();
+    assert!(
+        line.contains(&format!("{taken} (in use), {also_taken} (in use)")),
+        "{line}"
+    );
+    assert_eq!(line.lines().count(), 1, "{line}");
+}

@@ -171,3 +171,32 @@ async fn the_blocking_api_inside_a_runtime_is_a_clear_error_not_a_panic() {
     assert!(matches!(error, Error::InsideAsyncRuntime), "{error:?}");
     assert!(error.to_string().contains("AsyncCallbackServer"), "{error}");
 }
+
+#[test]
+fn ports_are_tried_in_order() {
+    let busy = TcpListener::bind("127.0.0.1:0").unwrap();
+    let taken = busy.local_addr().unwrap().port();
+    let config = Config::builder()
+        .ports([taken, 0])
+        .tls(Tls::Disabled)
+        .build()
+        .unwrap();
+    let server = CallbackServer::start(config).unwrap();
+    assert_ne!(server.local_addr().port(), taken);
+    server.shutdown();
+
+    let config = Config::builder().ports([taken, taken]).build().unwrap();
+    match CallbackServer::start(config).unwrap_err() {
+        Error::NoPortAvailable(attempts) => {
+            assert_eq!(attempts.len(), 2);
+            assert!(
+                attempts
+                    .iter()
+                    .all(|e| matches!(e, Error::PortInUse(a) if a.port() == taken))
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let empty = Config::builder().ports([]).build().unwrap_err();
+    assert!(matches!(empty, Error::InvalidSetting { .. }), "{empty:?}");
+}

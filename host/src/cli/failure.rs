@@ -38,6 +38,9 @@ impl Failure {
                 "--host {host} is not a loopback address: other machines could reach the \
                  callback; add --allow-remote if that is really wanted"
             ),
+            Failure::Library(e @ Error::NoPortAvailable(_)) => {
+                format!("{e}; free one or give others with --port (0 picks a free one)")
+            }
             Failure::Library(e @ Error::PortInUse(_)) => {
                 format!("{e}; free it or choose another port with --port (0 picks a free one)")
             }
@@ -73,6 +76,7 @@ fn flag(setting: Setting) -> &'static str {
     match setting {
         Setting::Host => "--host",
         Setting::Path => "--path",
+        Setting::Port => "--port",
         Setting::Timeout => "--timeout",
         Setting::ExpectedState => "--expect-state",
         Setting::ExpectedIssuer => "--expect-issuer",

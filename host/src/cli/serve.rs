@@ -22,10 +22,13 @@ pub struct ServeArgs {
     #[arg(long, default_value = oauth_callback::DEFAULT_HOST)]
     host: String,
 
-    /// Port to listen on; must match the registered redirect URI. 0 picks a
-    /// free port (the ready line and --ready-file tell which).
-    #[arg(long, default_value_t = oauth_callback::DEFAULT_PORT)]
-    port: u16,
+    /// Port to listen on; must match the registered redirect URI. A
+    /// comma-separated list (e.g. 8000,18000,0) is tried in order: the first
+    /// that is free wins. 0 picks any free port (the ready line and
+    /// --ready-file tell which).
+    #[arg(long = "port", value_name = "PORT[,PORT...]", value_delimiter = ',', overrides_with = "ports",
+          default_values_t = [oauth_callback::DEFAULT_PORT])]
+    ports: Vec<u16>,
 
     /// Callback route; `callback` is read as `/callback`.
     #[arg(long, default_value = oauth_callback::DEFAULT_PATH)]
@@ -192,7 +195,7 @@ impl ServeArgs {
         let tls = self.tls();
         let builder = Config::builder()
             .host(&self.host)
-            .port(self.port)
+            .ports(self.ports.iter().copied())
             .path(&self.path)
             .timeout(self.timeout)
             .tls(tls)
