@@ -10,6 +10,10 @@ pub struct Authority {
     port: u16,
     allow_remote: bool,
     default_port: u16,
+    /// The registered redirect URI's host and port, when it is not where
+    /// the server listens (a published container port, a forwarding name);
+    /// no port when it is the scheme's default (browsers then send none).
+    registered: Option<(String, Option<u16>)>,
 }
 
 impl Authority {
@@ -22,7 +26,17 @@ impl Authority {
             port: bound.first().map_or(0, SocketAddr::port),
             allow_remote,
             default_port: if tls { 443 } else { 80 },
+            registered: None,
         }
+    }
+
+    /// Also accept the authority of `redirect_uri`, the URI registered with
+    /// the provider.
+    pub fn also(mut self, redirect_uri: &url::Url) -> Self {
+        let host = redirect_uri.host_str().unwrap_or_default();
+        let host = host.trim_start_matches('[').trim_end_matches(']');
+        self.registered = Some((host.to_ascii_lowercase(), redirect_uri.port()));
+        self
     }
 
     /// Whether a `Host` header value names this server: `localhost` or the
@@ -35,10 +49,23 @@ impl Authority {
         let Some((name, port)) = split_authority(host) else {
             return false;
         };
+        // Digits only: `u16::from_str` would also take `+8080`.
+        if port.is_some_and(|port| !port.bytes().all(|b| b.is_ascii_digit())) {
+            return false;
+        }
+        let port = port.map(str::parse::<u16>);
+        if let Some((registered, registered_port)) = &self.registered {
+            let port_ok = match (&port, registered_port) {
+                (Some(port), Some(registered_port)) => port.as_ref() == Ok(registered_port),
+                (None, None) => true,
+                _ => false,
+            };
+            if port_ok && name.eq_ignore_ascii_case(registered) {
+                return true;
+            }
+        }
         let port_ok = match port {
-            // Digits only: `u16::from_str` would also take `+8080`.
-            Some(port) if !port.bytes().all(|b| b.is_ascii_digit()) => false,
-            Some(port) => port.parse::<u16>() == Ok(self.port),
+            Some(port) => port == Ok(self.port),
             None => self.port == self.default_port,
         };
         let remote = self.allow_remote && self.ips.iter().any(IpAddr::is_unspecified);

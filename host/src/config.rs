@@ -52,6 +52,11 @@ pub struct Config {
     pub(crate) error_html: Option<PathBuf>,
     pub(crate) handler: Option<PathBuf>,
     pub(crate) allow_remote: bool,
+    /// The URI registered with the provider, when it is not where the server
+    /// listens (a container's published port, a forwarding name).
+    pub(crate) redirect_uri: Option<url::Url>,
+    /// TLS is terminated in front of a plain-HTTP server.
+    pub(crate) behind_tls_proxy: bool,
     pub(crate) expected_state: Option<String>,
     pub(crate) expected_issuer: Option<String>,
 }
@@ -108,6 +113,8 @@ impl Default for ConfigBuilder {
                 error_html: None,
                 handler: None,
                 allow_remote: false,
+                redirect_uri: None,
+                behind_tls_proxy: false,
                 expected_state: None,
                 expected_issuer: None,
             },
@@ -171,6 +178,39 @@ impl ConfigBuilder {
         self
     }
 
+    /// The redirect URI registered with the provider, when it differs from
+    /// where the server listens: for `docker run -p 18080:8080`, listen on
+    /// `0.0.0.0:8080` (with [`allow_remote`](Self::allow_remote)) and register
+    /// `http://127.0.0.1:18080/callback`. Its path is the callback path; the
+    /// `Host` check also accepts its authority; it is what the server reports.
+    pub fn redirect_uri(mut self, uri: &str) -> Result<Self> {
+        let invalid = |reason: String| Error::InvalidSetting {
+            setting: Setting::RedirectUri,
+            reason,
+        };
+        let parsed = url::Url::parse(uri).map_err(|e| invalid(format!("{uri:?}: {e}")))?;
+        if !matches!(parsed.scheme(), "http" | "https") || parsed.host().is_none() {
+            return Err(invalid(format!(
+                "{uri:?} is not an http:// or https:// URL"
+            )));
+        }
+        if !parsed.username().is_empty() || parsed.password().is_some() {
+            return Err(invalid(format!("{uri:?} carries a user name or password")));
+        }
+        if parsed.query().is_some() || parsed.fragment().is_some() {
+            return Err(invalid(format!("{uri:?} has a query or fragment")));
+        }
+        self.config.redirect_uri = Some(parsed);
+        Ok(self)
+    }
+
+    /// TLS is terminated in front of this plain-HTTP server (a proxy or a
+    /// forwarding service), so an `https` redirect URI is what browsers use.
+    pub fn behind_tls_proxy(mut self, behind: bool) -> Self {
+        self.config.behind_tls_proxy = behind;
+        self
+    }
+
     /// Allow a non-loopback `host` (e.g. `0.0.0.0`): other machines can then
     /// reach the server. Off by default.
     pub fn allow_remote(mut self, allow: bool) -> Self {
@@ -195,7 +235,10 @@ impl ConfigBuilder {
         let mut config = self.config;
         config.ips = parse_host(&config.host)?;
         if config.ips.iter().any(|ip| !ip.is_loopback()) && !config.allow_remote {
-            return Err(Error::NotLoopback { host: config.host });
+            return Err(Error::NotLoopback {
+                setting: Setting::Host,
+                host: config.host,
+            });
         }
         config.path = normalize_path(&config.path)?;
         for (setting, expected) in [
@@ -221,6 +264,9 @@ impl ConfigBuilder {
                 reason: "no port given".into(),
             });
         }
+        if let Some(uri) = config.redirect_uri.clone() {
+            config.path = check_redirect_uri(&uri, &config)?;
+        }
         check_timeout(config.timeout)?;
         Ok(config)
     }
@@ -244,6 +290,47 @@ fn parse_host(host: &str) -> Result<Vec<IpAddr>> {
         reason: format!("{host:?} is not an IP address or `localhost` (try 127.0.0.1 or ::1)"),
     })?;
     Ok(vec![ip])
+}
+
+/// A registered redirect URI fits the server: its host is loopback unless
+/// remote access is allowed, its scheme is the one served (or TLS is
+/// terminated in front); returns its path, which becomes the callback path.
+fn check_redirect_uri(uri: &url::Url, config: &Config) -> Result<String> {
+    let loopback = match uri.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    };
+    if !loopback && !config.allow_remote {
+        return Err(Error::NotLoopback {
+            setting: Setting::RedirectUri,
+            host: uri.host_str().unwrap_or_default().into(),
+        });
+    }
+    let served = if config.tls == Tls::Disabled {
+        "http"
+    } else {
+        "https"
+    };
+    let offloaded = served == "http" && uri.scheme() == "https" && config.behind_tls_proxy;
+    if uri.scheme() != served && !offloaded {
+        return Err(Error::SchemeMismatch {
+            registered: uri.to_string(),
+            served,
+        });
+    }
+    let path = normalize_path(uri.path())?;
+    if config.path != DEFAULT_PATH && normalize_path(&config.path)? != path {
+        return Err(Error::InvalidSetting {
+            setting: Setting::RedirectUri,
+            reason: format!(
+                "its path {path} differs from the callback path {}",
+                config.path
+            ),
+        });
+    }
+    Ok(path)
 }
 
 /// The longest timeout: a week (a flow left waiting longer is forgotten).

@@ -26,8 +26,19 @@ pub enum Error {
     /// The host is not a loopback address and remote access was not allowed.
     #[error("{host} is not a loopback address: other machines could reach the callback")]
     NotLoopback {
+        /// Where it was given: [`Setting::Host`] or [`Setting::RedirectUri`].
+        setting: Setting,
         /// The host as given.
         host: String,
+    },
+
+    /// The redirect URI's scheme is not the one served.
+    #[error("the redirect URI {registered} does not match the server, which speaks {served}")]
+    SchemeMismatch {
+        /// The redirect URI.
+        registered: String,
+        /// `http` or `https`.
+        served: &'static str,
     },
 
     /// The address is taken by another program.
@@ -105,6 +116,8 @@ pub enum Setting {
     Port,
     /// [`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout).
     Timeout,
+    /// [`ConfigBuilder::redirect_uri`](crate::ConfigBuilder::redirect_uri).
+    RedirectUri,
     /// [`ConfigBuilder::expect_state`](crate::ConfigBuilder::expect_state).
     ExpectedState,
     /// [`ConfigBuilder::expect_issuer`](crate::ConfigBuilder::expect_issuer).
@@ -118,6 +131,7 @@ impl fmt::Display for Setting {
             Setting::Path => "callback path",
             Setting::Port => "port",
             Setting::Timeout => "timeout",
+            Setting::RedirectUri => "redirect URI",
             Setting::ExpectedState => "expected state",
             Setting::ExpectedIssuer => "expected issuer",
         })

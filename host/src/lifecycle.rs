@@ -57,11 +57,16 @@ impl Flow {
         };
         let local_addr = bound[0];
         let scheme = if tls.is_some() { "https" } else { "http" };
-        let redirect_uri =
-            config::redirect_uri(scheme, &config.host, local_addr.port(), config.path());
+        let redirect_uri = match &config.redirect_uri {
+            Some(registered) => registered.to_string(),
+            None => config::redirect_uri(scheme, &config.host, local_addr.port(), config.path()),
+        };
         let (result_tx, result_rx) = oneshot::channel();
         let stop = Arc::new(watch::channel(false).0);
-        let authority = authority::Authority::new(&bound, config.allow_remote, tls.is_some());
+        let mut authority = authority::Authority::new(&bound, config.allow_remote, tls.is_some());
+        if let Some(registered) = &config.redirect_uri {
+            authority = authority.also(registered);
+        }
         let app = Arc::new(server::App::new(
             settings,
             authority,

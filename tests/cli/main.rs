@@ -1,6 +1,7 @@
 //! Black-box tests: the real `oauth-callback` binary over real sockets.
 
 mod config;
+mod elsewhere;
 mod flow;
 mod handlers;
 mod library;

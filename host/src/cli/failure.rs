@@ -34,10 +34,19 @@ impl Failure {
             Failure::Library(Error::InvalidSetting { setting, reason }) => {
                 format!("invalid {}: {reason}", flag(*setting))
             }
-            Failure::Library(Error::NotLoopback { host }) => format!(
-                "--host {host} is not a loopback address: other machines could reach the \
-                 callback; add --allow-remote if that is really wanted"
+            Failure::Library(Error::NotLoopback { setting, host }) => format!(
+                "{} {host} is not a loopback address: other machines could reach the \
+                 callback; add --allow-remote if that is really wanted",
+                flag(*setting)
             ),
+            Failure::Library(e @ Error::SchemeMismatch { served, .. }) => {
+                let fix = if *served == "http" {
+                    "add --behind-tls-proxy if TLS is terminated in front of it, or serve HTTPS"
+                } else {
+                    "register an https:// redirect URI, or serve plain HTTP with --no-https"
+                };
+                format!("{e}; {fix}")
+            }
             Failure::Library(e @ Error::NoPortAvailable(_)) => {
                 format!("{e}; free one or give others with --port (0 picks a free one)")
             }
@@ -78,6 +87,7 @@ fn flag(setting: Setting) -> &'static str {
         Setting::Path => "--path",
         Setting::Port => "--port",
         Setting::Timeout => "--timeout",
+        Setting::RedirectUri => "--redirect-uri",
         Setting::ExpectedState => "--expect-state",
         Setting::ExpectedIssuer => "--expect-issuer",
         _ => "setting",

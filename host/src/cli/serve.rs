@@ -96,6 +96,19 @@ pub struct ServeArgs {
     #[arg(long)]
     allow_remote: bool,
 
+    /// The redirect URI registered with the provider, when it is not where
+    /// the server listens: in a container published with `-p 18080:8080`,
+    /// `--host 0.0.0.0 --allow-remote --port 8080 --redirect-uri
+    /// http://127.0.0.1:18080/callback`. Its path is the callback route; it
+    /// is the URI printed and written to --ready-file.
+    #[arg(long, value_name = "URI")]
+    redirect_uri: Option<String>,
+
+    /// TLS is terminated in front of this server (a proxy, a forwarding
+    /// service): an https --redirect-uri is allowed with --no-https.
+    #[arg(long, requires = "redirect_uri")]
+    behind_tls_proxy: bool,
+
     /// A handler component (.wasm exporting oauth:callback/handler) to use
     /// instead of the embedded one.
     #[arg(long, value_name = "FILE")]
@@ -199,7 +212,8 @@ impl ServeArgs {
             .path(&self.path)
             .timeout(self.timeout)
             .tls(tls)
-            .allow_remote(self.allow_remote);
+            .allow_remote(self.allow_remote)
+            .behind_tls_proxy(self.behind_tls_proxy);
         // The optional flags, each applied when given.
         let builder = self
             .success_html
@@ -218,6 +232,10 @@ impl ServeArgs {
             .expect_issuer
             .iter()
             .fold(builder, |b, iss| b.expect_issuer(iss));
+        let builder = match &self.redirect_uri {
+            Some(uri) => builder.redirect_uri(uri)?,
+            None => builder,
+        };
         builder.build()
     }
 }
