@@ -122,6 +122,30 @@ fn open_starts_the_browser_after_listening_with_the_real_uri() {
 }
 
 #[test]
+fn a_browser_that_cannot_open_is_said_with_the_url_and_the_wait_goes_on() {
+    // No browser anywhere: not $BROWSER, nothing on an empty PATH.
+    let empty = tempfile::tempdir().unwrap();
+    let mut server = Server::start_with_env(
+        &["--open", "https://idp.example/auth?x=1"],
+        &[
+            ("BROWSER", "/nonexistent/browser"),
+            ("PATH", empty.path().to_str().unwrap()),
+        ],
+    );
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(server.is_running(), "still waiting for the callback");
+    server.callback("code=1");
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(0));
+    assert!(
+        finished.stderr.contains("could not open a browser")
+            && finished.stderr.contains("https://idp.example/auth?x=1"),
+        "{}",
+        finished.stderr
+    );
+}
+
+#[test]
 fn open_refuses_plain_http_to_other_hosts_and_userinfo() {
     for url in [
         "http://idp.example/auth",

@@ -266,7 +266,10 @@ fn write_ready_file(file: &Path, uri: &str) -> Result<(), Failure> {
 fn open_browser(url: &str) {
     match webbrowser::open(url) {
         Ok(()) => tracing::info!("opened the browser"),
-        Err(e) => tracing::warn!("could not open a browser ({e}); open the sign-in page yourself"),
+        // Keep waiting: the user can still open it, on this machine or another.
+        Err(e) => {
+            tracing::warn!("could not open a browser ({e}); open this page to sign in: {url}")
+        }
     }
 }
 
