@@ -2,6 +2,7 @@
 //! subcommands (certificates, the handler component, shell completions and
 //! the man page).
 
+mod browser;
 mod cert;
 mod failure;
 mod progress;

@@ -122,6 +122,46 @@ fn open_starts_the_browser_after_listening_with_the_real_uri() {
 }
 
 #[test]
+fn the_browser_command_comes_before_browser_and_gets_the_url() {
+    let dir = tempfile::tempdir().unwrap();
+    let (by_command, by_env) = (dir.path().join("command"), dir.path().join("env"));
+    let recorder = dir.path().join("record");
+    std::fs::write(&recorder, "#!/bin/sh\necho \"$2\" > \"$1\"\n").unwrap();
+    std::fs::set_permissions(
+        &recorder,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let command = format!(
+        "'{}' '{}' {{url}}",
+        recorder.display(),
+        by_command.display()
+    );
+    let browser = format!("{} {}", recorder.display(), by_env.display());
+    let server = Server::start_with_env(
+        &[
+            "--open",
+            "https://idp.example/auth?a=1&b=2",
+            "--browser-command",
+            &command,
+        ],
+        &[("BROWSER", &browser)],
+    );
+    let mut opened = String::new();
+    for _ in 0..100 {
+        opened = std::fs::read_to_string(&by_command).unwrap_or_default();
+        if !opened.is_empty() {
+            break;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(opened.trim(), "https://idp.example/auth?a=1&b=2");
+    assert!(!by_env.exists(), "$BROWSER was not used");
+    server.callback("code=1");
+    assert_eq!(server.finish().status.code(), Some(0));
+}
+
+#[test]
 fn a_browser_that_cannot_open_is_said_with_the_url_and_the_wait_goes_on() {
     // No browser anywhere: not $BROWSER, nothing on an empty PATH.
     let empty = tempfile::tempdir().unwrap();

@@ -9,6 +9,7 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use oauth_callback::{CallbackServer, Config, Tls, Waited};
 
+use super::browser;
 use super::progress::Progress;
 use super::{EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_TIMEOUT, Failure};
 
@@ -91,6 +92,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", value_parser = parse_open_url)]
     open: Option<String>,
 
+    /// The command that opens --open's URL, before $BROWSER and the system's
+    /// way: `{url}` in it becomes the URL (appended when absent), e.g.
+    /// `--browser-command "firefox --private-window {url}"`. On WSL without
+    /// either, the Windows browser is used (wslview, or PowerShell).
+    #[arg(long, value_name = "CMD", requires = "open")]
+    browser_command: Option<String>,
+
     /// Listen on a non-loopback --host (e.g. 0.0.0.0). Other machines can then
     /// reach the callback; refused without this flag.
     #[arg(long)]
@@ -153,7 +161,8 @@ impl ServeArgs {
             eprintln!("listening on {uri}");
         }
         if let Some(url) = &self.open {
-            open_browser(&url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri)));
+            let url = url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri));
+            browser::open(&url, self.browser_command.as_deref());
         }
         let waited = {
             let _progress = (!quiet).then(|| Progress::start(&uri, timeout));
@@ -261,16 +270,6 @@ fn write_ready_file(file: &Path, uri: &str) -> Result<(), Failure> {
         path: file.into(),
         source,
     })
-}
-
-fn open_browser(url: &str) {
-    match webbrowser::open(url) {
-        Ok(()) => tracing::info!("opened the browser"),
-        // Keep waiting: the user can still open it, on this machine or another.
-        Err(e) => {
-            tracing::warn!("could not open a browser ({e}); open this page to sign in: {url}")
-        }
-    }
 }
 
 /// Encode a query value (`application/x-www-form-urlencoded`).
