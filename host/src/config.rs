@@ -57,6 +57,10 @@ pub struct Config {
     pub(crate) redirect_uri: Option<url::Url>,
     /// TLS is terminated in front of a plain-HTTP server.
     pub(crate) behind_tls_proxy: bool,
+    /// Where the browser goes once the flow completes with credentials.
+    pub(crate) success_redirect: Option<url::Url>,
+    /// Where the browser goes once the flow completes with an `error`.
+    pub(crate) error_redirect: Option<url::Url>,
     pub(crate) expected_state: Option<String>,
     pub(crate) expected_issuer: Option<String>,
 }
@@ -115,6 +119,8 @@ impl Default for ConfigBuilder {
                 allow_remote: false,
                 redirect_uri: None,
                 behind_tls_proxy: false,
+                success_redirect: None,
+                error_redirect: None,
                 expected_state: None,
                 expected_issuer: None,
             },
@@ -201,6 +207,22 @@ impl ConfigBuilder {
             return Err(invalid(format!("{uri:?} has a query or fragment")));
         }
         self.config.redirect_uri = Some(parsed);
+        Ok(self)
+    }
+
+    /// Once the flow completes with credentials, send the browser to `url`
+    /// (`303 See Other`) instead of showing the success page: `https://`,
+    /// or `http://` on this machine. Nothing of the callback goes with it
+    /// (the `Referrer-Policy` is `no-referrer`).
+    pub fn success_redirect(mut self, url: &str) -> Result<Self> {
+        self.config.success_redirect = Some(redirect_target(Setting::SuccessRedirect, url)?);
+        Ok(self)
+    }
+
+    /// Like [`success_redirect`](Self::success_redirect), when the provider
+    /// reports an `error`.
+    pub fn error_redirect(mut self, url: &str) -> Result<Self> {
+        self.config.error_redirect = Some(redirect_target(Setting::ErrorRedirect, url)?);
         Ok(self)
     }
 
@@ -296,13 +318,7 @@ fn parse_host(host: &str) -> Result<Vec<IpAddr>> {
 /// remote access is allowed, its scheme is the one served (or TLS is
 /// terminated in front); returns its path, which becomes the callback path.
 fn check_redirect_uri(uri: &url::Url, config: &Config) -> Result<String> {
-    let loopback = match uri.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    if !loopback && !config.allow_remote {
+    if !loopback_host(uri) && !config.allow_remote {
         return Err(Error::NotLoopback {
             setting: Setting::RedirectUri,
             host: uri.host_str().unwrap_or_default().into(),
@@ -331,6 +347,41 @@ fn check_redirect_uri(uri: &url::Url, config: &Config) -> Result<String> {
         });
     }
     Ok(path)
+}
+
+/// A URL the browser may be sent to after the flow, for `setting`.
+fn redirect_target(setting: Setting, url: &str) -> Result<url::Url> {
+    browser_url(url).map_err(|reason| Error::InvalidSetting {
+        setting,
+        reason: format!("{url:?} {reason}"),
+    })
+}
+
+/// Whether `url` names this machine: a loopback address or `localhost`.
+fn loopback_host(url: &url::Url) -> bool {
+    match url.host() {
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        None => false,
+    }
+}
+
+/// Whether the user's browser may be sent to `text` (to sign in, or after
+/// the callback): `https://`, or `http://` on this machine; never with a
+/// user name or password (`http://127.0.0.1:80@evil.example/` names the
+/// host `evil.example`). The error says what is expected.
+pub fn browser_url(text: &str) -> std::result::Result<url::Url, String> {
+    const EXPECTED: &str = "must be an https:// URL (or http:// on 127.0.0.1, [::1] or localhost)";
+    let url = url::Url::parse(text).map_err(|e| format!("is not a URL ({e}); it {EXPECTED}"))?;
+    if !url.username().is_empty() || url.password().is_some() {
+        return Err("must not carry a user name or password (`user@host`)".into());
+    }
+    match url.scheme() {
+        "https" if url.host().is_some() => Ok(url),
+        "http" if loopback_host(&url) => Ok(url),
+        _ => Err(EXPECTED.into()),
+    }
 }
 
 /// The longest timeout: a week (a flow left waiting longer is forgotten).

@@ -118,6 +118,10 @@ pub enum Setting {
     Timeout,
     /// [`ConfigBuilder::redirect_uri`](crate::ConfigBuilder::redirect_uri).
     RedirectUri,
+    /// [`ConfigBuilder::success_redirect`](crate::ConfigBuilder::success_redirect).
+    SuccessRedirect,
+    /// [`ConfigBuilder::error_redirect`](crate::ConfigBuilder::error_redirect).
+    ErrorRedirect,
     /// [`ConfigBuilder::expect_state`](crate::ConfigBuilder::expect_state).
     ExpectedState,
     /// [`ConfigBuilder::expect_issuer`](crate::ConfigBuilder::expect_issuer).
@@ -132,6 +136,8 @@ impl fmt::Display for Setting {
             Setting::Port => "port",
             Setting::Timeout => "timeout",
             Setting::RedirectUri => "redirect URI",
+            Setting::SuccessRedirect => "success redirect",
+            Setting::ErrorRedirect => "error redirect",
             Setting::ExpectedState => "expected state",
             Setting::ExpectedIssuer => "expected issuer",
         })

@@ -53,7 +53,7 @@ mod tls;
 pub use crate::blocking::{CallbackServer, RunningServer, Waited, run_callback_server};
 pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT,
-    Tls,
+    Tls, browser_url,
 };
 pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting};
 pub use crate::nonblocking::{AsyncCallbackServer, AsyncRunningServer};

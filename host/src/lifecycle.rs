@@ -67,9 +67,14 @@ impl Flow {
         if let Some(registered) = &config.redirect_uri {
             authority = authority.also(registered);
         }
+        let after = server::AfterCompletion {
+            success: config.success_redirect.clone(),
+            error: config.error_redirect.clone(),
+        };
         let app = Arc::new(server::App::new(
             settings,
             authority,
+            after,
             result_tx,
             stop.clone(),
         ));

@@ -47,6 +47,16 @@ pub(crate) struct App {
     settings: wit::Settings,
     authority: Authority,
     slot: OneShot,
+    after: AfterCompletion,
+}
+
+/// Where the browser is sent once the flow completes, instead of the page.
+#[derive(Debug, Default)]
+pub(crate) struct AfterCompletion {
+    /// When it completed with credentials.
+    pub(crate) success: Option<url::Url>,
+    /// When the provider reported an `error`.
+    pub(crate) error: Option<url::Url>,
 }
 
 impl App {
@@ -55,6 +65,7 @@ impl App {
     pub(crate) fn new(
         settings: wit::Settings,
         authority: Authority,
+        after: AfterCompletion,
         result: oneshot::Sender<CallbackResult>,
         stop: Arc<watch::Sender<bool>>,
     ) -> Self {
@@ -63,6 +74,7 @@ impl App {
             settings,
             authority,
             slot: OneShot::new(result, stop),
+            after,
         }
     }
 
@@ -129,10 +141,18 @@ impl App {
             match completed_result(completion) {
                 Some(result) => {
                     let (method, path) = (result.method.clone(), result.path.clone());
+                    let target = match result.error() {
+                        Some(_) => &self.after.error,
+                        None => &self.after.success,
+                    };
                     match self.slot.fill(result) {
                         Filled::Taken => tracing::info!(%method, %path, "callback received"),
                         Filled::AlreadyComplete => return gone(),
                         Filled::Stopping => return unavailable(),
+                    }
+                    // A page for the browser (not the bridge's JSON): send it on.
+                    if let Some(target) = target.as_ref().filter(|_| is_html(&response)) {
+                        return see_other(target);
                     }
                 }
                 None => return handler_fault("completion params are not a JSON object"),
@@ -316,6 +336,26 @@ where
     if let Err(e) = watcher.watch(connection).await {
         tracing::debug!("connection ended: {e}");
     }
+}
+
+/// Whether `response` is a page (what a navigation shows).
+fn is_html(response: &Response) -> bool {
+    response
+        .headers()
+        .get(http::header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes().starts_with(b"text/html"))
+}
+
+/// `303 See Other` to `target`, with the security headers (among them
+/// `Referrer-Policy: no-referrer`: the callback's URL does not follow).
+fn see_other(target: &url::Url) -> Response {
+    let mut response = plain(StatusCode::SEE_OTHER, "See Other");
+    if let Ok(location) = HeaderValue::from_str(target.as_str()) {
+        response
+            .headers_mut()
+            .insert(http::header::LOCATION, location);
+    }
+    response
 }
 
 /// The handler's response as a hyper response, with the security headers.

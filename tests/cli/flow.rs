@@ -6,7 +6,9 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use serde_json::{Value, json};
 
-use crate::support::{ERROR_MESSAGE, SUCCESS_MESSAGE, Server, client, mkfifo};
+use crate::support::{
+    ERROR_MESSAGE, SUCCESS_MESSAGE, Server, client, client_without_redirects, mkfifo, run,
+};
 
 #[test]
 fn code_in_query_shows_success_prints_json_and_exits() {
@@ -354,4 +356,55 @@ fn sigterm_stops_cleanly_with_143_and_frees_the_port() {
     let last = finished.stderr.lines().last().unwrap_or_default();
     assert_eq!(last, "terminated; no callback was received");
     std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
+}
+
+#[test]
+fn success_and_error_redirects_send_the_browser_on_without_the_callback() {
+    for (query, flag, target) in [
+        (
+            "code=c&state=s",
+            "--success-redirect",
+            "https://app.example/signed-in",
+        ),
+        (
+            "error=access_denied",
+            "--error-redirect",
+            "http://127.0.0.1:9/failed",
+        ),
+    ] {
+        let server = Server::start(&[flag, target]);
+        let answer = client_without_redirects()
+            .get(format!("{}?{query}", server.uri))
+            .send()
+            .unwrap();
+        assert_eq!(answer.status(), 303, "{flag}");
+        assert_eq!(answer.headers()["location"], target);
+        assert_eq!(answer.headers()["referrer-policy"], "no-referrer");
+        assert!(
+            !answer.headers()["location"]
+                .to_str()
+                .unwrap()
+                .contains("code=")
+        );
+        assert_eq!(server.finish().status.code(), Some(0), "{flag}");
+    }
+    // JSON mode (automation, the bridge) still gets JSON.
+    let server = Server::start(&["--success-redirect", "https://app.example/"]);
+    let json = server.callback("code=1&format=json");
+    assert_eq!(json.status(), 200);
+    assert_eq!(server.finish().status.code(), Some(0));
+    // Only where the browser may go.
+    for bad in [
+        "http://app.example/",
+        "https://u@app.example/",
+        "javascript:alert(1)",
+    ] {
+        let refused = run(&["--success-redirect", bad]);
+        assert_eq!(refused.status.code(), Some(2), "{bad}");
+        assert!(
+            refused.stderr.contains("invalid --success-redirect"),
+            "{}",
+            refused.stderr
+        );
+    }
 }

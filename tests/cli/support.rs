@@ -242,11 +242,21 @@ impl Finished {
 
 /// An HTTP client that accepts the ad hoc certificate.
 pub fn client() -> reqwest::blocking::Client {
+    client_builder().build().unwrap()
+}
+
+/// [`client`], showing redirects instead of following them.
+pub fn client_without_redirects() -> reqwest::blocking::Client {
+    client_builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap()
+}
+
+fn client_builder() -> reqwest::blocking::ClientBuilder {
     reqwest::blocking::Client::builder()
         .danger_accept_invalid_certs(true)
         .timeout(Duration::from_secs(10))
-        .build()
-        .unwrap()
 }
 
 /// Run the binary to completion with `args` (no server expected).

@@ -2,6 +2,7 @@
 // provider (oidc-provider) and headless Chromium, all on 127.0.0.1.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -204,4 +205,24 @@ test('an async Rust program signs in with the oauth2 crate (PKCE, code exchange)
   await page.waitForSelector(`text=${SUCCESS}`);
   assert.equal(await exited, 0, stderr);
   assert.match(stdout, /^signed in: bearer token$/im, stdout);
+});
+
+test('--success-redirect lands the browser on the target, with no code in its URL or Referer', async (t) => {
+  const landed = [];
+  const target = createServer((request, response) => {
+    landed.push({ url: request.url, referer: request.headers.referer ?? null });
+    response.end('<!doctype html><title>Back in the app</title><h1>Back in the app</h1>');
+  });
+  await new Promise((resolve) => target.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => target.close(resolve)));
+  const landing = `http://127.0.0.1:${target.address().port}/signed-in`;
+  const { callback, provider, page } = await setUp(t, ['--success-redirect', landing]);
+  const s = secrets();
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, codeFlow(s)));
+  await signIn(page);
+  await page.waitForSelector('text=Back in the app');
+  assert.equal(page.url(), landing);
+  // (The browser may also ask the target for its favicon.)
+  assert.deepEqual(landed.filter((hit) => hit.url !== '/favicon.ico'), [{ url: '/signed-in', referer: null }]);
+  await assertCodeArrived(callback, provider, s, 'GET');
 });

@@ -88,6 +88,8 @@ fn flag(setting: Setting) -> &'static str {
         Setting::Port => "--port",
         Setting::Timeout => "--timeout",
         Setting::RedirectUri => "--redirect-uri",
+        Setting::SuccessRedirect => "--success-redirect",
+        Setting::ErrorRedirect => "--error-redirect",
         Setting::ExpectedState => "--expect-state",
         Setting::ExpectedIssuer => "--expect-issuer",
         _ => "setting",

@@ -92,6 +92,16 @@ pub struct ServeArgs {
     #[arg(long, value_name = "URL", value_parser = parse_open_url)]
     open: Option<String>,
 
+    /// Once the flow completes with credentials, send the browser to URL
+    /// (303 See Other) instead of showing the success page: https, or http
+    /// on a loopback address. Nothing of the callback goes along.
+    #[arg(long, value_name = "URL")]
+    success_redirect: Option<String>,
+
+    /// Like --success-redirect, when the provider reports an error.
+    #[arg(long, value_name = "URL")]
+    error_redirect: Option<String>,
+
     /// The command that opens --open's URL, before $BROWSER and the system's
     /// way: `{url}` in it becomes the URL (appended when absent), e.g.
     /// `--browser-command "firefox --private-window {url}"`. On WSL without
@@ -245,6 +255,14 @@ impl ServeArgs {
             Some(uri) => builder.redirect_uri(uri)?,
             None => builder,
         };
+        let builder = match &self.success_redirect {
+            Some(url) => builder.success_redirect(url)?,
+            None => builder,
+        };
+        let builder = match &self.error_redirect {
+            Some(url) => builder.error_redirect(url)?,
+            None => builder,
+        };
         builder.build()
     }
 }
@@ -280,22 +298,7 @@ fn url_encode(text: &str) -> String {
 /// `https://…`, or `http://` on a loopback address; never with userinfo
 /// (`http://127.0.0.1:80@evil.example/` names the host `evil.example`).
 fn parse_open_url(text: &str) -> Result<String, String> {
-    const EXPECTED: &str = "must be an https:// URL (or http:// on 127.0.0.1, [::1] or localhost)";
-    let url = url::Url::parse(text).map_err(|e| format!("is not a URL ({e}); it {EXPECTED}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
-        return Err("must not carry a user name or password (`user@host`)".into());
-    }
-    let loopback = match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    };
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(text.into()),
-        "http" if loopback => Ok(text.into()),
-        _ => Err(EXPECTED.into()),
-    }
+    oauth_callback::browser_url(text).map(|_| text.into())
 }
 
 /// Seconds, fractions allowed. Whether the value is a valid timeout (more
