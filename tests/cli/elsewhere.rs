@@ -2,20 +2,9 @@
 //! 0.0.0.0:PORT, published on another port) with the registered redirect URI
 //! given apart from where it listens.
 
-use std::net::TcpListener;
-
 use serde_json::json;
 
-use crate::support::{Server, raw_exchange, run, status_of};
-
-/// A port that was free a moment ago.
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+use crate::support::{Server, free_port, raw_exchange, run, status_of};
 
 /// A GET of `target` on the real port, addressed to `host`.
 fn get_as(port: u16, host: &str, target: &str) -> String {

@@ -259,6 +259,15 @@ fn client_builder() -> reqwest::blocking::ClientBuilder {
         .timeout(Duration::from_secs(10))
 }
 
+/// A port that was free a moment ago.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
 /// Run the binary to completion with `args` (no server expected).
 pub fn run(args: &[&str]) -> Finished {
     let output = binary().args(args).output().unwrap();

@@ -3,7 +3,6 @@
 //! and print a result line on stdout for each completing request.
 
 use std::io::{BufRead, BufReader};
-use std::net::TcpListener;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
@@ -12,7 +11,7 @@ use std::time::Duration;
 
 use serde_json::{Value, json};
 
-use crate::support::{ERROR_MESSAGE, SUCCESS_MESSAGE, assert_hardened, client, run};
+use crate::support::{ERROR_MESSAGE, SUCCESS_MESSAGE, assert_hardened, client, free_port, run};
 
 /// A wasi:http host process serving the exported default handler.
 struct WasiHost {
@@ -95,14 +94,6 @@ impl Drop for WasiHost {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
 }
 
 /// The core flow, against any wasi:http host serving the default handler.

@@ -6,13 +6,12 @@ import socket
 import stat
 import subprocess
 import sys
-import time
 from pathlib import Path
 from typing import Tuple
 
 import pytest
 
-from conftest import free_port, get, port_is_free
+from conftest import free_port, port_is_free, wait_until_up
 
 from oauth_callback import CallbackServer, ConfigError, run_callback_server
 
@@ -81,13 +80,7 @@ def test_ctrl_c_while_waiting_frees_the_port_and_raises_keyboard_interrupt() -> 
         f"run_callback_server(port={port}, timeout=60, force_https=False)\n"
     )
     waiting = subprocess.Popen([sys.executable, "-c", script], stderr=subprocess.PIPE, text=True)
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            if get(f"http://127.0.0.1:{port}/health")[0] == 200:
-                break
-        except OSError:
-            time.sleep(0.02)
+    wait_until_up(f"http://127.0.0.1:{port}")
     waiting.send_signal(signal.SIGINT)
     _, stderr = waiting.communicate(timeout=30)
     assert waiting.returncode != 0

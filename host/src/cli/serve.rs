@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use oauth_callback::{CallbackServer, Config, Tls, Waited};
+use oauth_callback::{CallbackServer, Config, ConfigBuilder, Tls, Waited};
 
 use super::browser;
 use super::progress::Progress;
@@ -251,18 +251,18 @@ impl ServeArgs {
             .expect_issuer
             .iter()
             .fold(builder, |b, iss| b.expect_issuer(iss));
-        let builder = match &self.redirect_uri {
-            Some(uri) => builder.redirect_uri(uri)?,
-            None => builder,
-        };
-        let builder = match &self.success_redirect {
-            Some(url) => builder.success_redirect(url)?,
-            None => builder,
-        };
-        let builder = match &self.error_redirect {
-            Some(url) => builder.error_redirect(url)?,
-            None => builder,
-        };
+        // The optional URLs, each checked when given.
+        let urls: [(_, fn(_, &str) -> _); 3] = [
+            (&self.redirect_uri, ConfigBuilder::redirect_uri),
+            (&self.success_redirect, ConfigBuilder::success_redirect),
+            (&self.error_redirect, ConfigBuilder::error_redirect),
+        ];
+        let builder = urls
+            .into_iter()
+            .try_fold(builder, |builder, (url, set)| match url {
+                Some(url) => set(builder, url),
+                None => Ok(builder),
+            })?;
         builder.build()
     }
 }
