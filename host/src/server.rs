@@ -85,6 +85,11 @@ impl App {
 
     async fn respond(&self, request: hyper::Request<Incoming>) -> Response {
         let (parts, body) = request.into_parts();
+        // A page load (not the bridge's fetch): it may be sent on after completion.
+        let navigation = parts
+            .headers
+            .get("sec-fetch-mode")
+            .is_none_or(|mode| mode == "navigate");
         let mut hosts = parts.headers.get_all(http::header::HOST).iter();
         let (host, second_host) = (hosts.next(), hosts.next());
         if second_host.is_some() {
@@ -150,8 +155,10 @@ impl App {
                         Filled::AlreadyComplete => return gone(),
                         Filled::Stopping => return unavailable(),
                     }
-                    // A page for the browser (not the bridge's JSON): send it on.
-                    if let Some(target) = target.as_ref().filter(|_| is_html(&response)) {
+                    // A page the browser navigated to (not JSON, not a fetch): send it on.
+                    if let Some(target) =
+                        target.as_ref().filter(|_| navigation && is_html(&response))
+                    {
                         return see_other(target);
                     }
                 }

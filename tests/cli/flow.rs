@@ -388,10 +388,24 @@ fn success_and_error_redirects_send_the_browser_on_without_the_callback() {
         );
         assert_eq!(server.finish().status.code(), Some(0), "{flag}");
     }
-    // JSON mode (automation, the bridge) still gets JSON.
+    // JSON mode (automation) still gets JSON.
     let server = Server::start(&["--success-redirect", "https://app.example/"]);
     let json = server.callback("code=1&format=json");
     assert_eq!(json.status(), 200);
+    assert_eq!(server.finish().status.code(), Some(0));
+    // The bridge's fetch gets its page (a redirect would break the fetch).
+    let server = Server::start(&["--success-redirect", "https://app.example/"]);
+    let bridged = client_without_redirects()
+        .post(&server.uri)
+        .header("Accept", "text/html")
+        .header("Sec-Fetch-Mode", "cors")
+        .header("Sec-Fetch-Site", "same-origin")
+        .header("Sec-Fetch-Dest", "empty")
+        .json(&serde_json::json!({"fragment_params": {"access_token": "at"}}))
+        .send()
+        .unwrap();
+    assert_eq!(bridged.status(), 200);
+    assert!(bridged.text().unwrap().contains(SUCCESS_MESSAGE));
     assert_eq!(server.finish().status.code(), Some(0));
     // Only where the browser may go.
     for bad in [
