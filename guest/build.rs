@@ -13,6 +13,7 @@ fn main() {
     for (name, file) in [
         ("STYLE_SOURCE", "style.css"),
         ("BRIDGE_SCRIPT_SOURCE", "bridge.js"),
+        ("DONE_SCRIPT_SOURCE", "done.js"),
     ] {
         let path = assets.join(file);
         println!("cargo:rerun-if-changed={}", path.display());

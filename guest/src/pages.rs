@@ -4,7 +4,7 @@
 
 use alloc::string::String;
 
-use crate::security::{BRIDGE_SCRIPT_SOURCE, STYLE_SOURCE, Sources};
+use crate::security::{BRIDGE_SCRIPT_SOURCE, DONE_SCRIPT_SOURCE, STYLE_SOURCE, Sources};
 
 /// The success page's message, as in the original module.
 pub const SUCCESS_MESSAGE: &str = "Credentials received successfully. You may close this window.";
@@ -21,6 +21,9 @@ const TEMPLATE: &str = include_str!("../assets/page.html");
 pub const STYLE: &str = include_str!("../assets/style.css");
 /// The bridge page's script.
 pub const BRIDGE_SCRIPT: &str = include_str!("../assets/bridge.js");
+/// The success and error pages' script: the code leaves the address bar and
+/// history, and a tab the application opened closes itself.
+pub const DONE_SCRIPT: &str = include_str!("../assets/done.js");
 
 /// Which built-in page to render.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -39,8 +42,8 @@ impl Page {
     /// The page's complete HTML.
     pub fn render(self) -> String {
         let (tone, title, message, script) = match self {
-            Page::Success => ("success", "Signed in", SUCCESS_MESSAGE, ""),
-            Page::Error => ("error", "Sign-in failed", ERROR_MESSAGE, ""),
+            Page::Success => ("success", "Signed in", SUCCESS_MESSAGE, DONE_SCRIPT),
+            Page::Error => ("error", "Sign-in failed", ERROR_MESSAGE, DONE_SCRIPT),
             Page::Bridge => (
                 "pending",
                 "Completing sign-in",
@@ -77,6 +80,7 @@ impl Page {
     pub fn sources(self) -> Sources {
         let scripts = match self {
             Page::Bridge => [BRIDGE_SCRIPT_SOURCE.into()].into(),
+            Page::Success | Page::Error => [DONE_SCRIPT_SOURCE.into()].into(),
             _ => Default::default(),
         };
         Sources {
@@ -112,9 +116,13 @@ mod tests {
     }
 
     #[test]
-    fn only_the_bridge_has_a_script() {
-        assert!(!Page::Success.render().contains("<script>"));
-        assert!(!Page::Error.render().contains("<script>"));
+    fn scripts_clear_the_address_bar() {
+        for page in [Page::Success, Page::Error] {
+            let html = page.render();
+            assert!(html.contains("history.replaceState"), "{page:?}");
+            assert!(html.contains("window.close()"), "{page:?}");
+        }
+        assert!(!Page::Rejected.render().contains("<script>"));
         let bridge = Page::Bridge.render();
         assert!(bridge.contains("fragment_params"));
         assert!(bridge.contains("history.replaceState"));

@@ -464,11 +464,15 @@ mod tests {
         assert!(!policy.contains("unsafe-inline"));
         let success = handle(&settings, &get("/callback", "code=1"));
         let success_policy = success.response.header("content-security-policy").unwrap();
-        let style = success_policy.split("style-src ").nth(1).unwrap();
-        assert!(
-            policy.contains(style),
-            "the bridge must allow the success page's style"
-        );
+        for directive in ["style-src ", "script-src "] {
+            let sources = success_policy.split(directive).nth(1).unwrap();
+            for source in sources.split(';').next().unwrap().split(' ') {
+                assert!(
+                    policy.contains(source),
+                    "the bridge must allow the success page's {directive}{source}"
+                );
+            }
+        }
         for reply in [bridge, success, handle(&settings, &get("/nope", ""))] {
             assert_eq!(
                 reply.response.header("x-content-type-options"),

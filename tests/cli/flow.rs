@@ -165,8 +165,8 @@ fn a_page_with_thousands_of_inline_scripts_is_served() {
         .unwrap();
     assert_eq!(
         policy.matches("'sha256-").count(),
-        5000 + 2,
-        "each block, the bridge, the style"
+        5000 + 3,
+        "each block, the bridge, the built-in error page's script, the style"
     );
     assert!(server.page("code=1").starts_with("<p>done</p>"));
     assert_eq!(server.finish().status.code(), Some(0));

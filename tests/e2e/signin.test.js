@@ -53,6 +53,9 @@ test('authorization code in the query, ad hoc HTTPS, then a PKCE code exchange',
   await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, codeFlow(s)));
   await signIn(page);
   await page.waitForSelector(`text=${SUCCESS}`);
+  // The page takes the code out of the address bar and history.
+  await page.waitForFunction(() => !window.location.search);
+  assert.equal(page.url(), callback.redirectUri);
   await screenshot(page, 'success');
   await assertCodeArrived(callback, provider, s, 'GET');
 });
