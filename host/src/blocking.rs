@@ -60,6 +60,16 @@ pub enum Waited {
     Terminated,
 }
 
+impl Waited {
+    /// The result, when the flow completed.
+    pub(crate) fn into_result(self) -> Option<CallbackResult> {
+        match self {
+            Waited::Completed(result) => Some(result),
+            _ => None,
+        }
+    }
+}
+
 /// A listening callback server. Dropping it shuts it down.
 ///
 /// Its calls block; in async code use
@@ -87,10 +97,7 @@ impl RunningServer {
     /// The result is handed out once; after a timeout the server keeps
     /// listening, so `wait` may be called again.
     pub fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
-        match self.wait_for(timeout, std::future::pending()) {
-            Waited::Completed(result) => Some(result),
-            _ => None,
-        }
+        self.wait_for(timeout, std::future::pending()).into_result()
     }
 
     /// Like [`wait`](Self::wait), but Ctrl-C (SIGINT) and SIGTERM also end

@@ -200,7 +200,7 @@ impl ConfigBuilder {
                 "{uri:?} is not an http:// or https:// URL"
             )));
         }
-        if !parsed.username().is_empty() || parsed.password().is_some() {
+        if has_userinfo(&parsed) {
             return Err(invalid(format!("{uri:?} carries a user name or password")));
         }
         if parsed.query().is_some() || parsed.fragment().is_some() {
@@ -337,7 +337,8 @@ fn check_redirect_uri(uri: &url::Url, config: &Config) -> Result<String> {
         });
     }
     let path = normalize_path(uri.path())?;
-    if config.path != DEFAULT_PATH && normalize_path(&config.path)? != path {
+    // `config.path` is normalised already.
+    if config.path != DEFAULT_PATH && config.path != path {
         return Err(Error::InvalidSetting {
             setting: Setting::RedirectUri,
             reason: format!(
@@ -357,6 +358,11 @@ fn redirect_target(setting: Setting, url: &str) -> Result<url::Url> {
     })
 }
 
+/// Whether `url` carries a user name or password (`user:pass@host`).
+fn has_userinfo(url: &url::Url) -> bool {
+    !url.username().is_empty() || url.password().is_some()
+}
+
 /// Whether `url` names this machine: a loopback address or `localhost`.
 fn loopback_host(url: &url::Url) -> bool {
     match url.host() {
@@ -374,7 +380,7 @@ fn loopback_host(url: &url::Url) -> bool {
 pub fn browser_url(text: &str) -> std::result::Result<url::Url, String> {
     const EXPECTED: &str = "must be an https:// URL (or http:// on 127.0.0.1, [::1] or localhost)";
     let url = url::Url::parse(text).map_err(|e| format!("is not a URL ({e}); it {EXPECTED}"))?;
-    if !url.username().is_empty() || url.password().is_some() {
+    if has_userinfo(&url) {
         return Err("must not carry a user name or password (`user@host`)".into());
     }
     match url.scheme() {

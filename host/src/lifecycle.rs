@@ -176,20 +176,20 @@ async fn bind_first(
     ips: &[std::net::IpAddr],
     ports: &[u16],
 ) -> Result<Vec<tokio::net::TcpListener>> {
+    let unusable = |e: &Error| match e {
+        Error::PortInUse(_) => true,
+        Error::Bind { source, .. } => source.kind() == std::io::ErrorKind::PermissionDenied,
+        _ => false,
+    };
     let mut attempts = Vec::new();
     for &port in ports {
         match bind(ips, port).await {
             Ok(listeners) => return Ok(listeners),
-            Err(e @ Error::PortInUse(_)) => attempts.push(e),
-            Err(Error::Bind { addr, source })
-                if source.kind() == std::io::ErrorKind::PermissionDenied =>
-            {
-                attempts.push(Error::Bind { addr, source })
+            Err(e) if unusable(&e) => {
+                tracing::debug!("port {port} cannot be used ({e}); trying the next one");
+                attempts.push(e);
             }
             Err(e) => return Err(e),
-        }
-        if let Some(Error::PortInUse(addr) | Error::Bind { addr, .. }) = attempts.last() {
-            tracing::debug!("port {} cannot be used; trying the next one", addr.port());
         }
     }
     Err(match attempts.len() {

@@ -4,7 +4,6 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use crate::Waited;
 use crate::config::Config;
 use crate::error::Result;
 use crate::lifecycle::Flow;
@@ -66,10 +65,10 @@ impl AsyncRunningServer {
     /// is handed out once; after a timeout the server keeps listening, so
     /// `wait` may be called again.
     pub async fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
-        match self.flow.wait(timeout, std::future::pending()).await {
-            Waited::Completed(result) => Some(result),
-            _ => None,
-        }
+        self.flow
+            .wait(timeout, std::future::pending())
+            .await
+            .into_result()
     }
 
     /// Stop listening, let in-flight answers finish (briefly), and release

@@ -21,7 +21,7 @@ __all__ = ["CallbackServer", "ConfigError", "run_callback_server"]
 SERVERS = ("auto", "gevent", "werkzeug")
 """The original's `server` choices; one server serves them all."""
 
-EXIT_COMPLETED, EXIT_USAGE, EXIT_TIMEOUT = 0, 2, 124
+EXIT_USAGE, EXIT_TIMEOUT = 2, 124
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 READY = re.compile(r"^listening on (\S+)$")
