@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::lifecycle::Flow;
 use crate::result::CallbackResult;
+use crate::server::{PasteBack, Pasted};
 use crate::signals::Signals;
 
 /// Start a server, wait for the first completed callback or the timeout, then
@@ -91,6 +92,20 @@ impl RunningServer {
     /// `https://127.0.0.1:8080/callback`.
     pub fn redirect_uri(&self) -> &str {
         &self.flow.redirect_uri
+    }
+
+    /// Complete the flow from the address the browser ended at, pasted by a
+    /// user whose browser runs on another machine; see
+    /// [`PasteBack::complete_from_url`]. To paste while another thread
+    /// waits, use a [`paste_back`](Self::paste_back) handle.
+    pub fn complete_from_url(&self, pasted: &str) -> Pasted {
+        self.paste_back().complete_from_url(pasted)
+    }
+
+    /// A handle that completes this flow from pasted addresses, usable from
+    /// another thread while this one waits.
+    pub fn paste_back(&self) -> PasteBack {
+        self.flow.paste_back()
     }
 
     /// Block until the first completed callback, or `None` after `timeout`.

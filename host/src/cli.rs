@@ -5,8 +5,9 @@
 mod browser;
 mod cert;
 mod failure;
-mod progress;
+mod paste;
 mod serve;
+mod terminal;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -109,8 +110,8 @@ impl Cli {
     }
 }
 
-/// Logs to stderr, without timestamps: `error` with -q, `debug`/`trace` with
-/// -v/-vv, else `RUST_LOG` or `info`.
+/// Logs to stderr as sentences, above the waiting line: `error` with -q,
+/// `debug`/`trace` with -v/-vv, else `RUST_LOG` or `info`.
 fn init_logging(quiet: bool, verbose: u8) {
     use tracing_subscriber::EnvFilter;
     let filter = match (quiet, verbose) {
@@ -119,11 +120,11 @@ fn init_logging(quiet: bool, verbose: u8) {
         (false, 1) => EnvFilter::new("debug"),
         (false, _) => EnvFilter::new("trace"),
     };
+    let ansi = std::io::stderr().is_terminal();
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::stderr().is_terminal())
-        .with_target(false)
-        .without_time()
+        .with_writer(terminal::Logs)
+        .with_ansi(ansi)
+        .event_format(terminal::Sentences { ansi })
         .init();
 }

@@ -59,4 +59,5 @@ pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting};
 pub use crate::nonblocking::{AsyncCallbackServer, AsyncRunningServer};
 pub use crate::result::CallbackResult;
 pub use crate::runtime::EMBEDDED_HANDLER;
+pub use crate::server::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 pub use crate::tls::{LOOPBACK_NAMES, LoopbackCertificate};

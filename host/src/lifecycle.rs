@@ -29,6 +29,10 @@ pub(crate) struct Flow {
     pub(crate) local_addr: SocketAddr,
     /// The URI to register with the provider.
     pub(crate) redirect_uri: String,
+    /// Answers requests and pasted addresses.
+    app: Arc<server::App>,
+    /// The runtime the server runs on.
+    runtime: tokio::runtime::Handle,
 }
 
 impl Flow {
@@ -91,6 +95,8 @@ impl Flow {
             result: result_rx,
             local_addr,
             redirect_uri,
+            app: app.clone(),
+            runtime: tokio::runtime::Handle::current(),
         };
         app.loaded(loading.await.expect("loading the handler panicked")?);
         if bound.iter().any(|addr| !addr.ip().is_loopback()) {
@@ -120,6 +126,12 @@ impl Flow {
             () = tokio::time::sleep(timeout) => Waited::TimedOut,
             ended = signal => ended,
         }
+    }
+
+    /// What completes the flow from pasted addresses.
+    pub(crate) fn paste_back(&self) -> server::PasteBack {
+        let scheme = self.redirect_uri.split_once(':').map_or("", |(s, _)| s);
+        server::PasteBack::new(self.app.clone(), scheme, self.runtime.clone())
     }
 
     /// End the flow: completions from now on are refused (503). Returns a

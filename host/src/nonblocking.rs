@@ -8,6 +8,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::lifecycle::Flow;
 use crate::result::CallbackResult;
+use crate::server::{PasteBack, Pasted};
 
 /// Starts callback servers on the current tokio runtime; see
 /// [`AsyncRunningServer`].
@@ -59,6 +60,20 @@ impl AsyncRunningServer {
     /// The full callback URI to register with the provider.
     pub fn redirect_uri(&self) -> &str {
         &self.flow.redirect_uri
+    }
+
+    /// Complete the flow from the address the browser ended at, pasted by a
+    /// user whose browser runs on another machine; see
+    /// [`PasteBack::complete_from_url`]. To paste while a task waits, use a
+    /// [`paste_back`](Self::paste_back) handle.
+    pub async fn complete_from_url(&self, pasted: &str) -> Pasted {
+        self.paste_back().complete_from_url_async(pasted).await
+    }
+
+    /// A handle that completes this flow from pasted addresses, usable from
+    /// another task while one waits.
+    pub fn paste_back(&self) -> PasteBack {
+        self.flow.paste_back()
     }
 
     /// The first completed callback, or `None` after `timeout`. The result

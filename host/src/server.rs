@@ -27,6 +27,9 @@ use crate::result::CallbackResult;
 use crate::runtime::{Fault, Runtime, wit};
 
 mod connections;
+mod paste;
+
+pub use paste::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 
 use connections::{Connections, Ticket};
 
@@ -48,6 +51,14 @@ pub(crate) struct App {
     authority: Authority,
     slot: OneShot,
     after: AfterCompletion,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("settings", &self.settings.callback_path)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Where the browser is sent once the flow completes, instead of the page.
@@ -132,40 +143,47 @@ impl App {
                 .collect(),
             body: body.into(),
         };
+        self.answer(request, navigation).await.0
+    }
+
+    /// The handler's answer to `request`, and whether it completed the flow
+    /// (its result taken). A `navigation` (a page load) that completes it is
+    /// sent on to the configured redirect instead.
+    async fn answer(&self, request: wit::Request, navigation: bool) -> (Response, bool) {
         let runtime = self.runtime.wait().await;
         let reply = match runtime.handle(&self.settings, &request).await {
             Ok(reply) => reply,
-            Err(Fault::Busy) => return unavailable(),
-            Err(e) => return handler_fault(&e.to_string()),
+            Err(Fault::Busy) => return (unavailable(), false),
+            Err(e) => return (handler_fault(&e.to_string()), false),
         };
         let response = match build_response(reply.response) {
             Ok(response) => response,
-            Err(why) => return handler_fault(why),
+            Err(why) => return (handler_fault(why), false),
         };
-        if let Some(completion) = reply.completed {
-            match completed_result(completion) {
-                Some(result) => {
-                    let (method, path) = (result.method.clone(), result.path.clone());
-                    let target = match result.error() {
-                        Some(_) => &self.after.error,
-                        None => &self.after.success,
-                    };
-                    match self.slot.fill(result) {
-                        Filled::Taken => tracing::info!(%method, %path, "callback received"),
-                        Filled::AlreadyComplete => return gone(),
-                        Filled::Stopping => return unavailable(),
-                    }
-                    // A page the browser navigated to (not JSON, not a fetch): send it on.
-                    if let Some(target) =
-                        target.as_ref().filter(|_| navigation && is_html(&response))
-                    {
-                        return see_other(target);
-                    }
-                }
-                None => return handler_fault("completion params are not a JSON object"),
-            }
+        let Some(completion) = reply.completed else {
+            return (response, false);
+        };
+        let Some(result) = completed_result(completion) else {
+            return (
+                handler_fault("completion params are not a JSON object"),
+                false,
+            );
+        };
+        let (method, path) = (result.method.clone(), result.path.clone());
+        let target = match result.error() {
+            Some(_) => &self.after.error,
+            None => &self.after.success,
+        };
+        match self.slot.fill(result) {
+            Filled::Taken => tracing::info!(%method, %path, "callback received"),
+            Filled::AlreadyComplete => return (gone(), false),
+            Filled::Stopping => return (unavailable(), false),
         }
-        response
+        // A page the browser navigated to (not JSON, not a fetch): send it on.
+        match target.as_ref().filter(|_| navigation && is_html(&response)) {
+            Some(target) => (see_other(target), true),
+            None => (response, true),
+        }
     }
 }
 

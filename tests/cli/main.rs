@@ -5,9 +5,12 @@ mod elsewhere;
 mod flow;
 mod handlers;
 mod library;
+mod paste;
 mod pressure;
 mod routes;
 mod security;
 mod support;
+#[cfg(unix)]
+mod terminal;
 mod usability;
 mod wasi_hosts;

@@ -2,7 +2,7 @@
 //! to it with a real HTTP client, and collect what it printed.
 
 use std::io::{BufRead, BufReader, Read};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::process::{Child, ChildStdin, Command, ExitStatus, Stdio};
 use std::sync::mpsc;
 use std::thread;
 use std::time::{Duration, Instant};
@@ -51,6 +51,8 @@ pub struct Server {
     pub port: u16,
     stderr: mpsc::Receiver<String>,
     early_stderr: Vec<String>,
+    /// A pipe, not a terminal: read only with `--paste`.
+    stdin: Option<ChildStdin>,
 }
 
 /// What the process left behind when it exited.
@@ -110,10 +112,12 @@ impl Server {
             .args(args)
             .env("RUST_LOG", "info")
             .envs(env.iter().copied())
+            .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped())
             .spawn()
             .expect("failed to start oauth-callback");
+        let stdin = child.stdin.take();
         let (tx, rx) = mpsc::channel();
         let stderr = child.stderr.take().unwrap();
         thread::spawn(move || {
@@ -132,6 +136,7 @@ impl Server {
             port: 0,
             stderr: rx,
             early_stderr: Vec::new(),
+            stdin,
         }
     }
 
@@ -160,6 +165,24 @@ impl Server {
     /// The URL of `path_and_query` on this server.
     pub fn url(&self, path_and_query: &str) -> String {
         format!("{}{}", self.origin, path_and_query)
+    }
+
+    /// Write `line` and a newline to the process's stdin.
+    pub fn paste(&mut self, line: &str) {
+        use std::io::Write;
+        let stdin = self.stdin.as_mut().expect("stdin is open");
+        stdin.write_all(format!("{line}\n").as_bytes()).unwrap();
+        stdin.flush().unwrap();
+    }
+
+    /// The next line the process prints on stderr (kept for [`finish`](Self::finish)).
+    pub fn next_stderr_line(&mut self) -> String {
+        let line = self
+            .stderr
+            .recv_timeout(WAIT_LIMIT)
+            .expect("oauth-callback printed nothing more");
+        self.early_stderr.push(line.clone());
+        line
     }
 
     /// Wait for the process to exit and collect its output.

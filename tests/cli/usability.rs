@@ -205,30 +205,6 @@ fn open_refuses_plain_http_to_other_hosts_and_userinfo() {
 }
 
 #[test]
-fn a_terminal_gets_an_updating_waiting_line() {
-    let binary = env!("CARGO_BIN_EXE_oauth-callback");
-    // `script` gives the program a pseudo-terminal, as a user's shell would.
-    let output = std::process::Command::new("script")
-        .args([
-            "-qec",
-            &format!("{binary} --port 0 --timeout 1.5"),
-            "/dev/null",
-        ])
-        .output()
-        .unwrap();
-    let shown = String::from_utf8_lossy(&output.stdout);
-    assert!(
-        shown.contains("Waiting for the browser at https://127.0.0.1:"),
-        "{shown}"
-    );
-    assert!(
-        shown.contains("0:01 left") || shown.contains("0:00 left"),
-        "{shown}"
-    );
-    assert_eq!(output.status.code(), Some(124));
-}
-
-#[test]
 fn quiet_prints_only_the_result() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("ready");

@@ -1,7 +1,7 @@
 //! Receiving one callback: the flags (the original module's names, plus
 //! ours), the ready signals (line, file, browser) and the outcome's exit code.
 
-use std::io::Write;
+use std::io::{IsTerminal, Write};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -9,9 +9,13 @@ use std::time::Duration;
 use clap::{Args, ValueEnum};
 use oauth_callback::{CallbackServer, Config, ConfigBuilder, Tls, Waited};
 
-use super::browser;
-use super::progress::Progress;
+use super::terminal::{self, Waiting};
 use super::{EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_TIMEOUT, Failure};
+use super::{browser, paste};
+
+/// Said once when pasted addresses are read.
+const PASTE_HINT: &str = "If the browser runs on another machine, paste here the whole address \
+it ended at (the callback page that did not load) and press Enter.";
 
 /// Where `--open` puts the redirect URI (URL-encoded).
 const REDIRECT_URI_PLACEHOLDER: &str = "{redirect_uri}";
@@ -132,6 +136,17 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     handler: Option<PathBuf>,
 
+    /// Also read pasted addresses from stdin even when it is not a terminal
+    /// (a pipe): each line is an address a browser ended at (see --no-paste).
+    #[arg(long, conflicts_with = "no_paste")]
+    paste: bool,
+
+    /// Do not read stdin. By default, when stdin is a terminal, the address
+    /// a browser on another machine ended at (the callback page that did not
+    /// load) can be pasted there to complete the sign-in.
+    #[arg(long)]
+    no_paste: bool,
+
     /// Accepted for compatibility with the Python module, and ignored.
     #[arg(long, value_enum, hide_possible_values = true)]
     server: Option<LegacyServer>,
@@ -168,14 +183,24 @@ impl ServeArgs {
             write_ready_file(file, &uri)?;
         }
         if !quiet {
-            eprintln!("listening on {uri}");
+            terminal::say(format_args!("listening on {uri}"));
         }
         if let Some(url) = &self.open {
             let url = url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri));
             browser::open(&url, self.browser_command.as_deref());
         }
+        let stdin_is_terminal = std::io::stdin().is_terminal();
+        let pasting = !self.no_paste && (self.paste || stdin_is_terminal);
+        if pasting && !quiet {
+            terminal::say(PASTE_HINT);
+        }
         let waited = {
-            let _progress = (!quiet).then(|| Progress::start(&uri, timeout));
+            // Dropped in reverse: the waiting line is cleared, then the
+            // terminal's line mode and echo come back.
+            let _keys = pasting
+                .then(|| paste::listen(server.paste_back(), stdin_is_terminal))
+                .flatten();
+            let _waiting = (!quiet).then(|| Waiting::start(&uri, timeout));
             server.wait_or_interrupt(timeout)
         };
         server.shutdown();
@@ -187,18 +212,18 @@ impl ServeArgs {
                 EXIT_COMPLETED
             }
             Waited::TimedOut => {
-                eprintln!(
+                terminal::say(format_args!(
                     "no callback arrived within {} s; giving up",
                     timeout.as_secs_f64()
-                );
+                ));
                 EXIT_TIMEOUT
             }
             Waited::Interrupted => {
-                eprintln!("interrupted; no callback was received");
+                terminal::say("interrupted; no callback was received");
                 EXIT_INTERRUPTED
             }
             Waited::Terminated => {
-                eprintln!("terminated; no callback was received");
+                terminal::say("terminated; no callback was received");
                 EXIT_TERMINATED
             }
         };

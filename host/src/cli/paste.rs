@@ -1,0 +1,287 @@
+//! Paste-back on the command line: while the server waits, lines read from
+//! stdin are addresses a browser on another machine ended at, each handed
+//! to the server (the same handler, checks and one-shot rule as the
+//! browser's request). On a terminal the input is read key by key, not
+//! echoed (it holds tokens) and not cut at the terminal's line limit
+//! (4095 bytes on Linux, less than a URL carrying an ID token).
+
+use std::io::{BufRead, Read};
+
+use oauth_callback::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
+
+use super::terminal;
+
+/// Start reading pasted addresses on a thread of their own. On a terminal,
+/// the returned guard keeps it out of line mode and echo until dropped.
+pub fn listen(paste_back: PasteBack, on_terminal: bool) -> Option<KeyByKey> {
+    let keys = on_terminal.then(KeyByKey::enter).and_then(|entered| {
+        entered
+            .inspect_err(|e| tracing::debug!("reading pasted lines as typed ({e})"))
+            .ok()
+    });
+    let key_by_key = keys.is_some();
+    std::thread::spawn(move || {
+        let mut stdin = std::io::stdin().lock();
+        let mut submit = |line: Line| submit(&paste_back, line);
+        let result = if key_by_key {
+            read_keys(&mut stdin, &mut submit)
+        } else {
+            read_lines(&mut stdin, &mut submit)
+        };
+        if let Err(e) = result {
+            tracing::debug!("stopped reading pasted addresses: {e}");
+        }
+    });
+    keys
+}
+
+/// One line of input, or the fact that it was too long to be an address.
+enum Line {
+    Text(Vec<u8>),
+    TooLong,
+}
+
+/// Hand `line` to the server and say what became of it; whether to go on
+/// reading (the flow is still pending).
+fn submit(paste_back: &PasteBack, line: Line) -> bool {
+    let outcome = match line {
+        Line::TooLong => Pasted::NotTheCallback(Mismatch::TooLong),
+        Line::Text(text) => {
+            let text = String::from_utf8_lossy(&text);
+            if text.trim().is_empty() {
+                return true;
+            }
+            paste_back.complete_from_url(&text)
+        }
+    };
+    match outcome {
+        Pasted::Completed => false,
+        Pasted::AlreadyComplete | Pasted::Stopping => {
+            terminal::say(outcome);
+            false
+        }
+        refused => {
+            terminal::say(format_args!("{refused}; still waiting"));
+            true
+        }
+    }
+}
+
+/// Lines from a pipe or file (`--paste`), each at most [`MAX_PASTED_URL`].
+fn read_lines(
+    input: &mut impl BufRead,
+    submit: &mut impl FnMut(Line) -> bool,
+) -> std::io::Result<()> {
+    let limit = MAX_PASTED_URL as u64 + 2;
+    loop {
+        let mut line = Vec::new();
+        if input.by_ref().take(limit).read_until(b'\n', &mut line)? == 0 {
+            return Ok(());
+        }
+        let line = if line.ends_with(b"\n") || (line.len() as u64) < limit {
+            while line.last().is_some_and(|&end| end == b'\n' || end == b'\r') {
+                line.pop();
+            }
+            Line::Text(line)
+        } else {
+            input.skip_until(b'\n')?;
+            Line::TooLong
+        };
+        if !submit(line) {
+            return Ok(());
+        }
+    }
+}
+
+/// Keys from a terminal out of line mode: printable bytes collect, Enter
+/// submits, Backspace and Ctrl-U edit, Ctrl-D on an empty line stops,
+/// escape sequences (arrows, bracketed paste marks) are skipped.
+fn read_keys(
+    input: &mut impl BufRead,
+    submit: &mut impl FnMut(Line) -> bool,
+) -> std::io::Result<()> {
+    const BACKSPACE: [u8; 2] = [0x08, 0x7f];
+    const CTRL_D: u8 = 0x04;
+    const CTRL_U: u8 = 0x15;
+    const ESC: u8 = 0x1b;
+    let mut line = Vec::new();
+    let mut escape = Escape::None;
+    for byte in input.bytes() {
+        let byte = byte?;
+        match (escape.next(byte), byte) {
+            (Some(next), _) => escape = next,
+            (None, b'\r' | b'\n') => {
+                let done = if line.len() > MAX_PASTED_URL {
+                    Line::TooLong
+                } else {
+                    Line::Text(std::mem::take(&mut line))
+                };
+                line.clear();
+                if !submit(done) {
+                    break;
+                }
+            }
+            (None, byte) if BACKSPACE.contains(&byte) => {
+                line.pop();
+            }
+            (None, CTRL_U) => line.clear(),
+            (None, CTRL_D) if line.is_empty() => break,
+            (None, ESC) => escape = Escape::Started,
+            (None, byte) if byte >= b' ' => {
+                if line.len() <= MAX_PASTED_URL {
+                    line.push(byte);
+                }
+            }
+            (None, _) => {}
+        }
+        terminal::show_typed(line.len());
+    }
+    terminal::show_typed(0);
+    Ok(())
+}
+
+/// Where an escape sequence being skipped is.
+#[derive(Clone, Copy)]
+enum Escape {
+    None,
+    /// ESC seen.
+    Started,
+    /// ESC `[` seen: parameters until a final byte (`@`..`~`).
+    Control,
+}
+
+impl Escape {
+    /// The state after `byte`, when inside a sequence (`None`: the byte is
+    /// not part of one, so it is input).
+    fn next(self, byte: u8) -> Option<Escape> {
+        match (self, byte) {
+            (Escape::None, _) => None,
+            (Escape::Started, b'[') => Some(Escape::Control),
+            (Escape::Control, 0x40..=0x7e) | (Escape::Started, _) => Some(Escape::None),
+            (Escape::Control, _) => Some(Escape::Control),
+        }
+    }
+}
+
+/// The terminal out of line mode and echo, restored when dropped.
+pub struct KeyByKey {
+    #[cfg(unix)]
+    saved: libc::termios,
+    #[cfg(windows)]
+    saved: u32,
+}
+
+#[cfg(unix)]
+impl KeyByKey {
+    fn enter() -> std::io::Result<KeyByKey> {
+        // SAFETY: termios is plain data, filled in by tcgetattr before use.
+        let mut saved: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: fd 0 and a valid termios pointer.
+        if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        let mut keys = saved;
+        // Signals (Ctrl-C) and output processing stay as they were.
+        keys.c_lflag &= !(libc::ICANON | libc::ECHO);
+        keys.c_cc[libc::VMIN] = 1;
+        keys.c_cc[libc::VTIME] = 0;
+        // SAFETY: fd 0 and a valid termios.
+        if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &keys) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+        Ok(KeyByKey { saved })
+    }
+}
+
+#[cfg(unix)]
+impl Drop for KeyByKey {
+    fn drop(&mut self) {
+        // SAFETY: fd 0 and the termios saved on entry.
+        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved) };
+    }
+}
+
+#[cfg(windows)]
+impl KeyByKey {
+    fn enter() -> std::io::Result<KeyByKey> {
+        use windows_sys::Win32::System::Console::{
+            ENABLE_ECHO_INPUT, ENABLE_LINE_INPUT, GetConsoleMode, GetStdHandle, STD_INPUT_HANDLE,
+            SetConsoleMode,
+        };
+        let mut saved = 0;
+        // SAFETY: the process's own stdin handle and a valid out pointer.
+        unsafe {
+            let input = GetStdHandle(STD_INPUT_HANDLE);
+            if GetConsoleMode(input, &mut saved) == 0
+                || SetConsoleMode(input, saved & !(ENABLE_ECHO_INPUT | ENABLE_LINE_INPUT)) == 0
+            {
+                return Err(std::io::Error::last_os_error());
+            }
+        }
+        Ok(KeyByKey { saved })
+    }
+}
+
+#[cfg(windows)]
+impl Drop for KeyByKey {
+    fn drop(&mut self) {
+        use windows_sys::Win32::System::Console::{GetStdHandle, STD_INPUT_HANDLE, SetConsoleMode};
+        // SAFETY: the process's own stdin handle and the mode saved on entry.
+        unsafe { SetConsoleMode(GetStdHandle(STD_INPUT_HANDLE), self.saved) };
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// What `read` hands over: the lines' texts, or `None` for a too-long one.
+    fn lines(read: fn(&[u8], &mut dyn FnMut(Line) -> bool), input: &[u8]) -> Vec<Option<String>> {
+        let mut seen = Vec::new();
+        read(input, &mut |line| {
+            seen.push(match line {
+                Line::Text(text) => Some(String::from_utf8(text).unwrap()),
+                Line::TooLong => None,
+            });
+            true
+        });
+        seen
+    }
+
+    fn keys(input: &[u8], submit: &mut dyn FnMut(Line) -> bool) {
+        read_keys(&mut &*input, &mut |line| submit(line)).unwrap();
+    }
+
+    fn piped(input: &[u8], submit: &mut dyn FnMut(Line) -> bool) {
+        read_lines(&mut &*input, &mut |line| submit(line)).unwrap();
+    }
+
+    #[test]
+    fn keys_are_edited_and_escape_sequences_skipped() {
+        let typed = b"abx\x7fc\r\x1b[A\x1b[200~https://h/\x1b[201~\njunk\x15ok\n";
+        assert_eq!(
+            lines(keys, typed),
+            [
+                Some("abc".into()),
+                Some("https://h/".into()),
+                Some("ok".into())
+            ]
+        );
+        assert_eq!(
+            lines(keys, b"\x04later\n"),
+            [],
+            "Ctrl-D on an empty line stops"
+        );
+    }
+
+    #[test]
+    fn over_long_input_is_refused_whole() {
+        let long = vec![b'a'; MAX_PASTED_URL + 10];
+        for read in [keys as fn(&[u8], &mut dyn FnMut(Line) -> bool), piped] {
+            let input = [long.as_slice(), b"\nnext\n"].concat();
+            assert_eq!(lines(read, &input), [None, Some("next".into())]);
+        }
+        let fits = vec![b'a'; MAX_PASTED_URL];
+        assert_eq!(lines(piped, &fits), [Some("a".repeat(MAX_PASTED_URL))]);
+    }
+}

@@ -1,0 +1,138 @@
+//! The terminal while waiting: one status line at the bottom ("Waiting for
+//! the browser at <URI>, 2:51 left"), drawn by indicatif, and every other
+//! line (log lines, messages) printed above it through [`say`] and
+//! [`Logs`], the status line cleared first and redrawn after. Nothing of it
+//! is left once the wait ends; nothing is drawn when stderr is not a terminal.
+
+use std::fmt::{self, Display};
+use std::io::Write;
+use std::sync::LazyLock;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use tracing::{Event, Level, Subscriber};
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
+
+/// The status line; hidden until [`Waiting::start`] shows it.
+static STATUS: LazyLock<ProgressBar> = LazyLock::new(ProgressBar::hidden);
+
+/// Print `line` on stderr, above the status line.
+pub fn say(line: impl Display) {
+    STATUS.suspend(|| {
+        let _ = writeln!(std::io::stderr(), "{line}");
+    });
+}
+
+/// Say how many characters of a pasted address were typed so far (none:
+/// nothing is said); the characters themselves are never shown.
+pub fn show_typed(count: usize) {
+    STATUS.set_message(match count {
+        0 => String::new(),
+        count => format!(" · {count} characters pasted, Enter to use them"),
+    });
+}
+
+/// The countdown on the status line; dropping it clears the line.
+pub struct Waiting(());
+
+impl Waiting {
+    /// Show "Waiting for the browser at `uri`, M:SS left", updated every
+    /// second, if stderr is a terminal.
+    pub fn start(uri: &str, timeout: Duration) -> Waiting {
+        let Some(deadline) = Instant::now().checked_add(timeout) else {
+            return Waiting(());
+        };
+        let left = move |_: &ProgressState, out: &mut dyn fmt::Write| {
+            let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+            let _ = write!(out, "{}:{:02}", left / 60, left % 60);
+        };
+        let template = "Waiting for the browser at {prefix}, {left} left{wide_msg}";
+        let style = ProgressStyle::with_template(template)
+            .expect("a valid template")
+            .with_key("left", left);
+        STATUS.set_style(style);
+        STATUS.set_prefix(uri.to_string());
+        STATUS.set_draw_target(ProgressDrawTarget::stderr());
+        STATUS.enable_steady_tick(Duration::from_secs(1));
+        Waiting(())
+    }
+}
+
+impl Drop for Waiting {
+    fn drop(&mut self) {
+        STATUS.finish_and_clear();
+        STATUS.set_draw_target(ProgressDrawTarget::hidden());
+    }
+}
+
+/// Where log lines go: stderr, above the status line, one event at a time.
+pub struct Logs;
+
+impl<'a> MakeWriter<'a> for Logs {
+    type Writer = LogLine;
+
+    fn make_writer(&'a self) -> LogLine {
+        LogLine(Vec::new())
+    }
+}
+
+/// One log line, printed whole when dropped.
+pub struct LogLine(Vec<u8>);
+
+impl Write for LogLine {
+    fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+        self.0.extend_from_slice(bytes);
+        Ok(bytes.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl Drop for LogLine {
+    fn drop(&mut self) {
+        if !self.0.is_empty() {
+            STATUS.suspend(|| {
+                let _ = std::io::stderr().write_all(&self.0);
+            });
+        }
+    }
+}
+
+/// Log lines as sentences: `callback received method=GET path=/callback`,
+/// with `warning:` / `error:` (`debug:`, `trace:`) before the other levels.
+pub struct Sentences {
+    /// Colour the level (stderr is a terminal).
+    pub ansi: bool,
+}
+
+impl<S, N> FormatEvent<S, N> for Sentences
+where
+    S: Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        mut writer: Writer<'_>,
+        event: &Event<'_>,
+    ) -> fmt::Result {
+        let (label, colour) = match *event.metadata().level() {
+            Level::ERROR => ("error", "31"),
+            Level::WARN => ("warning", "33"),
+            Level::INFO => ("", ""),
+            Level::DEBUG => ("debug", "34"),
+            Level::TRACE => ("trace", "35"),
+        };
+        match (label, self.ansi) {
+            ("", _) => {}
+            (label, true) => write!(writer, "\x1b[1;{colour}m{label}:\x1b[0m ")?,
+            (label, false) => write!(writer, "{label}: ")?,
+        }
+        ctx.format_fields(writer.by_ref(), event)?;
+        writeln!(writer)
+    }
+}

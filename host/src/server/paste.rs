@@ -1,0 +1,270 @@
+//! Paste-back: the address a browser on another machine ended at (the page
+//! that failed to load, `#fragment` included), pasted where the program
+//! runs, completes the flow as that browser would have: the same requests,
+//! through the same handler, under the same one-shot rule.
+
+use std::fmt;
+use std::sync::Arc;
+
+use oauth_callback_guest::http::MAX_BODY;
+
+use super::{App, MAX_HEAD};
+use crate::runtime::wit;
+
+/// Longest address taken: a request head's worth of query and a body's
+/// worth of fragment, what a browser could have sent.
+pub const MAX_PASTED_URL: usize = MAX_HEAD + MAX_BODY;
+
+/// What became of a pasted address; its [`Display`](fmt::Display) is one
+/// sentence for the user, never quoting the address's parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Pasted {
+    /// It completed the flow: the wait returns its result.
+    Completed,
+    /// It is not an address of this server's callback route.
+    NotTheCallback(Mismatch),
+    /// It holds no sign-in result (no code, token or error): the provider's
+    /// own page, say, rather than the one it sent the browser to.
+    Incomplete,
+    /// The handler refused it, as it would have refused the browser.
+    Refused {
+        /// The HTTP status the browser would have got (e.g. 400).
+        status: u16,
+        /// The handler's reason code, when it gives one (the default
+        /// handler's `unverified`: the `state` or `iss` is not the expected one).
+        reason: Option<String>,
+    },
+    /// Another callback completed the flow first.
+    AlreadyComplete,
+    /// The flow has ended (timeout, signal, shutdown): nothing was taken.
+    Stopping,
+}
+
+/// How a pasted address differs from the redirect URI.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Mismatch {
+    /// It does not parse as an absolute URL.
+    NotAUrl,
+    /// It is longer than [`MAX_PASTED_URL`].
+    TooLong,
+    /// Another scheme (`http` for `https`, or the reverse).
+    Scheme,
+    /// Another host or port, or a user name in it.
+    Authority,
+    /// Another path.
+    Path,
+}
+
+impl fmt::Display for Pasted {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Pasted::Completed => f.write_str("the pasted address completed the sign-in"),
+            Pasted::NotTheCallback(mismatch) => write!(f, "{mismatch}"),
+            Pasted::Incomplete => f.write_str(
+                "the pasted address holds no sign-in result (no code, token or error): \
+                 paste the address the browser ended at after signing in",
+            ),
+            Pasted::Refused {
+                reason: Some(reason),
+                ..
+            } if reason == "unverified" => f.write_str(
+                "the pasted address was refused: its state or issuer is not this sign-in's \
+                 (an older attempt?)",
+            ),
+            Pasted::Refused { status, .. } => {
+                write!(f, "the pasted address was refused (HTTP {status})")
+            }
+            Pasted::AlreadyComplete => f.write_str("the sign-in is already complete"),
+            Pasted::Stopping => f.write_str("the sign-in has ended; nothing was taken"),
+        }
+    }
+}
+
+impl fmt::Display for Mismatch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            Mismatch::NotAUrl => {
+                "that is not an address: paste the whole address the browser \
+                                  ended at, starting with http"
+            }
+            Mismatch::TooLong => "that address is too long to be a callback",
+            Mismatch::Scheme => "that address has another scheme than the redirect URI",
+            Mismatch::Authority => "that address names another host or port than the redirect URI",
+            Mismatch::Path => "that address has another path than the redirect URI",
+        })
+    }
+}
+
+/// A pasted address found to be this server's callback.
+struct Callback {
+    /// `host[:port]` as the browser sent it.
+    authority: String,
+    /// `scheme://host[:port]`, the bridge page's origin.
+    origin: String,
+    path: String,
+    query: Option<String>,
+    fragment: Option<String>,
+}
+
+/// Completes a running server's flow from pasted addresses, from any
+/// thread or task; cheap to clone. Get one from
+/// [`RunningServer::paste_back`](crate::RunningServer::paste_back) or
+/// [`AsyncRunningServer::paste_back`](crate::AsyncRunningServer::paste_back).
+#[derive(Clone, Debug)]
+pub struct PasteBack {
+    app: Arc<App>,
+    /// The redirect URI's scheme, which a pasted address must have.
+    scheme: String,
+    /// The server's runtime, where the handler runs.
+    runtime: tokio::runtime::Handle,
+}
+
+impl PasteBack {
+    /// For `app`, whose redirect URI has `scheme`, served on `runtime`.
+    pub(crate) fn new(app: Arc<App>, scheme: &str, runtime: tokio::runtime::Handle) -> Self {
+        PasteBack {
+            app,
+            scheme: scheme.into(),
+            runtime,
+        }
+    }
+
+    /// Complete the flow from `pasted`, the address the browser ended at
+    /// (scheme, host, port and path those of the redirect URI; the query
+    /// and any `#fragment` as the provider gave them), as the browser would
+    /// have: its request, then, when that leaves the flow pending, the
+    /// bridge page's post of the fragment, through the same handler, with
+    /// the same checks and one-shot rule. Blocks the calling thread; in
+    /// async code use [`complete_from_url_async`](Self::complete_from_url_async).
+    pub fn complete_from_url(&self, pasted: &str) -> Pasted {
+        let (sender, answer) = std::sync::mpsc::sync_channel(1);
+        let (app, scheme, pasted) = (self.app.clone(), self.scheme.clone(), pasted.to_string());
+        self.runtime.spawn(async move {
+            let _ = sender.send(app.paste(&pasted, &scheme).await);
+        });
+        // The runtime is gone when the server has shut down.
+        answer.recv().unwrap_or(Pasted::Stopping)
+    }
+
+    /// [`complete_from_url`](Self::complete_from_url) for async code, on any runtime.
+    pub async fn complete_from_url_async(&self, pasted: &str) -> Pasted {
+        let (app, scheme, pasted) = (self.app.clone(), self.scheme.clone(), pasted.to_string());
+        self.runtime
+            .spawn(async move { app.paste(&pasted, &scheme).await })
+            .await
+            .unwrap_or(Pasted::Stopping)
+    }
+}
+
+impl App {
+    /// Complete the flow from `pasted`, an address of the callback route
+    /// (`scheme` is the redirect URI's): the request the browser made, then,
+    /// when that leaves the flow pending and the address has a fragment, the
+    /// bridge page's post of it.
+    async fn paste(&self, pasted: &str, scheme: &str) -> Pasted {
+        let callback = match self.callback(pasted.trim(), scheme) {
+            Ok(callback) => callback,
+            Err(mismatch) => return Pasted::NotTheCallback(mismatch),
+        };
+        if self.slot.is_filled() {
+            return Pasted::AlreadyComplete;
+        }
+        let mut headers = vec![
+            header("host", &callback.authority),
+            header("accept", "application/json"),
+        ];
+        let visit = wit::Request {
+            method: "GET".into(),
+            path: callback.path.clone(),
+            query: callback.query.clone(),
+            headers: headers.clone(),
+            body: Vec::new(),
+        };
+        let pasted = self.outcome(visit).await;
+        let Some(fragment) = callback.fragment.filter(|_| pasted == Pasted::Incomplete) else {
+            return pasted;
+        };
+        headers.extend([
+            header("origin", &callback.origin),
+            header("sec-fetch-site", "same-origin"),
+            header("content-type", "application/json"),
+        ]);
+        // What assets/bridge.js posts: every pair, repeats included, to the path.
+        let pairs: Vec<String> = form_urlencoded::parse(fragment.as_bytes())
+            .map(|(key, value)| format!("{}:{}", json_string(&key), json_string(&value)))
+            .collect();
+        let post = wit::Request {
+            method: "POST".into(),
+            path: callback.path,
+            query: None,
+            headers,
+            body: format!(r#"{{"fragment_params":{{{}}}}}"#, pairs.join(",")).into_bytes(),
+        };
+        self.outcome(post).await
+    }
+
+    /// Whether `pasted` names this server's callback route.
+    fn callback(&self, pasted: &str, scheme: &str) -> Result<Callback, Mismatch> {
+        if pasted.len() > MAX_PASTED_URL {
+            return Err(Mismatch::TooLong);
+        }
+        let url = url::Url::parse(pasted).map_err(|_| Mismatch::NotAUrl)?;
+        if url.scheme() != scheme {
+            return Err(Mismatch::Scheme);
+        }
+        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
+        if !url.username().is_empty()
+            || url.password().is_some()
+            || !self.authority.allows(authority.as_bytes())
+        {
+            return Err(Mismatch::Authority);
+        }
+        if url.path() != self.settings.callback_path {
+            return Err(Mismatch::Path);
+        }
+        Ok(Callback {
+            authority: authority.to_string(),
+            origin: url.origin().ascii_serialization(),
+            path: url.path().to_string(),
+            query: url.query().map(Into::into),
+            fragment: url.fragment().filter(|f| !f.is_empty()).map(Into::into),
+        })
+    }
+
+    /// Answer `request` and say what became of it.
+    async fn outcome(&self, request: wit::Request) -> Pasted {
+        let (response, completed) = self.answer(request, false).await;
+        let status = response.status();
+        match status.as_u16() {
+            _ if completed => Pasted::Completed,
+            410 => Pasted::AlreadyComplete,
+            503 => Pasted::Stopping,
+            _ if status.is_success() => Pasted::Incomplete,
+            status => Pasted::Refused {
+                status,
+                reason: reason(response.into_body()).await,
+            },
+        }
+    }
+}
+
+/// The `error` code of a JSON refusal (`{"ok":false,"error":"unverified"}`).
+async fn reason(body: http_body_util::Full<bytes::Bytes>) -> Option<String> {
+    use http_body_util::BodyExt;
+    let bytes = body.collect().await.ok()?.to_bytes();
+    let value: serde_json::Value = serde_json::from_slice(&bytes).ok()?;
+    Some(value.get("error")?.as_str()?.to_string())
+}
+
+fn header(name: &str, value: &str) -> wit::Header {
+    wit::Header {
+        name: name.into(),
+        value: value.as_bytes().to_vec(),
+    }
+}
+
+fn json_string(text: &str) -> String {
+    serde_json::Value::from(text).to_string()
+}

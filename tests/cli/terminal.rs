@@ -1,0 +1,292 @@
+//! The binary on a pseudo-terminal (stdin and stderr), as a user sees it:
+//! the waiting line at the bottom, log lines and messages above it, typed
+//! input never echoed, and nothing of the waiting line left at the end.
+//! The screen is what `vt100` makes of the bytes written to the terminal.
+
+use std::io::{Read, Write};
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::process::{Child, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::support::{binary, client};
+
+const ROWS: u16 = 30;
+const COLUMNS: u16 = 160;
+
+/// The binary with stdin and stderr on a pseudo-terminal, stdout a pipe.
+struct OnTerminal {
+    child: Child,
+    /// The terminal's other end: what is typed is written here.
+    master: std::fs::File,
+    /// Every byte the program wrote to the terminal.
+    written: Arc<Mutex<Vec<u8>>>,
+    /// The program's side, kept to read its modes after it exits.
+    slave: OwnedFd,
+}
+
+impl OnTerminal {
+    fn start(args: &[&str]) -> OnTerminal {
+        let (mut master, mut slave) = (0, 0);
+        let size = libc::winsize {
+            ws_row: ROWS,
+            ws_col: COLUMNS,
+            ws_xpixel: 0,
+            ws_ypixel: 0,
+        };
+        // SAFETY: valid out pointers; no name buffer; a valid window size.
+        let opened = unsafe {
+            libc::openpty(
+                &mut master,
+                &mut slave,
+                std::ptr::null_mut(),
+                std::ptr::null(),
+                &size,
+            )
+        };
+        assert_eq!(opened, 0, "openpty: {}", std::io::Error::last_os_error());
+        // SAFETY: openpty returned two open descriptors that nothing else owns.
+        let (master, slave) =
+            unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
+        let child = binary()
+            .args(["--port", "0"])
+            .args(args)
+            .env("RUST_LOG", "info")
+            .env("TERM", "xterm-256color")
+            .stdin(Stdio::from(slave.try_clone().unwrap()))
+            .stderr(Stdio::from(slave.try_clone().unwrap()))
+            .stdout(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let master = std::fs::File::from(master);
+        let written = Arc::new(Mutex::new(Vec::new()));
+        let (mut reader, sink) = (master.try_clone().unwrap(), written.clone());
+        std::thread::spawn(move || {
+            let mut buffer = [0; 4096];
+            // Ends with EIO once the program has exited and `slave` is closed.
+            while let Ok(read @ 1..) = reader.read(&mut buffer) {
+                sink.lock().unwrap().extend_from_slice(&buffer[..read]);
+            }
+        });
+        OnTerminal {
+            child,
+            master,
+            written,
+            slave,
+        }
+    }
+
+    /// The screen as the terminal shows it now.
+    fn screen(&self) -> vt100::Screen {
+        let mut parser = vt100::Parser::new(ROWS, COLUMNS, 0);
+        parser.process(&self.written.lock().unwrap());
+        parser.screen().clone()
+    }
+
+    /// The screen's rows, trailing blanks trimmed.
+    fn rows(&self) -> Vec<String> {
+        self.screen()
+            .rows(0, COLUMNS)
+            .map(|row| row.trim_end().to_string())
+            .collect()
+    }
+
+    /// Wait until a row satisfies `test`; the rows then.
+    fn wait_for(&self, what: &str, test: impl Fn(&str) -> bool) -> Vec<String> {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let rows = self.rows();
+            if rows.iter().any(|row| test(row)) {
+                return rows;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "no {what} on the screen:\n{}",
+                rows.join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    /// The redirect URI from the ready line.
+    fn uri(&self) -> String {
+        let rows = self.wait_for("ready line", |row| row.starts_with("listening on "));
+        let ready = rows
+            .iter()
+            .find(|row| row.starts_with("listening on "))
+            .unwrap();
+        ready["listening on ".len()..].to_string()
+    }
+
+    /// Type `text` as a paste would (no Enter unless it ends with `\r`).
+    fn type_in(&mut self, text: &str) {
+        self.master.write_all(text.as_bytes()).unwrap();
+    }
+
+    /// Wait for the program to exit: its exit code and stdout.
+    fn finish(mut self) -> (i32, String, OnTerminal) {
+        let status = self.child.wait().unwrap();
+        let mut stdout = String::new();
+        self.child
+            .stdout
+            .take()
+            .unwrap()
+            .read_to_string(&mut stdout)
+            .unwrap();
+        // The reader has seen everything once the program is gone.
+        std::thread::sleep(Duration::from_millis(100));
+        (status.code().unwrap_or(-1), stdout, self)
+    }
+
+    /// Whether the terminal is back in line mode with echo.
+    fn modes_restored(&self) -> bool {
+        // SAFETY: termios is plain data filled in by tcgetattr.
+        let mut modes: libc::termios = unsafe { std::mem::zeroed() };
+        // SAFETY: an open terminal descriptor and a valid pointer.
+        assert_eq!(
+            unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut modes) },
+            0
+        );
+        modes.c_lflag & (libc::ICANON | libc::ECHO) == libc::ICANON | libc::ECHO
+    }
+}
+
+impl Drop for OnTerminal {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The row showing the countdown, if any.
+fn waiting_row(rows: &[String]) -> Option<&String> {
+    rows.iter()
+        .find(|row| row.starts_with("Waiting for the browser at "))
+}
+
+#[test]
+fn log_lines_go_above_the_waiting_line_which_is_gone_at_the_end() {
+    let terminal = OnTerminal::start(&["--no-paste"]);
+    let uri = terminal.uri();
+    let rows = terminal.wait_for("waiting line", |row| row.ends_with(" left"));
+    let waiting = waiting_row(&rows).unwrap();
+    assert!(
+        waiting.starts_with(&format!("Waiting for the browser at {uri}, ")),
+        "{waiting}"
+    );
+    assert!(
+        !rows.iter().any(|row| row.contains("paste here")),
+        "no hint with --no-paste"
+    );
+
+    let page = client().get(format!("{uri}?code=c1")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let (code, stdout, terminal) = terminal.finish();
+    assert_eq!(code, 0);
+    assert!(stdout.contains(r#""code":"c1""#), "{stdout}");
+    let rows = terminal.rows();
+    let received: Vec<&String> = rows
+        .iter()
+        .filter(|r| r.contains("callback received"))
+        .collect();
+    assert_eq!(
+        received,
+        ["callback received method=GET path=/callback"],
+        "a line of its own, as a sentence:\n{}",
+        rows.join("\n")
+    );
+    assert_eq!(
+        waiting_row(&rows),
+        None,
+        "nothing of the countdown is left:\n{}",
+        rows.join("\n")
+    );
+    assert!(
+        !rows.iter().any(|row| row.contains(" left")),
+        "{}",
+        rows.join("\n")
+    );
+}
+
+#[test]
+fn a_paste_on_the_terminal_is_not_echoed_and_completes_the_flow() {
+    let mut terminal = OnTerminal::start(&["--expect-state", "st"]);
+    let uri = terminal.uri();
+    terminal.wait_for("hint", |row| {
+        row.starts_with("If the browser runs on another machine")
+    });
+
+    // Garbage, then the right path with the wrong state: one line each, and
+    // the wait goes on.
+    terminal.type_in("not a url at all\r");
+    terminal.wait_for("refusal", |row| {
+        row.contains("not an address") && row.ends_with("still waiting")
+    });
+    let wrong = format!("{uri}?code=secret-wrong&state=other");
+    terminal.type_in(&wrong);
+    let rows = terminal.wait_for("typed count", |row| {
+        row.ends_with(&format!(
+            "{} characters pasted, Enter to use them",
+            wrong.len()
+        ))
+    });
+    assert!(
+        !rows.iter().any(|row| row.contains("secret")),
+        "echoed:\n{}",
+        rows.join("\n")
+    );
+    terminal.type_in("\r");
+    terminal.wait_for("refusal", |row| row.contains("state or issuer"));
+
+    // An address longer than the terminal's own line limit (4095 bytes).
+    let long_state = "st";
+    let padding = "p".repeat(6000);
+    terminal.type_in(&format!(
+        "{uri}?code=good&state={long_state}&pad={padding}\r"
+    ));
+    let (code, stdout, terminal) = terminal.finish();
+    assert_eq!(code, 0, "{}", terminal.rows().join("\n"));
+    assert!(
+        stdout.contains(r#""code":"good""#) && stdout.contains(&padding),
+        "{stdout:.200}"
+    );
+    let rows = terminal.rows();
+    assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
+    assert!(
+        !rows
+            .iter()
+            .any(|row| row.contains("secret") || row.contains("ppppp"))
+    );
+    assert!(terminal.modes_restored(), "line mode and echo are back");
+}
+
+#[test]
+fn a_timeout_and_an_interrupt_leave_a_clean_terminal() {
+    let terminal = OnTerminal::start(&["--timeout", "1.5"]);
+    // Updated every second.
+    terminal.wait_for("waiting line", |row| row.ends_with(", 0:01 left"));
+    terminal.wait_for("updated waiting line", |row| row.ends_with(", 0:00 left"));
+    let (code, _, terminal) = terminal.finish();
+    assert_eq!(code, 124);
+    let rows = terminal.rows();
+    assert!(
+        rows.iter()
+            .any(|row| row.starts_with("no callback arrived within 1.5 s"))
+    );
+    assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
+    assert!(terminal.modes_restored());
+
+    let terminal = OnTerminal::start(&[]);
+    terminal.wait_for("waiting line", |row| row.ends_with(" left"));
+    // SAFETY: signalling our own child.
+    unsafe { libc::kill(terminal.child.id() as i32, libc::SIGINT) };
+    let (code, _, terminal) = terminal.finish();
+    assert_eq!(code, 130);
+    let rows = terminal.rows();
+    assert!(
+        rows.iter()
+            .any(|row| row == "interrupted; no callback was received")
+    );
+    assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
+    assert!(terminal.modes_restored());
+}
