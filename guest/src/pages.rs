@@ -1,6 +1,7 @@
 //! The built-in pages (success, error, fragment bridge) and the small fixed
-//! bodies, rendered from the templates in `assets/`. Nothing from a request is
-//! ever put into a page.
+//! bodies, rendered from the templates in `assets/`. The one thing from a
+//! request ever put into a page is the provider's `error` and
+//! `error_description` on the error page: HTML-escaped and bounded.
 
 use alloc::string::String;
 
@@ -15,6 +16,15 @@ pub const ERROR_MESSAGE: &str =
 /// The message when a callback fails the `state` or issuer check.
 pub const REJECTED_MESSAGE: &str =
     "This sign-in response could not be verified. Close this window and start the sign-in again.";
+
+/// Said under the success and error messages.
+pub const NEXT_STEP: &str =
+    "You can close this tab and return to the terminal or app you signed in from.";
+
+/// Longest provider `error` code shown (RFC 6749 codes are short ASCII words).
+const MAX_ERROR_CODE: usize = 64;
+/// Longest `error_description` shown; the rest is cut.
+const MAX_ERROR_DESCRIPTION: usize = 400;
 
 const TEMPLATE: &str = include_str!("../assets/page.html");
 /// The built-in stylesheet, inlined into every built-in page.
@@ -38,9 +48,92 @@ pub enum Page {
     Rejected,
 }
 
+/// What the provider said when it reported an error (RFC 6749 section
+/// 4.1.2.1), for the built-in error page.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProviderError<'a> {
+    /// The `error` code, e.g. `access_denied`.
+    pub code: &'a str,
+    /// The `error_description`, if any.
+    pub description: Option<&'a str>,
+}
+
+impl ProviderError<'_> {
+    /// What to do about the common codes.
+    pub fn hint(&self) -> Option<&'static str> {
+        Some(match self.code {
+            "access_denied" => {
+                "The request was declined, at the sign-in page or by the provider. Start the \
+                 sign-in again to grant access."
+            }
+            "invalid_scope" => {
+                "The application asked for permissions (scopes) the provider does not know \
+                 or allow for it: its configuration needs changing."
+            }
+            "unauthorized_client" => {
+                "The provider does not let this application sign in this way: its \
+                 registration with the provider needs changing."
+            }
+            "invalid_request" => {
+                "The provider found the sign-in request malformed; a redirect URI that does \
+                 not match the registered one is a common cause."
+            }
+            _ => return None,
+        })
+    }
+
+    /// The details paragraph and the hint, escaped and bounded.
+    fn write_html(&self, html: &mut String) {
+        html.push_str(r#"<p class="details">The provider said <code>"#);
+        escape_into(html, self.code, MAX_ERROR_CODE);
+        html.push_str("</code>");
+        if let Some(description) = self.description.filter(|d| !d.is_empty()) {
+            html.push_str(": ");
+            escape_into(html, description, MAX_ERROR_DESCRIPTION);
+        }
+        html.push_str("</p>");
+        if let Some(hint) = self.hint() {
+            html.push_str(r#"<p class="next">"#);
+            html.push_str(hint);
+            html.push_str("</p>");
+        }
+    }
+}
+
+/// Append `text`, at most `limit` bytes of it (cut at a character, with an
+/// ellipsis), with `&`, `<`, `>`, `"` and `'` escaped.
+fn escape_into(html: &mut String, text: &str, limit: usize) {
+    let mut end = text.len().min(limit);
+    while !text.is_char_boundary(end) {
+        end -= 1;
+    }
+    for c in text[..end].chars() {
+        match c {
+            '&' => html.push_str("&amp;"),
+            '<' => html.push_str("&lt;"),
+            '>' => html.push_str("&gt;"),
+            '"' => html.push_str("&quot;"),
+            '\'' => html.push_str("&#39;"),
+            c => html.push(c),
+        }
+    }
+    if end < text.len() {
+        html.push('\u{2026}');
+    }
+}
+
 impl Page {
     /// The page's complete HTML.
     pub fn render(self) -> String {
+        self.render_with(None)
+    }
+
+    /// The error page, with what the provider said and a hint.
+    pub fn render_error(error: &ProviderError) -> String {
+        Page::Error.render_with(Some(error))
+    }
+
+    fn render_with(self, error: Option<&ProviderError>) -> String {
         let (tone, title, message, script) = match self {
             Page::Success => ("success", "Signed in", SUCCESS_MESSAGE, DONE_SCRIPT),
             Page::Error => ("error", "Sign-in failed", ERROR_MESSAGE, DONE_SCRIPT),
@@ -63,6 +156,15 @@ impl Page {
                 "tone" => html.push_str(tone),
                 "title" | "heading" => html.push_str(title),
                 "message" => html.push_str(message),
+                "details" => match (self, error) {
+                    (Page::Error, Some(error)) => error.write_html(&mut html),
+                    (Page::Success | Page::Error, _) => {
+                        html.push_str(r#"<p class="next">"#);
+                        html.push_str(NEXT_STEP);
+                        html.push_str("</p>");
+                    }
+                    _ => {}
+                },
                 "script" if !script.is_empty() => {
                     html.push_str("<script>");
                     html.push_str(script);
@@ -105,6 +207,33 @@ mod tests {
             assert!(html.starts_with("<!doctype html>"), "{page:?}");
             assert!(html.contains(needle), "{page:?}");
             assert!(!html.contains("{{"), "{page:?} left a placeholder");
+        }
+    }
+
+    #[test]
+    fn provider_errors_are_shown_escaped_bounded_and_explained() {
+        let html = Page::render_error(&ProviderError {
+            code: "access_denied",
+            description: Some("<script>alert('x')</script> & \"more\""),
+        });
+        assert!(html.contains("<code>access_denied</code>: &lt;script&gt;alert(&#39;x&#39;)"));
+        assert!(html.contains("&amp; &quot;more&quot;") && !html.contains("<script>alert"));
+        assert!(html.contains("Start the sign-in again"));
+        let long = "é".repeat(MAX_ERROR_DESCRIPTION);
+        let html = Page::render_error(&ProviderError {
+            code: "server_error",
+            description: Some(&long),
+        });
+        let shown = html.matches('é').count();
+        assert_eq!(shown, MAX_ERROR_DESCRIPTION / 2, "cut at a character");
+        assert!(html.contains("é\u{2026}</p>") && !html.contains(r#"class="next""#));
+        for code in ["invalid_scope", "unauthorized_client", "invalid_request"] {
+            let error = ProviderError {
+                code,
+                description: None,
+            };
+            assert!(error.hint().is_some(), "{code}");
+            assert!(Page::render_error(&error).contains(error.hint().unwrap()));
         }
     }
 

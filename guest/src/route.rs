@@ -5,7 +5,7 @@ use alloc::string::{String, ToString};
 use crate::http::{
     Completion, CustomPage, HEALTH_PATH, Header, Reply, Request, Response, Settings,
 };
-use crate::pages::Page;
+use crate::pages::{Page, ProviderError};
 use crate::params::{self, Captured, Outcome, Params};
 use crate::security::{self, Sources};
 
@@ -74,9 +74,18 @@ fn callback(settings: &Settings, request: &Request) -> Reply {
         let body = serde_json::json!({"ok": true, "params": &params});
         Response::new(200, JSON, body.to_string())
     } else if outcome == Outcome::Error {
-        page(settings.error_page.as_ref(), Page::Error)
+        let text = |key| params.get(key).and_then(serde_json::Value::as_str);
+        let error = ProviderError {
+            code: text("error").unwrap_or_default(),
+            description: text("error_description"),
+        };
+        page(settings.error_page.as_ref(), Page::Error, || {
+            Page::render_error(&error)
+        })
     } else {
-        page(settings.success_page.as_ref(), Page::Success)
+        page(settings.success_page.as_ref(), Page::Success, || {
+            Page::Success.render()
+        })
     };
     Reply {
         response,
@@ -153,11 +162,11 @@ fn refusal(status: u16, json: bool, code: &str, page: Option<Page>) -> Response 
 }
 
 /// A custom page as given (its policy comes from its own blocks), else the
-/// built-in one.
-fn page(custom: Option<&CustomPage>, fallback: Page) -> Response {
+/// built-in `fallback`, rendered by `render`.
+fn page(custom: Option<&CustomPage>, fallback: Page, render: impl FnOnce() -> String) -> Response {
     match custom {
         Some(custom) => with_policy(Response::new(200, HTML, &*custom.html), &custom.sources),
-        None => builtin(200, fallback),
+        None => with_policy(Response::new(200, HTML, render()), &fallback.sources()),
     }
 }
 
@@ -486,11 +495,21 @@ mod tests {
     }
 
     #[test]
-    fn nothing_from_the_request_is_reflected() {
-        let xss = "error=x&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E";
-        for query in [xss, "state=%3Cscript%3E"] {
-            let reply = handle(&Settings::default(), &get("/callback", query));
-            assert!(!body(&reply).contains("alert(1)") && !body(&reply).contains("<script>alert"));
-        }
+    fn only_the_provider_error_is_shown_and_escaped() {
+        let xss =
+            "error=x%3Cb%3E&error_description=%3Cscript%3Ealert(1)%3C%2Fscript%3E&state=%3Ci%3Es";
+        let reply = handle(&Settings::default(), &get("/callback", xss));
+        let page = body(&reply);
+        assert!(page.contains("<code>x&lt;b&gt;</code>: &lt;script&gt;alert(1)&lt;/script&gt;"));
+        assert!(
+            !page.contains("<script>alert")
+                && !page.contains("<i>s")
+                && !page.contains("&lt;i&gt;")
+        );
+        let success = handle(
+            &Settings::default(),
+            &get("/callback", "code=%3Cb%3E&state=%3Ci%3E"),
+        );
+        assert!(!body(&success).contains("&lt;b&gt;") && !body(&success).contains("<b>"));
     }
 }

@@ -25,13 +25,14 @@ EXIT_USAGE, EXIT_TIMEOUT = 2, 124
 EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
 
 READY = re.compile(r"^listening on (\S+)$")
-LEVELED = re.compile(r"^\s*(TRACE|DEBUG|INFO|WARN|ERROR)\s+(.*)$")
+LEVELED = re.compile(r"^(trace|debug|warning|error): (.*)$")
+"""Log lines other than informational ones start with their level; the
+informational ones are plain sentences."""
 LEVELS = {
-    "TRACE": logging.DEBUG,
-    "DEBUG": logging.DEBUG,
-    "INFO": logging.INFO,
-    "WARN": logging.WARNING,
-    "ERROR": logging.ERROR,
+    "trace": logging.DEBUG,
+    "debug": logging.DEBUG,
+    "warning": logging.WARNING,
+    "error": logging.ERROR,
 }
 FATAL_PREFIX = "oauth-callback: "
 STOP_GRACE = 5.0
