@@ -57,6 +57,8 @@ pub struct Config {
     pub(crate) redirect_uri: Option<url::Url>,
     /// TLS is terminated in front of a plain-HTTP server.
     pub(crate) behind_tls_proxy: bool,
+    /// Only the server's own scheme is spoken on its port.
+    pub(crate) one_scheme: bool,
     /// Where the browser goes once the flow completes with credentials.
     pub(crate) success_redirect: Option<url::Url>,
     /// Where the browser goes once the flow completes with an `error`.
@@ -119,6 +121,7 @@ impl Default for ConfigBuilder {
                 allow_remote: false,
                 redirect_uri: None,
                 behind_tls_proxy: false,
+                one_scheme: false,
                 success_redirect: None,
                 error_redirect: None,
                 expected_state: None,
@@ -230,6 +233,15 @@ impl ConfigBuilder {
     /// forwarding service), so an `https` redirect URI is what browsers use.
     pub fn behind_tls_proxy(mut self, behind: bool) -> Self {
         self.config.behind_tls_proxy = behind;
+        self
+    }
+
+    /// Speak only the server's own scheme on its port. By default the other
+    /// one is answered too: over TLS, a plain-HTTP request gets `308` to the
+    /// same URL over `https://`; over plain HTTP, a TLS handshake (a browser
+    /// that upgraded the scheme) is served with an ad hoc certificate.
+    pub fn one_scheme(mut self, one: bool) -> Self {
+        self.config.one_scheme = one;
         self
     }
 

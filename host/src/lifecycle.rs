@@ -84,7 +84,7 @@ impl Flow {
         ));
         let task = tokio::spawn(server::serve(
             listeners,
-            tls.map(TlsAcceptor::from),
+            server::Schemes::new(tls.map(TlsAcceptor::from), config.one_scheme),
             app.clone(),
             stop.subscribe(),
         ));

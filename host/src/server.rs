@@ -17,7 +17,6 @@ use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{SetOnce, oneshot, watch};
-use tokio_rustls::TlsAcceptor;
 
 use oauth_callback_guest::http::MAX_BODY;
 use oauth_callback_guest::security::{BASE_POLICY, FRAMING_POLICY, HEADERS};
@@ -28,10 +27,13 @@ use crate::runtime::{Fault, Runtime, wit};
 
 mod connections;
 mod paste;
+mod schemes;
 
 pub use paste::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 
 use connections::{Connections, Ticket};
+pub(crate) use schemes::Schemes;
+use schemes::Serve;
 
 /// Largest request head (request line and headers) buffered.
 pub const MAX_HEAD: usize = 16 << 10;
@@ -101,20 +103,8 @@ impl App {
             .headers
             .get("sec-fetch-mode")
             .is_none_or(|mode| mode == "navigate");
-        let mut hosts = parts.headers.get_all(http::header::HOST).iter();
-        let (host, second_host) = (hosts.next(), hosts.next());
-        if second_host.is_some() {
-            // RFC 9112 section 3.2: more than one Host is a bad request.
-            return plain(StatusCode::BAD_REQUEST, "Bad Request");
-        }
-        // An absolute-form target's authority is the one the request is
-        // for (RFC 9112 section 3.2.2): it and the Host must name this server.
-        let ours = |authority: &[u8]| self.authority.allows(authority);
-        let target = parts.uri.authority();
-        if !host.is_some_and(|host| ours(host.as_bytes()))
-            || target.is_some_and(|target| !ours(target.as_str().as_bytes()))
-        {
-            return plain(StatusCode::MISDIRECTED_REQUEST, "Misdirected Request");
+        if let Some(refused) = self.misdirected(&parts.headers, &parts.uri) {
+            return refused;
         }
         if parts.uri.path() == self.settings.callback_path && self.slot.is_filled() {
             return gone();
@@ -144,6 +134,29 @@ impl App {
             body: body.into(),
         };
         self.answer(request, navigation).await.0
+    }
+
+    /// The refusal of a request not addressed to this server: one `Host`
+    /// and an absolute-form target's authority (RFC 9112 section 3.2.2)
+    /// must name it.
+    fn misdirected(&self, headers: &http::HeaderMap, uri: &http::Uri) -> Option<Response> {
+        let mut hosts = headers.get_all(http::header::HOST).iter();
+        let (host, second_host) = (hosts.next(), hosts.next());
+        if second_host.is_some() {
+            // RFC 9112 section 3.2: more than one Host is a bad request.
+            return Some(plain(StatusCode::BAD_REQUEST, "Bad Request"));
+        }
+        let ours = |authority: &[u8]| self.authority.allows(authority);
+        let target = uri.authority();
+        if !host.is_some_and(|host| ours(host.as_bytes()))
+            || target.is_some_and(|target| !ours(target.as_str().as_bytes()))
+        {
+            return Some(plain(
+                StatusCode::MISDIRECTED_REQUEST,
+                "Misdirected Request",
+            ));
+        }
+        None
     }
 
     /// The handler's answer to `request`, and whether it completed the flow
@@ -254,16 +267,23 @@ impl OneShot {
 /// connections finish. The connection limit is shared by all listeners.
 pub(crate) async fn serve(
     listeners: Vec<TcpListener>,
-    tls: Option<TlsAcceptor>,
+    schemes: Schemes,
     app: Arc<App>,
     stop: watch::Receiver<bool>,
 ) {
     let connections = Arc::new(Connections::default());
+    let schemes = Arc::new(schemes);
     let loops: Vec<_> = listeners
         .into_iter()
         .map(|listener| {
-            let (tls, app, connections) = (tls.clone(), app.clone(), connections.clone());
-            tokio::spawn(accept_loop(listener, tls, app, connections, stop.clone()))
+            let (schemes, app, connections) = (schemes.clone(), app.clone(), connections.clone());
+            tokio::spawn(accept_loop(
+                listener,
+                schemes,
+                app,
+                connections,
+                stop.clone(),
+            ))
         })
         .collect();
     for accept in loops {
@@ -274,7 +294,7 @@ pub(crate) async fn serve(
 /// Accept connections on one listener until `stop` turns true.
 async fn accept_loop(
     listener: TcpListener,
-    tls: Option<TlsAcceptor>,
+    schemes: Arc<Schemes>,
     app: Arc<App>,
     connections: Arc<Connections>,
     mut stop: watch::Receiver<bool>,
@@ -302,9 +322,15 @@ async fn accept_loop(
         };
         // Answers are small and written at once: do not wait for more data.
         let _ = stream.set_nodelay(true);
-        let (tls, app, watcher) = (tls.clone(), app.clone(), graceful.watcher());
+        let (schemes, app, watcher) = (schemes.clone(), app.clone(), graceful.watcher());
         let ticket = Arc::new(ticket);
-        let task = tokio::spawn(handle_connection(stream, tls, app, ticket.clone(), watcher));
+        let task = tokio::spawn(handle_connection(
+            stream,
+            schemes,
+            app,
+            ticket.clone(),
+            watcher,
+        ));
         ticket.set_abort(task.abort_handle());
     }
     drop(listener);
@@ -321,34 +347,52 @@ async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-/// One connection: the TLS handshake (with a deadline), then HTTP/1.1.
+/// One connection: its scheme told by its first byte and the TLS handshake
+/// (both with a deadline), then HTTP/1.1.
 async fn handle_connection(
     stream: TcpStream,
-    tls: Option<TlsAcceptor>,
+    schemes: Arc<Schemes>,
     app: Arc<App>,
     ticket: Arc<Ticket>,
     watcher: Watcher,
 ) {
-    match tls {
-        None => serve_http(stream, app, ticket, watcher).await,
-        Some(acceptor) => match tokio::time::timeout(IO_TIMEOUT, acceptor.accept(stream)).await {
-            Ok(Ok(stream)) => serve_http(stream, app, ticket, watcher).await,
-            Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
-            Err(_) => tracing::debug!("TLS handshake timed out"),
-        },
+    let serve = match tokio::time::timeout(IO_TIMEOUT, schemes.choose(&stream)).await {
+        Ok(serve) => serve,
+        Err(_) => return tracing::debug!("nothing sent on a connection; closed it"),
+    };
+    match serve {
+        Serve::Plain => serve_http(stream, app, ticket, watcher, false).await,
+        Serve::ToHttps => serve_http(stream, app, ticket, watcher, true).await,
+        Serve::Close => {}
+        Serve::Tls(acceptor) => {
+            match tokio::time::timeout(IO_TIMEOUT, acceptor.accept(stream)).await {
+                Ok(Ok(stream)) => serve_http(stream, app, ticket, watcher, false).await,
+                Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
+                Err(_) => tracing::debug!("TLS handshake timed out"),
+            }
+        }
     }
 }
 
-/// HTTP/1.1 on an established connection; while a request is read and
-/// answered, the connection cannot be evicted.
-async fn serve_http<S>(stream: S, app: Arc<App>, ticket: Arc<Ticket>, watcher: Watcher)
-where
+/// HTTP/1.1 on an established connection (`to_https`: plain HTTP on a TLS
+/// server, every request sent on to `https://`); while a request is read
+/// and answered, the connection cannot be evicted.
+async fn serve_http<S>(
+    stream: S,
+    app: Arc<App>,
+    ticket: Arc<Ticket>,
+    watcher: Watcher,
+    to_https: bool,
+) where
     S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
 {
     let service = service_fn(move |request| {
         let (app, busy) = (app.clone(), ticket.busy());
         async move {
-            let response = app.respond(request).await;
+            let response = match to_https {
+                true => app.to_https(&request),
+                false => app.respond(request).await,
+            };
             drop(busy);
             Ok::<_, Infallible>(response)
         }

@@ -8,6 +8,7 @@ mod library;
 mod paste;
 mod pressure;
 mod routes;
+mod schemes;
 mod security;
 mod support;
 #[cfg(unix)]

@@ -459,8 +459,14 @@ fn every_response_has_a_strict_policy_and_nothing_is_reflected() {
         .unwrap();
     // The provider's description is shown, escaped: text, never markup.
     assert!(!page.contains("<script>alert"), "{page}");
-    assert!(page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"), "{page}");
-    assert!(!page.contains("SECRET-CODE-42"), "nothing else of the request");
+    assert!(
+        page.contains("&lt;script&gt;alert(1)&lt;/script&gt;"),
+        "{page}"
+    );
+    assert!(
+        !page.contains("SECRET-CODE-42"),
+        "nothing else of the request"
+    );
     let finished = server.finish();
     assert!(
         !finished.stderr.contains("SECRET-CODE-42"),

@@ -136,6 +136,13 @@ pub struct ServeArgs {
     #[arg(long, value_name = "FILE")]
     handler: Option<PathBuf>,
 
+    /// Speak only the server's scheme on its port. By default a plain-HTTP
+    /// request on the HTTPS port gets a redirect (308) to https, and a TLS
+    /// handshake on a --no-https port (a browser that upgraded the scheme)
+    /// is served with an ad hoc certificate.
+    #[arg(long)]
+    one_scheme: bool,
+
     /// Also read pasted addresses from stdin even when it is not a terminal
     /// (a pipe): each line is an address a browser ended at (see --no-paste).
     #[arg(long, conflicts_with = "no_paste")]
@@ -257,7 +264,8 @@ impl ServeArgs {
             .timeout(self.timeout)
             .tls(tls)
             .allow_remote(self.allow_remote)
-            .behind_tls_proxy(self.behind_tls_proxy);
+            .behind_tls_proxy(self.behind_tls_proxy)
+            .one_scheme(self.one_scheme);
         // The optional flags, each applied when given.
         let builder = self
             .success_html

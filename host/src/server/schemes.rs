@@ -1,0 +1,112 @@
+//! Both schemes on one port. Browsers upgrade `http://` to `https://` (HSTS,
+//! HTTPS-Only modes) or the other way round (a provider that registered the
+//! other one): the first byte of a connection tells a TLS handshake (a
+//! handshake record, 0x16) from plain HTTP. On a TLS server plain HTTP gets
+//! `308 Permanent Redirect` to the same URL over `https://`; on a plain one
+//! a handshake is served with an ad hoc certificate made on first need.
+//! `one_scheme` turns both off.
+
+use http::{HeaderValue, StatusCode};
+use tokio::net::TcpStream;
+use tokio::sync::OnceCell;
+use tokio_rustls::TlsAcceptor;
+
+use super::{App, Response, closing};
+use crate::config::Tls;
+
+/// The first byte of a TLS handshake record.
+const HANDSHAKE: u8 = 0x16;
+
+/// What a connection is served with, by its first byte.
+pub(crate) struct Schemes {
+    /// The server's own TLS, or none for plain HTTP.
+    tls: Option<TlsAcceptor>,
+    /// Only the server's own scheme is spoken.
+    one_scheme: bool,
+    /// For handshakes on a plain-HTTP server, made on the first one.
+    adhoc: OnceCell<Option<TlsAcceptor>>,
+}
+
+/// How to serve one connection.
+pub(crate) enum Serve {
+    /// HTTP over TLS, with this acceptor.
+    Tls(TlsAcceptor),
+    /// Plain HTTP.
+    Plain,
+    /// Plain HTTP on a TLS server: every request is sent to `https://`.
+    ToHttps,
+    /// Nothing to serve (closed early, or no certificate could be made).
+    Close,
+}
+
+impl Schemes {
+    /// For a server speaking `tls` (none: plain HTTP).
+    pub(crate) fn new(tls: Option<TlsAcceptor>, one_scheme: bool) -> Self {
+        Schemes {
+            tls,
+            one_scheme,
+            adhoc: OnceCell::new(),
+        }
+    }
+
+    /// How to serve `stream`, from its first byte (waited for).
+    pub(crate) async fn choose(&self, stream: &TcpStream) -> Serve {
+        if self.one_scheme {
+            return self.tls.clone().map_or(Serve::Plain, Serve::Tls);
+        }
+        let mut first = [0; 1];
+        let handshake = match stream.peek(&mut first).await {
+            Ok(1) => first[0] == HANDSHAKE,
+            _ => return Serve::Close,
+        };
+        match (&self.tls, handshake) {
+            (Some(tls), true) => Serve::Tls(tls.clone()),
+            (Some(_), false) => Serve::ToHttps,
+            (None, false) => Serve::Plain,
+            (None, true) => self.adhoc().await.map_or(Serve::Close, Serve::Tls),
+        }
+    }
+
+    /// The ad hoc certificate's acceptor, made once (on a blocking thread).
+    async fn adhoc(&self) -> Option<TlsAcceptor> {
+        let made = self.adhoc.get_or_init(|| async {
+            let made = tokio::task::spawn_blocking(|| crate::tls::server_config(&Tls::Adhoc)).await;
+            match made {
+                Ok(Ok(Some(config))) => {
+                    tracing::info!(
+                        "a browser asked for https on the http port: serving it with an ad hoc certificate"
+                    );
+                    Some(TlsAcceptor::from(config))
+                }
+                Ok(Err(e)) => {
+                    tracing::warn!("cannot answer https on the http port: {e}");
+                    None
+                }
+                _ => None,
+            }
+        });
+        made.await.clone()
+    }
+}
+
+impl App {
+    /// The answer to a plain-HTTP request on a TLS server: `308` to the same
+    /// URL over `https://`, for a `Host` naming this server (else `421`).
+    pub(crate) fn to_https(&self, request: &hyper::Request<hyper::body::Incoming>) -> Response {
+        if let Some(refused) = self.misdirected(request.headers(), request.uri()) {
+            return refused;
+        }
+        let host = request.headers().get(http::header::HOST);
+        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
+        let mut response = closing(StatusCode::PERMANENT_REDIRECT, "Permanent Redirect");
+        let location = host
+            .and_then(|host| host.to_str().ok())
+            .and_then(|host| HeaderValue::from_str(&format!("https://{host}{path}")).ok());
+        if let Some(location) = location {
+            response
+                .headers_mut()
+                .insert(http::header::LOCATION, location);
+        }
+        response
+    }
+}
