@@ -31,8 +31,17 @@
     referrerPolicy: "same-origin",
     cache: "no-store"
   })
-    .then(function (response) { return response.text(); })
+    .then(function (response) {
+      // The application sends the browser on (--success-redirect): go there.
+      var next = /^0;url=(https?:\/\/.+)$/i.exec(response.headers.get("Refresh") || "");
+      if (next) {
+        window.location.replace(next[1]);
+        return null;
+      }
+      return response.text();
+    })
     .then(function (html) {
+      if (html === null) return;
       document.open();
       document.write(html);
       document.close();

@@ -192,9 +192,11 @@ impl App {
             Filled::AlreadyComplete => return (gone(), false),
             Filled::Stopping => return (unavailable(), false),
         }
-        // A page the browser navigated to (not JSON, not a fetch): send it on.
-        match target.as_ref().filter(|_| navigation && is_html(&response)) {
-            Some(target) => (see_other(target), true),
+        // A page (not JSON) goes on to the target: a page load by a 303, the
+        // bridge page's fetch by a `Refresh` its script follows.
+        match target.as_ref().filter(|_| is_html(&response)) {
+            Some(target) if navigation => (see_other(target), true),
+            Some(target) => (with_refresh(response, target), true),
             None => (response, true),
         }
     }
@@ -423,6 +425,17 @@ fn see_other(target: &url::Url) -> Response {
         response
             .headers_mut()
             .insert(http::header::LOCATION, location);
+    }
+    response
+}
+
+/// `response` with `Refresh: 0;url=<target>`: where the bridge page's script
+/// sends the browser once the fragment is delivered (`assets/bridge.js`).
+fn with_refresh(mut response: Response, target: &url::Url) -> Response {
+    if let Ok(refresh) = HeaderValue::from_str(&format!("0;url={target}")) {
+        response
+            .headers_mut()
+            .insert(http::header::REFRESH, refresh);
     }
     response
 }

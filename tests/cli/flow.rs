@@ -393,7 +393,8 @@ fn success_and_error_redirects_send_the_browser_on_without_the_callback() {
     let json = server.callback("code=1&format=json");
     assert_eq!(json.status(), 200);
     assert_eq!(server.finish().status.code(), Some(0));
-    // The bridge's fetch gets its page (a redirect would break the fetch).
+    // The bridge's fetch gets its page (a redirect would break the fetch)
+    // and, in `Refresh`, where its script sends the browser.
     let server = Server::start(&["--success-redirect", "https://app.example/"]);
     let bridged = client_without_redirects()
         .post(&server.uri)
@@ -405,6 +406,7 @@ fn success_and_error_redirects_send_the_browser_on_without_the_callback() {
         .send()
         .unwrap();
     assert_eq!(bridged.status(), 200);
+    assert_eq!(bridged.headers()["refresh"], "0;url=https://app.example/");
     assert!(bridged.text().unwrap().contains(SUCCESS_MESSAGE));
     assert_eq!(server.finish().status.code(), Some(0));
     // Only where the browser may go.

@@ -93,6 +93,10 @@ test('the user cancels: the error page shows and the error is printed, exit 0', 
   await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, codeFlow(s)));
   await page.click('text=[ Cancel ]');
   await page.waitForSelector(`text=${ERROR}`);
+  // What the provider said, and what to do about it.
+  const details = await page.textContent('.details');
+  assert.match(details, /^The provider said access_denied/, details);
+  assert.match(await page.textContent('main'), /Start the sign-in again/);
   await screenshot(page, 'error');
 
   const { code, json } = await callback.finished();
@@ -210,7 +214,8 @@ test('an async Rust program signs in with the oauth2 crate (PKCE, code exchange)
   assert.match(stdout, /^signed in: bearer token$/im, stdout);
 });
 
-test('--success-redirect lands the browser on the target, with no code in its URL or Referer', async (t) => {
+/** A page standing for the application's own; it records every visit. */
+async function landingPage(t) {
   const landed = [];
   const target = createServer((request, response) => {
     landed.push({ url: request.url, referer: request.headers.referer ?? null });
@@ -218,7 +223,11 @@ test('--success-redirect lands the browser on the target, with no code in its UR
   });
   await new Promise((resolve) => target.listen(0, '127.0.0.1', resolve));
   t.after(() => new Promise((resolve) => target.close(resolve)));
-  const landing = `http://127.0.0.1:${target.address().port}/signed-in`;
+  return { landed, landing: `http://127.0.0.1:${target.address().port}/signed-in` };
+}
+
+test('--success-redirect lands the browser on the target, with no code in its URL or Referer', async (t) => {
+  const { landed, landing } = await landingPage(t);
   const { callback, provider, page } = await setUp(t, ['--success-redirect', landing]);
   const s = secrets();
   await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, codeFlow(s)));
@@ -227,5 +236,41 @@ test('--success-redirect lands the browser on the target, with no code in its UR
   assert.equal(page.url(), landing);
   // (The browser may also ask the target for its favicon.)
   assert.deepEqual(landed.filter((hit) => hit.url !== '/favicon.ico'), [{ url: '/signed-in', referer: null }]);
+  await assertCodeArrived(callback, provider, s, 'GET');
+});
+
+test('--success-redirect after the fragment bridge: the bridge page sends the browser on', async (t) => {
+  const { landed, landing } = await landingPage(t);
+  const { callback, provider, page } = await setUp(t, ['--success-redirect', landing]);
+  const s = secrets();
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, {
+    response_type: 'id_token token', state: s.state, nonce: s.nonce,
+  }));
+  await signIn(page);
+  await page.waitForSelector('text=Back in the app');
+  assert.equal(page.url(), landing);
+  assert.deepEqual(landed.filter((hit) => hit.url !== '/favicon.ico'), [{ url: '/signed-in', referer: null }]);
+  const { code, json } = await callback.finished();
+  assert.equal(code, 0);
+  assert.equal(json.method, 'POST');
+  assert.ok(json.params.access_token && json.params.id_token);
+});
+
+test('paste-back: the browser cannot reach the callback, and the address it ended at is pasted', async (t) => {
+  // As over SSH without a forwarded port: the registered redirect URI's port
+  // is not reachable from the browser, whose navigation there fails; the
+  // user copies the address it ended at into the terminal.
+  const unreachable = `https://127.0.0.1:${await freePort()}/callback`;
+  const { callback, provider, page } = await setUp(t, ['--paste', '--redirect-uri', unreachable]);
+  assert.equal(callback.redirectUri, unreachable);
+  const ended = new Promise((resolve) => {
+    page.on('requestfailed', (request) => {
+      if (request.url().startsWith(`${unreachable}?`)) resolve(request.url());
+    });
+  });
+  const s = secrets();
+  await page.goto(authorizationUrl(provider.issuer, callback.redirectUri, codeFlow(s)));
+  await signIn(page).catch(() => {}); // the last click ends on a failed navigation
+  callback.paste(await ended);
   await assertCodeArrived(callback, provider, s, 'GET');
 });

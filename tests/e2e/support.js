@@ -19,7 +19,7 @@ export const CLIENT_ID = 'oauth-callback-e2e';
 
 /** Start oauth-callback (on a free port unless `port` is given); resolves once it is listening. */
 export function startCallback(args = [], { port = 0 } = {}) {
-  const child = spawn(binary, ['--port', String(port), ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(binary, ['--port', String(port), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => { stdout += chunk; });
@@ -43,6 +43,8 @@ export function startCallback(args = [], { port = 0 } = {}) {
       return { ...result, json: line ? JSON.parse(line) : null };
     },
     kill: () => child.kill(),
+    /** Type `line` on its stdin (read with --paste). */
+    paste: (line) => child.stdin.write(`${line}\n`),
   }));
 }
 
