@@ -5,13 +5,14 @@ the one JSON line on stdout."""
 import json
 import logging
 import math
+import queue
 import re
 import signal
 import subprocess
 import sys
 import threading
 from types import TracebackType
-from typing import IO, Any, Dict, List, Optional, Type
+from typing import IO, Any, Dict, List, Optional, Sequence, Type, Union
 from urllib.parse import urlsplit
 
 from ._binary import find_binary
@@ -34,6 +35,8 @@ LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
+PASTE_REFUSED = re.compile(r"^(.*); still waiting$")
+"""How the binary refuses a pasted address and goes on waiting."""
 FATAL_PREFIX = "oauth-callback: "
 STOP_GRACE = 5.0
 """Seconds a stopping server gets to finish before it is killed."""
@@ -54,7 +57,7 @@ class CallbackServer:
     def __init__(
         self,
         host: str = "127.0.0.1",
-        port: int = 8080,
+        port: Union[int, Sequence[int]] = 8080,
         path: str = "/callback",
         *,
         timeout: float = 180.0,
@@ -71,6 +74,10 @@ class CallbackServer:
         open_url: Optional[str] = None,
         ready_file: Optional[str] = None,
         handler: Optional[str] = None,
+        redirect_uri: Optional[str] = None,
+        success_redirect: Optional[str] = None,
+        error_redirect: Optional[str] = None,
+        one_scheme: bool = False,
     ) -> None:
         if server not in SERVERS:
             raise ValueError(f"server must be one of {', '.join(SERVERS)}, not {server!r}")
@@ -82,7 +89,12 @@ class CallbackServer:
             raise ValueError("ssl_cert and ssl_key go together: give both PEM files or neither")
         self.timeout = float(timeout)
         self._logger = logger or logging.getLogger("oauth_callback")
-        self._args = ["--host", host, "--port", str(port), "--path", path, "--timeout", repr(self.timeout)]
+        ports = [port] if isinstance(port, int) else list(port)
+        if not ports or any(isinstance(p, bool) or not isinstance(p, int) for p in ports):
+            raise ValueError(f"port must be a port number or a list of them, not {port!r}")
+        # stdin is a pipe of ours, read for complete_from_url; never the caller's.
+        self._args = ["--host", host, "--port", ",".join(map(str, ports)), "--path", path,
+                      "--timeout", repr(self.timeout), "--paste"]
         if ssl_cert is not None and ssl_key is not None:
             self._args += ["--ssl-cert", str(ssl_cert), "--ssl-key", str(ssl_key)]
         if adhoc_ssl:
@@ -97,9 +109,14 @@ class CallbackServer:
             ("--open", open_url),
             ("--ready-file", ready_file),
             ("--handler", handler),
+            ("--redirect-uri", redirect_uri),
+            ("--success-redirect", success_redirect),
+            ("--error-redirect", error_redirect),
         ):
             if value is not None:
                 self._args += [flag, str(value)]
+        if one_scheme:
+            self._args.append("--one-scheme")
         self._process: Optional["subprocess.Popen[str]"] = None
         self._ready = threading.Event()
         self._done = threading.Event()
@@ -108,6 +125,8 @@ class CallbackServer:
         self._result: Optional[Dict[str, Any]] = None
         self._fatal: List[str] = []
         self._readers: List[threading.Thread] = []
+        self._refusals: "queue.Queue[str]" = queue.Queue()
+        self._paste_lock = threading.Lock()
 
     @property
     def redirect_uri(self) -> str:
@@ -131,7 +150,7 @@ class CallbackServer:
             raise RuntimeError("the server was already started")
         self._process = subprocess.Popen(
             [find_binary(), *self._args],
-            stdin=subprocess.DEVNULL,
+            stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
@@ -171,6 +190,34 @@ class CallbackServer:
             raise
         return self._outcome()
 
+    def complete_from_url(self, address: str) -> Dict[str, Any]:
+        """Complete the flow from the address a browser on another machine
+        ended at (the callback page that did not load, `#fragment` included),
+        as that browser would have: the same checks, the same dict as
+        `wait()` returns. Raises `ValueError` with the reason when the
+        address is refused (another path or port, no code, a wrong state...)
+        and the server goes on waiting; `RuntimeError` when it has stopped."""
+        if "\n" in address or "\r" in address:
+            raise ValueError("one address, on one line")
+        process = self._process
+        if process is None or process.stdin is None:
+            raise RuntimeError("the server is not started: call start() first")
+        with self._paste_lock:
+            try:
+                process.stdin.write(address + "\n")
+                process.stdin.flush()
+            except (BrokenPipeError, ValueError, OSError):
+                pass  # it has exited: the outcome below says how
+        while not self._done.wait(0.01):
+            try:
+                raise ValueError(self._refusals.get_nowait())
+            except queue.Empty:
+                continue
+        result = self._outcome()
+        if result is None:
+            raise RuntimeError("the server has stopped; nothing was taken")
+        return result
+
     def shutdown(self) -> None:
         """Stop the server and free its port (idempotent). A callback that
         completed meanwhile is still returned by `wait()`."""
@@ -203,12 +250,16 @@ class CallbackServer:
             line = raw.rstrip("\n")
             ready = READY.match(line)
             leveled = LEVELED.match(line)
+            refused = PASTE_REFUSED.match(line)
             if ready:
                 self._redirect_uri = ready.group(1)
                 self._logger.info(line)
                 self._ready.set()
             elif leveled:
                 self._logger.log(LEVELS[leveled.group(1)], leveled.group(2))
+            elif refused:
+                self._logger.warning(line)
+                self._refusals.put(refused.group(1))
             elif line.startswith(FATAL_PREFIX):
                 self._fatal.append(line[len(FATAL_PREFIX):])
                 self._logger.error(line[len(FATAL_PREFIX):])
@@ -222,6 +273,9 @@ class CallbackServer:
                 self._result = json.loads(line)
         assert self._process is not None
         self._process.wait()
+        if self._process.stdin is not None:
+            with self._paste_lock:
+                self._process.stdin.close()
         self._done.set()
 
     def _outcome(self) -> Optional[Dict[str, Any]]:
@@ -246,7 +300,7 @@ class CallbackServer:
 
 def run_callback_server(
     host: str = "127.0.0.1",
-    port: int = 8080,
+    port: Union[int, Sequence[int]] = 8080,
     path: str = "/callback",
     *,
     timeout: float = 180.0,
@@ -263,6 +317,10 @@ def run_callback_server(
     open_url: Optional[str] = None,
     ready_file: Optional[str] = None,
     handler: Optional[str] = None,
+    redirect_uri: Optional[str] = None,
+    success_redirect: Optional[str] = None,
+    error_redirect: Optional[str] = None,
+    one_scheme: bool = False,
 ) -> Optional[Dict[str, Any]]:
     """Start a server, wait for one callback, shut it down: the callback's
     dict, or `None` when `timeout` passes first. Bad configuration raises
@@ -285,6 +343,10 @@ def run_callback_server(
         open_url=open_url,
         ready_file=ready_file,
         handler=handler,
+        redirect_uri=redirect_uri,
+        success_redirect=success_redirect,
+        error_redirect=error_redirect,
+        one_scheme=one_scheme,
     ) as callback_server:
         return callback_server.wait()
 

@@ -2,9 +2,12 @@
 
 import json
 import logging
+import socket
 import subprocess
 import sys
 import threading
+import urllib.error
+import urllib.request
 from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
@@ -141,3 +144,48 @@ def test_the_installed_package_and_binary_are_the_ones_under_test() -> None:
 
     assert "site-packages" in oauth_callback.__file__, oauth_callback.__file__
     assert os.path.dirname(find_binary()) == os.path.dirname(sys.executable), find_binary()
+
+
+def test_a_pasted_address_completes_the_flow_and_a_wrong_one_is_refused() -> None:
+    with CallbackServer(port=0, expect_state="s1") as server:
+        uri = server.redirect_uri
+        origin = uri.rsplit("/", 1)[0]
+        for wrong, reason in [
+            (f"{origin}/elsewhere?code=c", "another path"),
+            (f"{uri}?code=c&state=other", "state or issuer"),
+            ("not an address", "not an address"),
+        ]:
+            with pytest.raises(ValueError, match=reason):
+                server.complete_from_url(wrong)
+        res = server.complete_from_url(f"{uri}#access_token=at&state=s1")
+        assert res["params"] == {"access_token": "at", "state": "s1"}
+        assert res["method"] == "POST"
+        assert server.wait() == res
+
+
+def test_elsewhere_options_reach_the_server() -> None:
+    busy = socket.socket()
+    busy.bind(("127.0.0.1", 0))
+    busy.listen()
+    taken, free = busy.getsockname()[1], free_port()
+    registered = f"http://127.0.0.1:{free}/signin"
+    with busy, CallbackServer(port=[taken, free], force_https=False, redirect_uri=registered,
+                              success_redirect="https://app.example/done", one_scheme=True) as server:
+        assert server.redirect_uri == registered and server.port == free
+        request = urllib.request.Request(f"{registered}?code=r")
+        opener = urllib.request.build_opener(NoRedirect())
+        with pytest.raises(urllib.error.HTTPError) as sent_on:
+            opener.open(request, timeout=10)
+        assert sent_on.value.code == 303
+        assert sent_on.value.headers["Location"] == "https://app.example/done"
+        res = server.wait()
+        assert res is not None and res["params"] == {"code": "r"}
+    with pytest.raises(ValueError, match="port"):
+        CallbackServer(port=[])
+
+
+class NoRedirect(urllib.request.HTTPRedirectHandler):
+    """Shows a redirect instead of following it."""
+
+    def redirect_request(self, *args: Any, **kwargs: Any) -> None:
+        return None
