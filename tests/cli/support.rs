@@ -111,6 +111,8 @@ impl Server {
             .args(["--port", "0"])
             .args(args)
             .env("RUST_LOG", "info")
+            // Never the desktop's browser; a test sets its own.
+            .env_remove("BROWSER")
             .envs(env.iter().copied())
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -121,6 +121,17 @@ fn open_starts_the_browser_after_listening_with_the_real_uri() {
     assert_eq!(server.finish().status.code(), Some(0));
 }
 
+/// What a stand-in browser wrote to `file`, once it has (within 2 s).
+fn written(file: &std::path::Path) -> String {
+    for _ in 0..100 {
+        match std::fs::read_to_string(file) {
+            Ok(text) if !text.is_empty() => return text,
+            _ => std::thread::sleep(Duration::from_millis(20)),
+        }
+    }
+    String::new()
+}
+
 #[test]
 fn the_browser_command_comes_before_browser_and_gets_the_url() {
     let dir = tempfile::tempdir().unwrap();
@@ -147,18 +158,49 @@ fn the_browser_command_comes_before_browser_and_gets_the_url() {
         ],
         &[("BROWSER", &browser)],
     );
-    let mut opened = String::new();
-    for _ in 0..100 {
-        opened = std::fs::read_to_string(&by_command).unwrap_or_default();
-        if !opened.is_empty() {
-            break;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
+    let opened = written(&by_command);
     assert_eq!(opened.trim(), "https://idp.example/auth?a=1&b=2");
     assert!(!by_env.exists(), "$BROWSER was not used");
     server.callback("code=1");
     assert_eq!(server.finish().status.code(), Some(0));
+}
+
+#[test]
+fn on_wsl_the_windows_browser_opens_the_url() {
+    // Stand-ins for WSL's openers, first on PATH: each records its arguments.
+    for opener in ["wslview", "powershell.exe"] {
+        let dir = tempfile::tempdir().unwrap();
+        let record = dir.path().join("opened");
+        let script = dir.path().join(opener);
+        let body = format!("#!/bin/sh\necho \"$@\" > '{}'\n", record.display());
+        std::fs::write(&script, body).unwrap();
+        std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
+            .unwrap();
+        let path = format!(
+            "{}:{}",
+            dir.path().display(),
+            std::env::var("PATH").unwrap()
+        );
+        let server = Server::start_with_env(
+            &["--open", "https://idp.example/auth?a=1&b='2'"],
+            &[("WSL_DISTRO_NAME", "Ubuntu"), ("PATH", &path)],
+        );
+        let opened = written(&record);
+        let expected = match opener {
+            "wslview" => "https://idp.example/auth?a=1&b='2'",
+            _ => concat!(
+                "-NoProfile -NonInteractive -Command ",
+                "Start-Process 'https://idp.example/auth?a=1&b=''2'''"
+            ),
+        };
+        assert_eq!(
+            opened.trim(),
+            expected,
+            "{opener}: one argument, quoted for PowerShell"
+        );
+        server.callback("code=1");
+        assert_eq!(server.finish().status.code(), Some(0));
+    }
 }
 
 #[test]

@@ -27,11 +27,20 @@ pub fn open(url: &str, command: Option<&str>) {
 /// `$BROWSER`, the desktop's opener; on WSL without `$BROWSER`, Windows'.
 fn system(url: &str) -> Result<(), String> {
     if std::env::var_os("BROWSER").is_none() && on_wsl() {
+        // PowerShell gets the URL inside a single-quoted string, where `&`
+        // and `;` are text and a `'` is written twice.
+        let quoted = url.replace('\'', "''");
         let windows = [
-            "wslview {url}",
-            "powershell.exe -NoProfile Start-Process '{url}'",
+            ("wslview {url}", url),
+            (
+                "powershell.exe -NoProfile -NonInteractive -Command \"Start-Process '{url}'\"",
+                &quoted,
+            ),
         ];
-        if windows.iter().any(|command| run(command, url).is_ok()) {
+        if windows
+            .iter()
+            .any(|(command, url)| run(command, url).is_ok())
+        {
             return Ok(());
         }
     }
