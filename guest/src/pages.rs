@@ -92,11 +92,13 @@ impl ProviderError<'_> {
             escape_into(html, description, MAX_ERROR_DESCRIPTION);
         }
         html.push_str("</p>");
+        html.push_str(r#"<p class="next">"#);
         if let Some(hint) = self.hint() {
-            html.push_str(r#"<p class="next">"#);
             html.push_str(hint);
-            html.push_str("</p>");
+            html.push(' ');
         }
+        html.push_str(NEXT_STEP);
+        html.push_str("</p>");
     }
 }
 
@@ -226,7 +228,7 @@ mod tests {
         });
         let shown = html.matches('é').count();
         assert_eq!(shown, MAX_ERROR_DESCRIPTION / 2, "cut at a character");
-        assert!(html.contains("é\u{2026}</p>") && !html.contains(r#"class="next""#));
+        assert!(html.contains("é\u{2026}</p>") && html.contains(NEXT_STEP));
         for code in ["invalid_scope", "unauthorized_client", "invalid_request"] {
             let error = ProviderError {
                 code,

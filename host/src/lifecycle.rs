@@ -130,8 +130,9 @@ impl Flow {
 
     /// What completes the flow from pasted addresses.
     pub(crate) fn paste_back(&self) -> server::PasteBack {
-        let scheme = self.redirect_uri.split_once(':').map_or("", |(s, _)| s);
-        server::PasteBack::new(self.app.clone(), scheme, self.runtime.clone())
+        let redirect_uri =
+            url::Url::parse(&self.redirect_uri).expect("the redirect URI is an absolute URL");
+        server::PasteBack::new(self.app.clone(), redirect_uri, self.runtime.clone())
     }
 
     /// End the flow: completions from now on are refused (503). Returns a

@@ -58,7 +58,7 @@ pub(crate) struct App {
 impl std::fmt::Debug for App {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("App")
-            .field("settings", &self.settings.callback_path)
+            .field("callback_path", &self.settings.callback_path)
             .finish_non_exhaustive()
     }
 }

@@ -35,8 +35,10 @@ LEVELS = {
     "warning": logging.WARNING,
     "error": logging.ERROR,
 }
-PASTE_REFUSED = re.compile(r"^(.*); still waiting$")
-"""How the binary refuses a pasted address and goes on waiting."""
+PASTE_ACCEPTED = "the pasted address completed the sign-in"
+PASTE_REFUSED = re.compile(r"^(.*); (still waiting|the pasted address was not used)$")
+"""How the binary answers a pasted address: accepted, or refused (and it goes
+on waiting, or had ended)."""
 FATAL_PREFIX = "oauth-callback: "
 STOP_GRACE = 5.0
 """Seconds a stopping server gets to finish before it is killed."""
@@ -125,7 +127,7 @@ class CallbackServer:
         self._result: Optional[Dict[str, Any]] = None
         self._fatal: List[str] = []
         self._readers: List[threading.Thread] = []
-        self._refusals: "queue.Queue[str]" = queue.Queue()
+        self._pastes: "queue.Queue[Optional[str]]" = queue.Queue()
         self._paste_lock = threading.Lock()
 
     @property
@@ -195,28 +197,44 @@ class CallbackServer:
         ended at (the callback page that did not load, `#fragment` included),
         as that browser would have: the same checks, the same dict as
         `wait()` returns. Raises `ValueError` with the reason when the
-        address is refused (another path or port, no code, a wrong state...)
-        and the server goes on waiting; `RuntimeError` when it has stopped."""
-        if "\n" in address or "\r" in address:
-            raise ValueError("one address, on one line")
+        address is refused (another path or port, no code, a wrong state...;
+        the server goes on waiting) or the flow had already ended (the
+        browser came first: `wait()` has its result)."""
+        if "\n" in address or "\r" in address or not address.strip():
+            raise ValueError("give one address, on one line")
         process = self._process
         if process is None or process.stdin is None:
             raise RuntimeError("the server is not started: call start() first")
+        # One paste at a time: the binary answers them in order.
         with self._paste_lock:
+            while not self._pastes.empty():
+                self._pastes.get_nowait()
             try:
                 process.stdin.write(address + "\n")
                 process.stdin.flush()
-            except (BrokenPipeError, ValueError, OSError):
-                pass  # it has exited: the outcome below says how
-        while not self._done.wait(0.01):
-            try:
-                raise ValueError(self._refusals.get_nowait())
-            except queue.Empty:
-                continue
+            except (OSError, ValueError):
+                pass  # it has exited: no answer will come
+            refusal = self._paste_answer()
+        if refusal is not None:
+            raise ValueError(refusal)
         result = self._outcome()
         if result is None:
             raise RuntimeError("the server has stopped; nothing was taken")
         return result
+
+    def _paste_answer(self) -> Optional[str]:
+        """The binary's answer to the paste just written: `None` when it
+        completed the flow, else why not."""
+        while True:
+            try:
+                return self._pastes.get(timeout=0.01)
+            except queue.Empty:
+                if self._done.is_set():
+                    self._readers[0].join()  # every line it printed is read
+                    try:
+                        return self._pastes.get_nowait()
+                    except queue.Empty:
+                        return "the sign-in had ended; the pasted address was not used"
 
     def shutdown(self) -> None:
         """Stop the server and free its port (idempotent). A callback that
@@ -257,9 +275,12 @@ class CallbackServer:
                 self._ready.set()
             elif leveled:
                 self._logger.log(LEVELS[leveled.group(1)], leveled.group(2))
+            elif line == PASTE_ACCEPTED:
+                self._logger.info(line)
+                self._pastes.put(None)
             elif refused:
                 self._logger.warning(line)
-                self._refusals.put(refused.group(1))
+                self._pastes.put(refused.group(1))
             elif line.startswith(FATAL_PREFIX):
                 self._fatal.append(line[len(FATAL_PREFIX):])
                 self._logger.error(line[len(FATAL_PREFIX):])
@@ -272,11 +293,14 @@ class CallbackServer:
             if line.strip():
                 self._result = json.loads(line)
         assert self._process is not None
-        self._process.wait()
-        if self._process.stdin is not None:
-            with self._paste_lock:
+        try:
+            self._process.wait()
+            if self._process.stdin is not None:
                 self._process.stdin.close()
-        self._done.set()
+        except OSError:
+            pass  # a paste's unflushed line to a process that has exited
+        finally:
+            self._done.set()
 
     def _outcome(self) -> Optional[Dict[str, Any]]:
         """What the finished process says: its result, or `None`."""

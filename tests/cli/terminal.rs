@@ -5,6 +5,7 @@
 
 use std::io::{Read, Write};
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
+use std::os::unix::process::CommandExt;
 use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -48,7 +49,19 @@ impl OnTerminal {
         // SAFETY: openpty returned two open descriptors that nothing else owns.
         let (master, slave) =
             unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let child = binary()
+        let mut command = binary();
+        // SAFETY: only async-signal-safe calls between fork and exec.
+        unsafe {
+            command.pre_exec(|| {
+                // As a shell starts a program: the terminal is its controlling
+                // terminal and it is in the foreground (Ctrl-C reaches it).
+                if libc::setsid() == -1 || libc::ioctl(0, libc::TIOCSCTTY, 0) == -1 {
+                    return Err(std::io::Error::last_os_error());
+                }
+                Ok(())
+            });
+        }
+        let child = command
             .args(["--port", "0"])
             .args(args)
             .env("RUST_LOG", "info")
@@ -244,6 +257,9 @@ fn a_paste_on_the_terminal_is_not_echoed_and_completes_the_flow() {
     terminal.type_in(&format!(
         "{uri}?code=good&state={long_state}&pad={padding}\r"
     ));
+    terminal.wait_for("acceptance", |row| {
+        row == "the pasted address completed the sign-in"
+    });
     let (code, stdout, terminal) = terminal.finish();
     assert_eq!(code, 0, "{}", terminal.rows().join("\n"));
     assert!(
@@ -276,10 +292,10 @@ fn a_timeout_and_an_interrupt_leave_a_clean_terminal() {
     assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
     assert!(terminal.modes_restored());
 
-    let terminal = OnTerminal::start(&[]);
+    let mut terminal = OnTerminal::start(&[]);
     terminal.wait_for("waiting line", |row| row.ends_with(" left"));
-    // SAFETY: signalling our own child.
-    unsafe { libc::kill(terminal.child.id() as i32, libc::SIGINT) };
+    // Ctrl-C typed while stdin is read key by key still interrupts.
+    terminal.type_in("\x03");
     let (code, _, terminal) = terminal.finish();
     assert_eq!(code, 130);
     let rows = terminal.rows();
@@ -289,4 +305,26 @@ fn a_timeout_and_an_interrupt_leave_a_clean_terminal() {
     );
     assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
     assert!(terminal.modes_restored());
+}
+
+#[test]
+fn without_paste_nothing_typed_is_read() {
+    let mut terminal = OnTerminal::start(&["--no-paste"]);
+    let uri = terminal.uri();
+    terminal.wait_for("waiting line", |row| row.ends_with(" left"));
+    terminal.type_in(&format!("{uri}?code=typed\r"));
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        terminal.child.try_wait().unwrap().is_none(),
+        "a typed address must not complete it"
+    );
+    let page = client().get(format!("{uri}?code=browser")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let (code, stdout, terminal) = terminal.finish();
+    assert_eq!(code, 0);
+    assert!(stdout.contains(r#""code":"browser""#), "{stdout}");
+    assert!(
+        !terminal.rows().iter().any(|row| row.contains("paste here")),
+        "no prompt"
+    );
 }

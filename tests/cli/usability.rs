@@ -176,11 +176,8 @@ fn on_wsl_the_windows_browser_opens_the_url() {
         std::fs::write(&script, body).unwrap();
         std::fs::set_permissions(&script, std::os::unix::fs::PermissionsExt::from_mode(0o755))
             .unwrap();
-        let path = format!(
-            "{}:{}",
-            dir.path().display(),
-            std::env::var("PATH").unwrap()
-        );
+        // Only the stand-in (and sh's own tools): never a real opener.
+        let path = format!("{}:/usr/bin:/bin", dir.path().display());
         let server = Server::start_with_env(
             &["--open", "https://idp.example/auth?a=1&b='2'"],
             &[("WSL_DISTRO_NAME", "Ubuntu"), ("PATH", &path)],

@@ -157,10 +157,22 @@ def test_a_pasted_address_completes_the_flow_and_a_wrong_one_is_refused() -> Non
         ]:
             with pytest.raises(ValueError, match=reason):
                 server.complete_from_url(wrong)
+        with pytest.raises(ValueError, match="one address"):
+            server.complete_from_url("  ")
         res = server.complete_from_url(f"{uri}#access_token=at&state=s1")
         assert res["params"] == {"access_token": "at", "state": "s1"}
         assert res["method"] == "POST"
         assert server.wait() == res
+
+
+def test_a_paste_after_the_browser_completed_is_refused() -> None:
+    with CallbackServer(port=0) as server:
+        status, _ = get(f"{server.redirect_uri}?code=browser")
+        assert status == 200
+        with pytest.raises(ValueError, match="ended"):
+            server.complete_from_url(f"{server.redirect_uri}?code=pasted")
+        res = server.wait()
+        assert res is not None and res["params"] == {"code": "browser"}
 
 
 def test_elsewhere_options_reach_the_server() -> None:
@@ -172,6 +184,8 @@ def test_elsewhere_options_reach_the_server() -> None:
     with busy, CallbackServer(port=[taken, free], force_https=False, redirect_uri=registered,
                               success_redirect="https://app.example/done", one_scheme=True) as server:
         assert server.redirect_uri == registered and server.port == free
+        with pytest.raises(OSError):  # one scheme: no TLS on the http port
+            get(f"https://127.0.0.1:{free}/signin?code=tls")
         request = urllib.request.Request(f"{registered}?code=r")
         opener = urllib.request.build_opener(NoRedirect())
         with pytest.raises(urllib.error.HTTPError) as sent_on:

@@ -5,11 +5,38 @@
 //! echoed (it holds tokens) and not cut at the terminal's line limit
 //! (4095 bytes on Linux, less than a URL carrying an ID token).
 
-use std::io::{BufRead, Read};
+use std::io::{BufRead, IsTerminal, Read};
 
 use oauth_callback::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 
 use super::terminal;
+
+/// How the line saying why a pasted address was refused ends.
+const STILL_WAITING: &str = "still waiting";
+/// How the line ends when the flow had ended before the paste.
+const NOT_USED: &str = "the pasted address was not used";
+
+/// Whether stdin is a terminal this process may read and set: not a
+/// terminal it shares from the background (`oauth-callback ... &`), where
+/// either would stop the process.
+pub fn interactive_stdin() -> bool {
+    std::io::stdin().is_terminal() && in_foreground()
+}
+
+#[cfg(unix)]
+fn in_foreground() -> bool {
+    // SAFETY: queries of this process and its stdin, no memory involved.
+    match unsafe { libc::tcgetpgrp(libc::STDIN_FILENO) } {
+        // Not this process's controlling terminal: no job control applies.
+        -1 => true,
+        foreground => foreground == unsafe { libc::getpgrp() },
+    }
+}
+
+#[cfg(not(unix))]
+fn in_foreground() -> bool {
+    true
+}
 
 /// Start reading pasted addresses on a thread of their own. On a terminal,
 /// the returned guard keeps it out of line mode and echo until dropped.
@@ -55,13 +82,16 @@ fn submit(paste_back: &PasteBack, line: Line) -> bool {
         }
     };
     match outcome {
-        Pasted::Completed => false,
-        Pasted::AlreadyComplete | Pasted::Stopping => {
+        Pasted::Completed => {
             terminal::say(outcome);
             false
         }
+        Pasted::AlreadyComplete | Pasted::Stopping => {
+            terminal::say(format_args!("{outcome}; {NOT_USED}"));
+            false
+        }
         refused => {
-            terminal::say(format_args!("{refused}; still waiting"));
+            terminal::say(format_args!("{refused}; {STILL_WAITING}"));
             true
         }
     }
@@ -179,6 +209,13 @@ impl KeyByKey {
         // SAFETY: fd 0 and a valid termios pointer.
         if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
             return Err(std::io::Error::last_os_error());
+        }
+        // Moved to the background later (Ctrl-Z, bg), a read fails and the
+        // restore goes through, instead of stopping the process.
+        // SAFETY: setting two signals' dispositions to "ignore".
+        unsafe {
+            libc::signal(libc::SIGTTIN, libc::SIG_IGN);
+            libc::signal(libc::SIGTTOU, libc::SIG_IGN);
         }
         let mut keys = saved;
         // Signals (Ctrl-C) and output processing stay as they were.

@@ -1,7 +1,7 @@
 //! Receiving one callback: the flags (the original module's names, plus
 //! ours), the ready signals (line, file, browser) and the outcome's exit code.
 
-use std::io::{IsTerminal, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -196,16 +196,17 @@ impl ServeArgs {
             let url = url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri));
             browser::open(&url, self.browser_command.as_deref());
         }
-        let stdin_is_terminal = std::io::stdin().is_terminal();
-        let pasting = !self.no_paste && (self.paste || stdin_is_terminal);
-        if pasting && !quiet {
+        let interactive = paste::interactive_stdin();
+        let pasting = !self.no_paste && (self.paste || interactive);
+        // Said where someone can paste, not to a script's pipe.
+        if pasting && interactive && !quiet {
             terminal::say(PASTE_HINT);
         }
         let waited = {
             // Dropped in reverse: the waiting line is cleared, then the
             // terminal's line mode and echo come back.
             let _keys = pasting
-                .then(|| paste::listen(server.paste_back(), stdin_is_terminal))
+                .then(|| paste::listen(server.paste_back(), interactive))
                 .flatten();
             let _waiting = (!quiet).then(|| Waiting::start(&uri, timeout));
             server.wait_or_interrupt(timeout)

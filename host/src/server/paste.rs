@@ -99,7 +99,7 @@ impl fmt::Display for Mismatch {
 
 /// A pasted address found to be this server's callback.
 struct Callback {
-    /// `host[:port]` as the browser sent it.
+    /// `host[:port]`, what the browser sent as `Host`.
     authority: String,
     /// `scheme://host[:port]`, the bridge page's origin.
     origin: String,
@@ -115,18 +115,23 @@ struct Callback {
 #[derive(Clone, Debug)]
 pub struct PasteBack {
     app: Arc<App>,
-    /// The redirect URI's scheme, which a pasted address must have.
-    scheme: String,
+    /// The redirect URI, whose scheme, host, port and path a pasted
+    /// address must have.
+    redirect_uri: Arc<url::Url>,
     /// The server's runtime, where the handler runs.
     runtime: tokio::runtime::Handle,
 }
 
 impl PasteBack {
-    /// For `app`, whose redirect URI has `scheme`, served on `runtime`.
-    pub(crate) fn new(app: Arc<App>, scheme: &str, runtime: tokio::runtime::Handle) -> Self {
+    /// For `app`, registered as `redirect_uri`, served on `runtime`.
+    pub(crate) fn new(
+        app: Arc<App>,
+        redirect_uri: url::Url,
+        runtime: tokio::runtime::Handle,
+    ) -> Self {
         PasteBack {
             app,
-            scheme: scheme.into(),
+            redirect_uri: Arc::new(redirect_uri),
             runtime,
         }
     }
@@ -136,13 +141,21 @@ impl PasteBack {
     /// and any `#fragment` as the provider gave them), as the browser would
     /// have: its request, then, when that leaves the flow pending, the
     /// bridge page's post of the fragment, through the same handler, with
-    /// the same checks and one-shot rule. Blocks the calling thread; in
-    /// async code use [`complete_from_url_async`](Self::complete_from_url_async).
+    /// the same checks and one-shot rule. Blocks the calling thread.
+    ///
+    /// # Panics
+    ///
+    /// Inside async code (a tokio runtime), where blocking could wait for
+    /// itself: use [`complete_from_url_async`](Self::complete_from_url_async) there.
     pub fn complete_from_url(&self, pasted: &str) -> Pasted {
+        assert!(
+            tokio::runtime::Handle::try_current().is_err(),
+            "PasteBack::complete_from_url blocks: in async code use complete_from_url_async"
+        );
         let (sender, answer) = std::sync::mpsc::sync_channel(1);
-        let (app, scheme, pasted) = (self.app.clone(), self.scheme.clone(), pasted.to_string());
+        let paste = self.paste(pasted);
         self.runtime.spawn(async move {
-            let _ = sender.send(app.paste(&pasted, &scheme).await);
+            let _ = sender.send(paste.await);
         });
         // The runtime is gone when the server has shut down.
         answer.recv().unwrap_or(Pasted::Stopping)
@@ -150,21 +163,26 @@ impl PasteBack {
 
     /// [`complete_from_url`](Self::complete_from_url) for async code, on any runtime.
     pub async fn complete_from_url_async(&self, pasted: &str) -> Pasted {
-        let (app, scheme, pasted) = (self.app.clone(), self.scheme.clone(), pasted.to_string());
         self.runtime
-            .spawn(async move { app.paste(&pasted, &scheme).await })
+            .spawn(self.paste(pasted))
             .await
             .unwrap_or(Pasted::Stopping)
+    }
+
+    /// The paste, to run on the server's runtime.
+    fn paste(&self, pasted: &str) -> impl Future<Output = Pasted> + Send + 'static {
+        let (app, redirect_uri) = (self.app.clone(), self.redirect_uri.clone());
+        let pasted = pasted.to_string();
+        async move { app.paste(&pasted, &redirect_uri).await }
     }
 }
 
 impl App {
-    /// Complete the flow from `pasted`, an address of the callback route
-    /// (`scheme` is the redirect URI's): the request the browser made, then,
-    /// when that leaves the flow pending and the address has a fragment, the
-    /// bridge page's post of it.
-    async fn paste(&self, pasted: &str, scheme: &str) -> Pasted {
-        let callback = match self.callback(pasted.trim(), scheme) {
+    /// Complete the flow from `pasted`, an address of `redirect_uri`: the
+    /// request the browser made, then, when that leaves the flow pending and
+    /// the address has a fragment, the bridge page's post of it.
+    async fn paste(&self, pasted: &str, redirect_uri: &url::Url) -> Pasted {
+        let callback = match callback(pasted.trim(), redirect_uri) {
             Ok(callback) => callback,
             Err(mismatch) => return Pasted::NotTheCallback(mismatch),
         };
@@ -205,34 +223,6 @@ impl App {
         self.outcome(post).await
     }
 
-    /// Whether `pasted` names this server's callback route.
-    fn callback(&self, pasted: &str, scheme: &str) -> Result<Callback, Mismatch> {
-        if pasted.len() > MAX_PASTED_URL {
-            return Err(Mismatch::TooLong);
-        }
-        let url = url::Url::parse(pasted).map_err(|_| Mismatch::NotAUrl)?;
-        if url.scheme() != scheme {
-            return Err(Mismatch::Scheme);
-        }
-        let authority = &url[url::Position::BeforeHost..url::Position::AfterPort];
-        if !url.username().is_empty()
-            || url.password().is_some()
-            || !self.authority.allows(authority.as_bytes())
-        {
-            return Err(Mismatch::Authority);
-        }
-        if url.path() != self.settings.callback_path {
-            return Err(Mismatch::Path);
-        }
-        Ok(Callback {
-            authority: authority.to_string(),
-            origin: url.origin().ascii_serialization(),
-            path: url.path().to_string(),
-            query: url.query().map(Into::into),
-            fragment: url.fragment().filter(|f| !f.is_empty()).map(Into::into),
-        })
-    }
-
     /// Answer `request` and say what became of it.
     async fn outcome(&self, request: wit::Request) -> Pasted {
         let (response, completed) = self.answer(request, false).await;
@@ -248,6 +238,38 @@ impl App {
             },
         }
     }
+}
+
+/// `pasted` as an address of `redirect_uri`: the same scheme, host, port
+/// and path, and no more than a browser could have sent.
+fn callback(pasted: &str, redirect_uri: &url::Url) -> Result<Callback, Mismatch> {
+    if pasted.len() > MAX_PASTED_URL {
+        return Err(Mismatch::TooLong);
+    }
+    let url = url::Url::parse(pasted).map_err(|_| Mismatch::NotAUrl)?;
+    if url.query().is_some_and(|query| query.len() > MAX_HEAD) {
+        return Err(Mismatch::TooLong);
+    }
+    if url.scheme() != redirect_uri.scheme() {
+        return Err(Mismatch::Scheme);
+    }
+    if !url.username().is_empty()
+        || url.password().is_some()
+        || url.host() != redirect_uri.host()
+        || url.port_or_known_default() != redirect_uri.port_or_known_default()
+    {
+        return Err(Mismatch::Authority);
+    }
+    if url.path() != redirect_uri.path() {
+        return Err(Mismatch::Path);
+    }
+    Ok(Callback {
+        authority: url[url::Position::BeforeHost..url::Position::AfterPort].to_string(),
+        origin: url.origin().ascii_serialization(),
+        path: url.path().to_string(),
+        query: url.query().map(Into::into),
+        fragment: url.fragment().filter(|f| !f.is_empty()).map(Into::into),
+    })
 }
 
 /// The `error` code of a JSON refusal (`{"ok":false,"error":"unverified"}`).
