@@ -99,10 +99,16 @@ impl App {
     async fn respond(&self, request: hyper::Request<Incoming>) -> Response {
         let (parts, body) = request.into_parts();
         // A page load (not the bridge's fetch): it may be sent on after completion.
+        // (Without Fetch Metadata, as from Safari before 16.4, a JSON body
+        // tells the bridge's fetch: a page load cannot send one.)
         let navigation = parts
             .headers
             .get("sec-fetch-mode")
-            .is_none_or(|mode| mode == "navigate");
+            .is_none_or(|mode| mode == "navigate")
+            && !parts
+                .headers
+                .get(http::header::CONTENT_TYPE)
+                .is_some_and(|kind| kind.as_bytes().starts_with(b"application/json"));
         if let Some(refused) = self.misdirected(&parts.headers, &parts.uri) {
             return refused;
         }
@@ -258,6 +264,16 @@ impl OneShot {
     /// Whether the flow is complete (later callbacks get 410).
     fn is_filled(&self) -> bool {
         matches!(*self.lock(), SlotState::Complete)
+    }
+
+    /// Whether nobody waits for a result any more (the timeout passed, a
+    /// signal arrived or the server is stopping).
+    fn is_stopped(&self) -> bool {
+        match &*self.lock() {
+            SlotState::Open(sender) => sender.is_closed(),
+            SlotState::Complete => false,
+            SlotState::Stopped => true,
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, SlotState> {

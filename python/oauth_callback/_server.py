@@ -217,6 +217,7 @@ class CallbackServer:
             refusal = self._paste_answer()
         if refusal is not None:
             raise ValueError(refusal)
+        self._done.wait()  # the process prints its result, then exits
         result = self._outcome()
         if result is None:
             raise RuntimeError("the server has stopped; nothing was taken")

@@ -409,6 +409,17 @@ fn success_and_error_redirects_send_the_browser_on_without_the_callback() {
     assert_eq!(bridged.headers()["refresh"], "0;url=https://app.example/");
     assert!(bridged.text().unwrap().contains(SUCCESS_MESSAGE));
     assert_eq!(server.finish().status.code(), Some(0));
+    // Without Fetch Metadata (older Safari), the JSON body tells the fetch.
+    let server = Server::start(&["--success-redirect", "https://app.example/"]);
+    let bridged = client_without_redirects()
+        .post(&server.uri)
+        .header("Accept", "text/html")
+        .json(&serde_json::json!({"fragment_params": {"access_token": "at"}}))
+        .send()
+        .unwrap();
+    assert_eq!(bridged.status(), 200, "no 303 for the bridge's fetch");
+    assert_eq!(bridged.headers()["refresh"], "0;url=https://app.example/");
+    assert_eq!(server.finish().status.code(), Some(0));
     // Only where the browser may go.
     for bad in [
         "http://app.example/",

@@ -171,3 +171,32 @@ async fn the_async_face_takes_pasted_addresses() {
     assert_eq!(result.error(), Some("access_denied"));
     server.shutdown().await;
 }
+
+#[test]
+fn a_handler_answering_503_or_410_does_not_end_the_paste_back() {
+    let config = Config::builder()
+        .port(0)
+        .handler(test_artifacts::MISBEHAVING_HANDLER)
+        .build()
+        .unwrap();
+    let mut server = CallbackServer::start(config).unwrap();
+    let uri = server.redirect_uri().to_string();
+    for status in [503, 410] {
+        let pasted = server.complete_from_url(&format!("{uri}?status={status}"));
+        assert_eq!(
+            pasted,
+            Pasted::Refused {
+                status,
+                reason: None
+            }
+        );
+    }
+    assert_eq!(
+        server.complete_from_url(&format!("{uri}?code=after")),
+        Pasted::Completed
+    );
+    assert_eq!(
+        server.wait(Duration::from_secs(5)).unwrap().code(),
+        Some("after")
+    );
+}

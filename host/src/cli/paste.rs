@@ -6,6 +6,7 @@
 //! (4095 bytes on Linux, less than a URL carrying an ID token).
 
 use std::io::{BufRead, IsTerminal, Read};
+use std::sync::Mutex;
 
 use oauth_callback::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 
@@ -16,11 +17,36 @@ const STILL_WAITING: &str = "still waiting";
 /// How the line ends when the flow had ended before the paste.
 const NOT_USED: &str = "the pasted address was not used";
 
-/// Whether stdin is a terminal this process may read and set: not a
-/// terminal it shares from the background (`oauth-callback ... &`), where
-/// either would stop the process.
-pub fn interactive_stdin() -> bool {
-    std::io::stdin().is_terminal() && in_foreground()
+/// Held while a pasted address is handed over and its outcome said, so
+/// that the result is printed after that line (see [`settled`]).
+static HANDING_OVER: Mutex<()> = Mutex::new(());
+
+/// What stdin is, for paste-back.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Stdin {
+    /// A terminal this process may read and set.
+    Terminal,
+    /// A terminal shared from the background (`oauth-callback ... &`):
+    /// reading or setting it would stop the process.
+    Background,
+    /// A pipe or a file.
+    Other,
+}
+
+impl Stdin {
+    /// This process's stdin.
+    pub fn current() -> Stdin {
+        match (std::io::stdin().is_terminal(), in_foreground()) {
+            (true, true) => Stdin::Terminal,
+            (true, false) => Stdin::Background,
+            (false, _) => Stdin::Other,
+        }
+    }
+}
+
+/// Wait until a pasted address being handed over has had its outcome said.
+pub fn settled() {
+    drop(HANDING_OVER.lock());
 }
 
 #[cfg(unix)]
@@ -40,7 +66,8 @@ fn in_foreground() -> bool {
 
 /// Start reading pasted addresses on a thread of their own. On a terminal,
 /// the returned guard keeps it out of line mode and echo until dropped.
-pub fn listen(paste_back: PasteBack, on_terminal: bool) -> Option<KeyByKey> {
+/// Under `quiet`, only refusals are said.
+pub fn listen(paste_back: PasteBack, on_terminal: bool, quiet: bool) -> Option<KeyByKey> {
     let keys = on_terminal.then(KeyByKey::enter).and_then(|entered| {
         entered
             .inspect_err(|e| tracing::debug!("reading pasted lines as typed ({e})"))
@@ -49,7 +76,7 @@ pub fn listen(paste_back: PasteBack, on_terminal: bool) -> Option<KeyByKey> {
     let key_by_key = keys.is_some();
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
-        let mut submit = |line: Line| submit(&paste_back, line);
+        let mut submit = |line: Line| submit(&paste_back, line, quiet);
         let result = if key_by_key {
             read_keys(&mut stdin, &mut submit)
         } else {
@@ -70,7 +97,8 @@ enum Line {
 
 /// Hand `line` to the server and say what became of it; whether to go on
 /// reading (the flow is still pending).
-fn submit(paste_back: &PasteBack, line: Line) -> bool {
+fn submit(paste_back: &PasteBack, line: Line, quiet: bool) -> bool {
+    let _handing_over = HANDING_OVER.lock().unwrap_or_else(|p| p.into_inner());
     let outcome = match line {
         Line::TooLong => Pasted::NotTheCallback(Mismatch::TooLong),
         Line::Text(text) => {
@@ -83,7 +111,9 @@ fn submit(paste_back: &PasteBack, line: Line) -> bool {
     };
     match outcome {
         Pasted::Completed => {
-            terminal::say(outcome);
+            if !quiet {
+                terminal::say(outcome);
+            }
             false
         }
         Pasted::AlreadyComplete | Pasted::Stopping => {

@@ -196,22 +196,37 @@ impl ServeArgs {
             let url = url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri));
             browser::open(&url, self.browser_command.as_deref());
         }
-        let interactive = paste::interactive_stdin();
-        let pasting = !self.no_paste && (self.paste || interactive);
+        let stdin = paste::Stdin::current();
+        let pasting = !self.no_paste
+            && match stdin {
+                paste::Stdin::Terminal => true,
+                paste::Stdin::Other => self.paste,
+                paste::Stdin::Background => {
+                    if self.paste {
+                        tracing::warn!(
+                            "not reading pasted addresses: stdin is the terminal of a background job"
+                        );
+                    }
+                    false
+                }
+            };
         // Said where someone can paste, not to a script's pipe.
-        if pasting && interactive && !quiet {
+        if pasting && stdin == paste::Stdin::Terminal && !quiet {
             terminal::say(PASTE_HINT);
         }
         let waited = {
             // Dropped in reverse: the waiting line is cleared, then the
             // terminal's line mode and echo come back.
+            let on_terminal = stdin == paste::Stdin::Terminal;
             let _keys = pasting
-                .then(|| paste::listen(server.paste_back(), interactive))
+                .then(|| paste::listen(server.paste_back(), on_terminal, quiet))
                 .flatten();
             let _waiting = (!quiet).then(|| Waiting::start(&uri, timeout));
             server.wait_or_interrupt(timeout)
         };
         server.shutdown();
+        // A paste that completed the flow has said so before the result.
+        paste::settled();
         let code = match waited {
             Waited::Completed(result) => {
                 let mut stdout = std::io::stdout().lock();

@@ -227,10 +227,12 @@ impl App {
     async fn outcome(&self, request: wit::Request) -> Pasted {
         let (response, completed) = self.answer(request, false).await;
         let status = response.status();
+        // The slot, not the status, says whether the flow is over: a busy
+        // or a custom handler may answer 503 or 410 too.
         match status.as_u16() {
             _ if completed => Pasted::Completed,
-            410 => Pasted::AlreadyComplete,
-            503 => Pasted::Stopping,
+            _ if self.slot.is_filled() => Pasted::AlreadyComplete,
+            _ if self.slot.is_stopped() => Pasted::Stopping,
             _ if status.is_success() => Pasted::Incomplete,
             status => Pasted::Refused {
                 status,

@@ -56,6 +56,10 @@ impl Guest for Misbehaving {
             }
             path if path == settings.callback_path => {
                 let query = request.query.unwrap_or_default();
+                // A handler's own 503 or 410 (the flow is not over for it).
+                if let Some(status) = query.strip_prefix("status=") {
+                    return reply(status.parse().unwrap_or(500), "content-type", None);
+                }
                 match query.strip_prefix("code=") {
                     Some(code) => {
                         let params = alloc::format!("{{\"code\":\"{code}\"}}");
