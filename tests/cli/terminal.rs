@@ -28,6 +28,24 @@ struct OnTerminal {
 
 impl OnTerminal {
     fn start(args: &[&str]) -> OnTerminal {
+        let mut command = binary();
+        command.args(["--port", "0"]).args(args);
+        OnTerminal::run(command)
+    }
+
+    /// The binary as a background job (`oauth-callback ... &`) of a shell
+    /// with job control on the terminal: not in its foreground group.
+    fn start_in_background(args: &[&str]) -> OnTerminal {
+        let mut command = std::process::Command::new("sh");
+        command
+            .args(["-c", r#"set -m; "$0" --port 0 "$@" & wait $!"#])
+            .arg(env!("CARGO_BIN_EXE_oauth-callback"))
+            .args(args);
+        OnTerminal::run(command)
+    }
+
+    /// Run `command` with the terminal as its controlling one.
+    fn run(mut command: std::process::Command) -> OnTerminal {
         let (mut master, mut slave) = (0, 0);
         let size = libc::winsize {
             ws_row: ROWS,
@@ -49,7 +67,6 @@ impl OnTerminal {
         // SAFETY: openpty returned two open descriptors that nothing else owns.
         let (master, slave) =
             unsafe { (OwnedFd::from_raw_fd(master), OwnedFd::from_raw_fd(slave)) };
-        let mut command = binary();
         // SAFETY: only async-signal-safe calls between fork and exec.
         unsafe {
             command.pre_exec(|| {
@@ -62,8 +79,6 @@ impl OnTerminal {
             });
         }
         let child = command
-            .args(["--port", "0"])
-            .args(args)
             .env("RUST_LOG", "info")
             .env("TERM", "xterm-256color")
             .stdin(Stdio::from(slave.try_clone().unwrap()))
@@ -327,4 +342,31 @@ fn without_paste_nothing_typed_is_read() {
         !terminal.rows().iter().any(|row| row.contains("paste here")),
         "no prompt"
     );
+}
+
+#[test]
+fn a_background_job_never_reads_or_sets_the_terminal() {
+    // Reading or setting it would stop the job (SIGTTIN, SIGTTOU): the
+    // browser's callback would then hang.
+    for args in [&[][..], &["--paste"][..]] {
+        let terminal = OnTerminal::start_in_background(args);
+        let uri = terminal.uri();
+        let rows = terminal.wait_for("waiting line", |row| row.ends_with(" left"));
+        assert!(
+            !rows.iter().any(|row| row.contains("paste here")),
+            "{args:?}: no prompt"
+        );
+        if !args.is_empty() {
+            terminal.wait_for("warning", |row| {
+                row.ends_with(
+                    "not reading pasted addresses: stdin is the terminal of a background job",
+                )
+            });
+        }
+        let page = client().get(format!("{uri}?code=bg")).send().unwrap();
+        assert_eq!(page.status(), 200, "{args:?}");
+        let (code, stdout, terminal) = terminal.finish();
+        assert_eq!(code, 0, "{args:?}: {}", terminal.rows().join("\n"));
+        assert!(stdout.contains(r#""code":"bg""#), "{stdout}");
+    }
 }
