@@ -200,13 +200,7 @@ impl Server {
             }
             thread::sleep(Duration::from_millis(10));
         };
-        let mut stdout = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
+        let stdout = take_stdout(&mut self.child);
         let mut stderr = std::mem::take(&mut self.early_stderr);
         // The reader thread ends when the pipe closes, which ends this loop.
         while let Ok(line) = self.stderr.recv_timeout(WAIT_LIMIT) {
@@ -263,6 +257,18 @@ impl Finished {
         );
         serde_json::from_str(lines[0]).expect("stdout is JSON")
     }
+}
+
+/// Everything `child` wrote to its piped stdout, once it has closed it.
+pub fn take_stdout(child: &mut Child) -> String {
+    let mut stdout = String::new();
+    child
+        .stdout
+        .take()
+        .expect("stdout is piped")
+        .read_to_string(&mut stdout)
+        .unwrap();
+    stdout
 }
 
 /// An HTTP client that accepts the ad hoc certificate.

@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{binary, client};
+use crate::support::{binary, client, take_stdout};
 
 const ROWS: u16 = 30;
 const COLUMNS: u16 = 160;
@@ -154,16 +154,21 @@ impl OnTerminal {
     /// Wait for the program to exit: its exit code and stdout.
     fn finish(mut self) -> (i32, String, OnTerminal) {
         let status = self.child.wait().unwrap();
-        let mut stdout = String::new();
-        self.child
-            .stdout
-            .take()
-            .unwrap()
-            .read_to_string(&mut stdout)
-            .unwrap();
+        let stdout = take_stdout(&mut self.child);
         // The reader has seen everything once the program is gone.
         std::thread::sleep(Duration::from_millis(100));
         (status.code().unwrap_or(-1), stdout, self)
+    }
+
+    /// Send the browser's callback with `code` to `uri`, and check that the
+    /// program answers it, exits 0 and prints it.
+    fn completed_by_browser(self, uri: &str, code: &str) -> OnTerminal {
+        let page = client().get(format!("{uri}?code={code}")).send().unwrap();
+        assert_eq!(page.status(), 200);
+        let (exit, stdout, terminal) = self.finish();
+        assert_eq!(exit, 0, "{}", terminal.rows().join("\n"));
+        assert!(stdout.contains(&format!(r#""code":"{code}""#)), "{stdout}");
+        terminal
     }
 
     /// Whether the terminal is back in line mode with echo.
@@ -207,11 +212,7 @@ fn log_lines_go_above_the_waiting_line_which_is_gone_at_the_end() {
         "no hint with --no-paste"
     );
 
-    let page = client().get(format!("{uri}?code=c1")).send().unwrap();
-    assert_eq!(page.status(), 200);
-    let (code, stdout, terminal) = terminal.finish();
-    assert_eq!(code, 0);
-    assert!(stdout.contains(r#""code":"c1""#), "{stdout}");
+    let terminal = terminal.completed_by_browser(&uri, "c1");
     let rows = terminal.rows();
     let received: Vec<&String> = rows
         .iter()
@@ -333,11 +334,7 @@ fn without_paste_nothing_typed_is_read() {
         terminal.child.try_wait().unwrap().is_none(),
         "a typed address must not complete it"
     );
-    let page = client().get(format!("{uri}?code=browser")).send().unwrap();
-    assert_eq!(page.status(), 200);
-    let (code, stdout, terminal) = terminal.finish();
-    assert_eq!(code, 0);
-    assert!(stdout.contains(r#""code":"browser""#), "{stdout}");
+    let terminal = terminal.completed_by_browser(&uri, "browser");
     assert!(
         !terminal.rows().iter().any(|row| row.contains("paste here")),
         "no prompt"
@@ -363,10 +360,6 @@ fn a_background_job_never_reads_or_sets_the_terminal() {
                 )
             });
         }
-        let page = client().get(format!("{uri}?code=bg")).send().unwrap();
-        assert_eq!(page.status(), 200, "{args:?}");
-        let (code, stdout, terminal) = terminal.finish();
-        assert_eq!(code, 0, "{args:?}: {}", terminal.rows().join("\n"));
-        assert!(stdout.contains(r#""code":"bg""#), "{stdout}");
+        terminal.completed_by_browser(&uri, "bg");
     }
 }

@@ -21,9 +21,13 @@ const NOT_USED: &str = "the pasted address was not used";
 /// that the result is printed after that line (see [`settled`]).
 static HANDING_OVER: Mutex<()> = Mutex::new(());
 
+/// Said once where someone can paste (not to a script's pipe).
+const PASTE_HINT: &str = "If the browser runs on another machine, paste here the whole address \
+it ended at (the callback page that did not load) and press Enter.";
+
 /// What stdin is, for paste-back.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Stdin {
+enum Stdin {
     /// A terminal this process may read and set.
     Terminal,
     /// A terminal shared from the background (`oauth-callback ... &`):
@@ -35,7 +39,7 @@ pub enum Stdin {
 
 impl Stdin {
     /// This process's stdin.
-    pub fn current() -> Stdin {
+    fn current() -> Stdin {
         match (std::io::stdin().is_terminal(), in_foreground()) {
             (true, true) => Stdin::Terminal,
             (true, false) => Stdin::Background,
@@ -64,10 +68,38 @@ fn in_foreground() -> bool {
     true
 }
 
-/// Start reading pasted addresses on a thread of their own. On a terminal,
-/// the returned guard keeps it out of line mode and echo until dropped.
-/// Under `quiet`, only refusals are said.
-pub fn listen(paste_back: PasteBack, on_terminal: bool, quiet: bool) -> Option<KeyByKey> {
+/// Start paste-back as `--paste` (`forced`) and `--no-paste` (`off`) ask
+/// and stdin allows: a terminal in the foreground by default, a pipe when
+/// forced, never a background job's terminal. The returned guard keeps a
+/// terminal out of line mode and echo until dropped. Under `quiet`, only
+/// refusals are said.
+pub fn start(paste_back: PasteBack, forced: bool, off: bool, quiet: bool) -> Option<KeyByKey> {
+    let stdin = Stdin::current();
+    let reading = !off
+        && match stdin {
+            Stdin::Terminal => true,
+            Stdin::Other => forced,
+            Stdin::Background => {
+                if forced {
+                    tracing::warn!(
+                        "not reading pasted addresses: stdin is the terminal of a background job"
+                    );
+                }
+                false
+            }
+        };
+    if !reading {
+        return None;
+    }
+    let on_terminal = stdin == Stdin::Terminal;
+    if on_terminal && !quiet {
+        terminal::say(PASTE_HINT);
+    }
+    listen(paste_back, on_terminal, quiet)
+}
+
+/// Read pasted addresses on a thread of their own, key by key on a terminal.
+fn listen(paste_back: PasteBack, on_terminal: bool, quiet: bool) -> Option<KeyByKey> {
     let keys = on_terminal.then(KeyByKey::enter).and_then(|entered| {
         entered
             .inspect_err(|e| tracing::debug!("reading pasted lines as typed ({e})"))

@@ -13,10 +13,6 @@ use super::terminal::{self, Waiting};
 use super::{EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_TIMEOUT, Failure};
 use super::{browser, paste};
 
-/// Said once when pasted addresses are read.
-const PASTE_HINT: &str = "If the browser runs on another machine, paste here the whole address \
-it ended at (the callback page that did not load) and press Enter.";
-
 /// Where `--open` puts the redirect URI (URL-encoded).
 const REDIRECT_URI_PLACEHOLDER: &str = "{redirect_uri}";
 
@@ -196,31 +192,10 @@ impl ServeArgs {
             let url = url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri));
             browser::open(&url, self.browser_command.as_deref());
         }
-        let stdin = paste::Stdin::current();
-        let pasting = !self.no_paste
-            && match stdin {
-                paste::Stdin::Terminal => true,
-                paste::Stdin::Other => self.paste,
-                paste::Stdin::Background => {
-                    if self.paste {
-                        tracing::warn!(
-                            "not reading pasted addresses: stdin is the terminal of a background job"
-                        );
-                    }
-                    false
-                }
-            };
-        // Said where someone can paste, not to a script's pipe.
-        if pasting && stdin == paste::Stdin::Terminal && !quiet {
-            terminal::say(PASTE_HINT);
-        }
         let waited = {
             // Dropped in reverse: the waiting line is cleared, then the
             // terminal's line mode and echo come back.
-            let on_terminal = stdin == paste::Stdin::Terminal;
-            let _keys = pasting
-                .then(|| paste::listen(server.paste_back(), on_terminal, quiet))
-                .flatten();
+            let _keys = paste::start(server.paste_back(), self.paste, self.no_paste, quiet);
             let _waiting = (!quiet).then(|| Waiting::start(&uri, timeout));
             server.wait_or_interrupt(timeout)
         };
