@@ -23,7 +23,9 @@
   new URLSearchParams(fragment).forEach(function (value, key) {
     pairs.push(JSON.stringify(key) + ":" + JSON.stringify(value));
   });
-  fetch(window.location.pathname, {
+  // To the address it was loaded from, query included: a provider may put
+  // `state` (or `iss`) in the query and the tokens in the fragment.
+  fetch(window.location.pathname + window.location.search, {
     method: "POST",
     headers: { "Content-Type": "application/json", "Accept": "text/html" },
     body: '{"fragment_params":{' + pairs.join(",") + "}}",

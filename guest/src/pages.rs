@@ -4,6 +4,7 @@
 //! `error_description` on the error page: HTML-escaped and bounded.
 
 use alloc::string::String;
+use core::fmt::Write;
 
 use crate::security::{BRIDGE_SCRIPT_SOURCE, DONE_SCRIPT_SOURCE, STYLE_SOURCE, Sources};
 
@@ -103,7 +104,12 @@ impl ProviderError<'_> {
 }
 
 /// Append `text`, at most `limit` bytes of it (cut at a character, with an
-/// ellipsis), with `&`, `<`, `>`, `"` and `'` escaped.
+/// ellipsis), with `&`, `<`, `>`, `"` and `'` escaped, and every character
+/// that is invisible or reorders the text around it shown as a visible
+/// escape (`\u{202e}`): a description may be in any script (RFC 6749
+/// section 4.1.2.1 allows printable ASCII only, but providers localise it),
+/// yet a right-to-left override must not turn `0000-555-008-1` into a
+/// phone number to call.
 fn escape_into(html: &mut String, text: &str, limit: usize) {
     let mut end = text.len().min(limit);
     while !text.is_char_boundary(end) {
@@ -116,6 +122,9 @@ fn escape_into(html: &mut String, text: &str, limit: usize) {
             '>' => html.push_str("&gt;"),
             '"' => html.push_str("&quot;"),
             '\'' => html.push_str("&#39;"),
+            c if hidden(c) => {
+                let _ = write!(html, "\\u{{{:x}}}", u32::from(c));
+            }
             c => html.push(c),
         }
     }
@@ -123,6 +132,46 @@ fn escape_into(html: &mut String, text: &str, limit: usize) {
         html.push('\u{2026}');
     }
 }
+
+/// Whether `c` shows nothing, or changes how the text around it shows:
+/// control and format characters (bidi controls among them), separators
+/// other than the space, unassigned, private-use and surrogate code points,
+/// and default-ignorable ones.
+fn hidden(c: char) -> bool {
+    use unicode_properties::{GeneralCategory as Category, UnicodeGeneralCategory};
+    matches!(
+        c.general_category(),
+        Category::Control
+            | Category::Format
+            | Category::LineSeparator
+            | Category::ParagraphSeparator
+            | Category::Unassigned
+            | Category::PrivateUse
+            | Category::Surrogate
+    ) || DEFAULT_IGNORABLE.iter().any(|range| range.contains(&c))
+}
+
+/// The code points with the `Default_Ignorable_Code_Point` property
+/// (Unicode 16.0, DerivedCoreProperties.txt): rendered as nothing.
+const DEFAULT_IGNORABLE: [core::ops::RangeInclusive<char>; 17] = [
+    '\u{00ad}'..='\u{00ad}',
+    '\u{034f}'..='\u{034f}',
+    '\u{061c}'..='\u{061c}',
+    '\u{115f}'..='\u{1160}',
+    '\u{17b4}'..='\u{17b5}',
+    '\u{180b}'..='\u{180f}',
+    '\u{200b}'..='\u{200f}',
+    '\u{202a}'..='\u{202e}',
+    '\u{2060}'..='\u{206f}',
+    '\u{3164}'..='\u{3164}',
+    '\u{fe00}'..='\u{fe0f}',
+    '\u{feff}'..='\u{feff}',
+    '\u{ffa0}'..='\u{ffa0}',
+    '\u{fff0}'..='\u{fff8}',
+    '\u{1bca0}'..='\u{1bca3}',
+    '\u{1d173}'..='\u{1d17a}',
+    '\u{e0000}'..='\u{e0fff}',
+];
 
 impl Page {
     /// The page's complete HTML.
@@ -237,6 +286,39 @@ mod tests {
             assert!(error.hint().is_some(), "{code}");
             assert!(Page::render_error(&error).contains(error.hint().unwrap()));
         }
+    }
+
+    #[test]
+    fn invisible_and_reordering_characters_are_shown_as_escapes() {
+        let html = Page::render_error(&ProviderError {
+            code: "access_denied",
+            description: Some("call \u{202e}0000-555-008-1\u{202c} now\u{200b}\u{2066}x\u{2069}\n"),
+        });
+        assert!(
+            html.contains(
+                "call \\u{202e}0000-555-008-1\\u{202c} now\\u{200b}\\u{2066}x\\u{2069}\\u{a}"
+            ),
+            "{html}"
+        );
+        for c in [
+            '\u{202e}',
+            '\u{200b}',
+            '\u{2066}',
+            '\u{ad}',
+            '\u{fe0f}',
+            '\u{e0041}',
+        ] {
+            assert!(!html.contains(c) && hidden(c), "{c:?}");
+        }
+        let localised = "Zugriff verweigert: 用户拒绝了授权 — مرفوض";
+        let html = Page::render_error(&ProviderError {
+            code: "access_denied",
+            description: Some(localised),
+        });
+        assert!(
+            html.contains(localised),
+            "printable text of any script stays"
+        );
     }
 
     #[test]

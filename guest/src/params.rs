@@ -1,5 +1,9 @@
 //! Parameter capture: the query string, a form body, a JSON body and the
-//! bridge's `fragment_params`, merged in that order (later keys win).
+//! bridge's `fragment_params`, merged in that order (later keys win), except
+//! that the fragment may not contradict the rest: a provider may answer with
+//! `state` (or `iss`) in the query and the tokens after `#`, and the bridge
+//! posts both, but one key with two values is refused, as a repeated
+//! parameter is (RFC 6749 section 3.1).
 
 use alloc::collections::BTreeSet;
 use alloc::string::String;
@@ -41,6 +45,8 @@ pub enum Malformed {
     /// A key of [`COMPLETING_KEYS`] or [`CHECKED_KEYS`] has a non-string
     /// JSON value.
     NotAString,
+    /// The fragment gives a key of the query (or body) another value.
+    Contradicted,
 }
 
 /// What a request says, once its parameters are merged.
@@ -107,7 +113,12 @@ pub fn capture(request: &Request) -> Result<Captured, Malformed> {
             Some(Value::Object(fragment)) => {
                 check_string_keys(&fragment)?;
                 from_fragment = true;
-                params.extend(fragment);
+                for (key, value) in fragment {
+                    match params.get(&key) {
+                        Some(earlier) if *earlier != value => return Err(Malformed::Contradicted),
+                        _ => params.insert(key, value),
+                    };
+                }
             }
             Some(_) => return Err(Malformed::NotAnObject),
         }
@@ -216,6 +227,29 @@ mod tests {
         assert_eq!(
             params_of(&req),
             json!({"a": "fragment", "n": 3, "ok": true, "access_token": "t"})
+        );
+    }
+
+    #[test]
+    fn the_fragment_joins_the_query_and_may_not_contradict_it() {
+        let body = |fragment: &str| alloc::format!(r#"{{"fragment_params":{fragment}}}"#);
+        let post =
+            |query, fragment: &str| request(Some(query), Some("application/json"), &body(fragment));
+        assert_eq!(
+            params_of(&post(
+                "state=S",
+                r#"{"access_token":"T","token_type":"Bearer"}"#
+            )),
+            json!({"state": "S", "access_token": "T", "token_type": "Bearer"})
+        );
+        assert_eq!(
+            params_of(&post("state=S", r#"{"state":"S","access_token":"T"}"#)),
+            json!({"state": "S", "access_token": "T"}),
+            "an equal value is one parameter"
+        );
+        assert_eq!(
+            capture(&post("state=S", r#"{"state":"X","access_token":"T"}"#)),
+            Err(Malformed::Contradicted)
         );
     }
 

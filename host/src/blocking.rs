@@ -9,7 +9,6 @@ use crate::error::{Error, Result};
 use crate::lifecycle::Flow;
 use crate::result::CallbackResult;
 use crate::server::{PasteBack, Pasted};
-use crate::signals::Signals;
 
 /// Start a server, wait for the first completed callback or the timeout, then
 /// shut down. `Ok(None)` means the timeout passed.
@@ -43,31 +42,7 @@ impl CallbackServer {
         Ok(RunningServer {
             runtime: Some(runtime),
             flow,
-            signals: None,
         })
-    }
-}
-
-/// How a [`RunningServer::wait_or_interrupt`] ended.
-#[derive(Debug)]
-pub enum Waited {
-    /// The flow completed.
-    Completed(CallbackResult),
-    /// The timeout passed first.
-    TimedOut,
-    /// Ctrl-C (SIGINT) arrived first.
-    Interrupted,
-    /// SIGTERM arrived first (Unix).
-    Terminated,
-}
-
-impl Waited {
-    /// The result, when the flow completed.
-    pub(crate) fn into_result(self) -> Option<CallbackResult> {
-        match self {
-            Waited::Completed(result) => Some(result),
-            _ => None,
-        }
     }
 }
 
@@ -79,7 +54,6 @@ impl Waited {
 pub struct RunningServer {
     runtime: Option<tokio::runtime::Runtime>,
     flow: Flow,
-    signals: Option<Signals>,
 }
 
 impl RunningServer {
@@ -112,51 +86,8 @@ impl RunningServer {
     /// The result is handed out once; after a timeout the server keeps
     /// listening, so `wait` may be called again.
     pub fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
-        self.wait_for(timeout, std::future::pending()).into_result()
-    }
-
-    /// Like [`wait`](Self::wait), but Ctrl-C (SIGINT) and SIGTERM also end
-    /// the wait, and the timeout or a signal ends the flow: callbacks after
-    /// it get 503, and one that completed at the same moment is returned,
-    /// never lost. Meant for command-line programs: it takes over both
-    /// signals for the process (see [`catch_signals`](Self::catch_signals)).
-    pub fn wait_or_interrupt(&mut self, timeout: Duration) -> Waited {
-        if let Err(e) = self.catch_signals() {
-            tracing::warn!("cannot catch Ctrl-C and SIGTERM: {e}");
-        }
-        let mut signals = self.signals.take();
-        let signal = async {
-            match &mut signals {
-                Some(signals) => signals.next().await,
-                None => std::future::pending().await,
-            }
-        };
-        let waited = match self.wait_for(timeout, signal) {
-            Waited::Completed(result) => Waited::Completed(result),
-            ended => self.flow.close().map_or(ended, Waited::Completed),
-        };
-        self.signals = signals;
-        waited
-    }
-
-    /// Take over Ctrl-C (SIGINT) and SIGTERM for the process now rather than
-    /// at [`wait_or_interrupt`](Self::wait_or_interrupt): from here on they
-    /// no longer end the process, and one that arrives before the wait (say,
-    /// right after the program said where it listens) ends the wait at once.
-    pub fn catch_signals(&mut self) -> Result<()> {
-        if let (None, Some(runtime)) = (&self.signals, &self.runtime) {
-            let _entered = runtime.enter();
-            self.signals = Some(Signals::catch()?);
-        }
-        Ok(())
-    }
-
-    /// Wait for the result, the timeout or `signal`, whichever comes first.
-    fn wait_for(&mut self, timeout: Duration, signal: impl Future<Output = Waited>) -> Waited {
-        match &self.runtime {
-            Some(runtime) => runtime.block_on(self.flow.wait(timeout, signal)),
-            None => Waited::TimedOut,
-        }
+        let runtime = self.runtime.as_ref()?;
+        runtime.block_on(self.flow.wait(timeout))
     }
 
     /// Stop listening, let in-flight answers finish (briefly), and release

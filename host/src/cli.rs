@@ -5,8 +5,11 @@
 mod browser;
 mod cert;
 mod failure;
+mod jobs;
 mod paste;
 mod serve;
+mod signals;
+mod stdout;
 mod terminal;
 
 use std::io::{IsTerminal, Write};
@@ -20,12 +23,17 @@ pub use failure::Failure;
 pub const EXIT_COMPLETED: u8 = 0;
 /// Exit code: bad usage or configuration.
 pub const EXIT_USAGE: u8 = 2;
+/// Where the expected state may come from instead of `--expect-state`,
+/// out of the process list that every local user can read (CWE-214).
+pub const STATE_VARIABLE: &str = "OAUTH_CALLBACK_EXPECT_STATE";
+/// Where the expected issuer may come from instead of `--expect-issuer`.
+pub const ISSUER_VARIABLE: &str = "OAUTH_CALLBACK_EXPECT_ISSUER";
+
+/// Exit code: a sign-in completed but its result could not be written
+/// (`EX_IOERR`).
+pub const EXIT_UNDELIVERED: u8 = 74;
 /// Exit code: the timeout passed without a callback.
 pub const EXIT_TIMEOUT: u8 = 124;
-/// Exit code: interrupted with Ctrl-C (128 + SIGINT).
-pub const EXIT_INTERRUPTED: u8 = 130;
-/// Exit code: stopped by SIGTERM (128 + SIGTERM).
-pub const EXIT_TERMINATED: u8 = 143;
 
 const AFTER_HELP: &str = "\
 Output:
@@ -36,9 +44,13 @@ Output:
 Exit codes:
   0    the callback arrived (also when the provider reports an error)
   2    bad usage or configuration (nothing was listening)
+  74   a sign-in completed, but its result could not be written to stdout
   124  the timeout passed
+  129  hung up (SIGHUP: the terminal closed; a closed console on Windows)
   130  interrupted (Ctrl-C)
-  143  terminated (SIGTERM)";
+  131  quit (SIGQUIT: Ctrl-\\; Ctrl-Break on Windows)
+  143  terminated (SIGTERM)
+  A signal after a callback was answered still prints its result (exit 0).";
 
 /// Receive one OAuth redirect on a loopback address, show the user a page, and
 /// print the callback's parameters as one line of JSON.
@@ -89,6 +101,7 @@ enum Command {
 impl Cli {
     /// Do what the command line asks and turn the outcome into an exit code.
     pub fn run(self) -> Result<ExitCode, Failure> {
+        serve::forget_expected_values();
         init_logging(self.quiet, self.verbose);
         let mut stdout = std::io::stdout().lock();
         match self.command {

@@ -47,10 +47,9 @@ mod result;
 #[doc(hidden)]
 pub mod runtime;
 mod server;
-mod signals;
 mod tls;
 
-pub use crate::blocking::{CallbackServer, RunningServer, Waited, run_callback_server};
+pub use crate::blocking::{CallbackServer, RunningServer, run_callback_server};
 pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT,
     Tls, browser_url,

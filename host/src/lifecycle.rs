@@ -16,7 +16,7 @@ use crate::config::{self, Config};
 use crate::error::{Error, Result};
 use crate::result::CallbackResult;
 use crate::runtime::{Runtime, wit};
-use crate::{Waited, authority, files, server, tls};
+use crate::{authority, files, server, tls};
 
 /// A listening server on some tokio runtime, and the receiving end of its
 /// result. Dropping it tells the server to stop.
@@ -106,26 +106,16 @@ impl Flow {
         Ok(flow)
     }
 
-    /// Wait for the result, the timeout or `signal`, whichever comes first.
-    /// After the result was handed out (or the flow closed) this is
-    /// [`Waited::TimedOut`] at once.
-    pub(crate) async fn wait(
-        &mut self,
-        timeout: Duration,
-        signal: impl Future<Output = Waited>,
-    ) -> Waited {
+    /// The result, or `None` once `timeout` passed. After the result was
+    /// handed out (or the flow closed) this is `None` at once.
+    pub(crate) async fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
         if self.result.is_terminated() {
-            return Waited::TimedOut;
+            return None;
         }
-        tokio::select! {
-            biased;
-            received = &mut self.result => match received {
-                Ok(result) => Waited::Completed(result),
-                Err(_) => Waited::TimedOut,
-            },
-            () = tokio::time::sleep(timeout) => Waited::TimedOut,
-            ended = signal => ended,
-        }
+        tokio::time::timeout(timeout, &mut self.result)
+            .await
+            .ok()
+            .and_then(Result::ok)
     }
 
     /// What completes the flow from pasted addresses.

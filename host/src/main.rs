@@ -11,7 +11,7 @@ fn main() -> ExitCode {
         Ok(code) => code,
         Err(e) => {
             eprintln!("oauth-callback: {}", e.report());
-            ExitCode::from(cli::EXIT_USAGE)
+            ExitCode::from(e.exit_code())
         }
     }
 }

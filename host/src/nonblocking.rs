@@ -80,10 +80,7 @@ impl AsyncRunningServer {
     /// is handed out once; after a timeout the server keeps listening, so
     /// `wait` may be called again.
     pub async fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
-        self.flow
-            .wait(timeout, std::future::pending())
-            .await
-            .into_result()
+        self.flow.wait(timeout).await
     }
 
     /// Stop listening, let in-flight answers finish (briefly), and release

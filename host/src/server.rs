@@ -1,8 +1,8 @@
 //! The HTTP(S) server: accept loop, TLS handshakes, hyper, request limits,
-//! the one-shot slot and graceful shutdown. It never parses parameters: every
+//! the one-shot slot and the stop (see [`connection`] for what becomes of
+//! each connection then). It never parses parameters: every
 //! request goes to the handler as it came.
 
-use std::convert::Infallible;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -10,13 +10,9 @@ use bytes::Bytes;
 use http::{HeaderName, HeaderValue, StatusCode};
 use http_body_util::{BodyExt, Full, Limited};
 use hyper::body::Incoming;
-use hyper::server::conn::http1;
-use hyper::service::service_fn;
-use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::{GracefulShutdown, Watcher};
-use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{SetOnce, oneshot, watch};
+use tokio::task::JoinSet;
 
 use oauth_callback_guest::http::MAX_BODY;
 use oauth_callback_guest::security::{BASE_POLICY, FRAMING_POLICY, HEADERS};
@@ -25,15 +21,15 @@ use crate::authority::Authority;
 use crate::result::CallbackResult;
 use crate::runtime::{Fault, Runtime, wit};
 
+mod connection;
 mod connections;
 mod paste;
 mod schemes;
 
 pub use paste::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 
-use connections::{Connections, Ticket};
+use connections::Connections;
 pub(crate) use schemes::Schemes;
-use schemes::Serve;
 
 /// Largest request head (request line and headers) buffered.
 pub const MAX_HEAD: usize = 16 << 10;
@@ -282,7 +278,8 @@ impl OneShot {
 }
 
 /// Serve every listener until `stop` turns true, then let in-flight
-/// connections finish. The connection limit is shared by all listeners.
+/// connections finish (see [`connection`] for which). The connection limit
+/// is shared by all listeners.
 pub(crate) async fn serve(
     listeners: Vec<TcpListener>,
     schemes: Schemes,
@@ -309,7 +306,10 @@ pub(crate) async fn serve(
     }
 }
 
-/// Accept connections on one listener until `stop` turns true.
+/// Accept connections on one listener until `stop` turns true; then answer
+/// those still waiting in its backlog (made before the stop: they get an
+/// HTTP answer, not a reset) and give every connection the exit budget to
+/// finish. What is left after it is closed.
 async fn accept_loop(
     listener: TcpListener,
     schemes: Arc<Schemes>,
@@ -317,7 +317,13 @@ async fn accept_loop(
     connections: Arc<Connections>,
     mut stop: watch::Receiver<bool>,
 ) {
-    let graceful = GracefulShutdown::new();
+    let mut open = Open {
+        tasks: JoinSet::new(),
+        schemes,
+        app,
+        connections,
+        stop: stop.clone(),
+    };
     loop {
         let stream = tokio::select! {
             _ = stopped(&mut stop) => break,
@@ -331,98 +337,74 @@ async fn accept_loop(
                 }
             },
         };
-        let Some(ticket) = connections.admit() else {
+        open.add(stream);
+    }
+    for stream in backlog(listener) {
+        open.add(stream);
+    }
+    let tasks = &mut open.tasks;
+    let finished = async { while tasks.join_next().await.is_some() {} };
+    if tokio::time::timeout(DRAIN_TIMEOUT, finished).await.is_err() {
+        tracing::debug!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
+    }
+}
+
+/// The connections a listener accepted, each on a task of its own.
+struct Open {
+    /// Dropping the set closes what is left.
+    tasks: JoinSet<()>,
+    schemes: Arc<Schemes>,
+    app: Arc<App>,
+    connections: Arc<Connections>,
+    stop: watch::Receiver<bool>,
+}
+
+impl Open {
+    /// Serve `stream`, if the connection limit lets it in.
+    fn add(&mut self, stream: TcpStream) {
+        while self.tasks.try_join_next().is_some() {}
+        let Some(ticket) = self.connections.admit() else {
             tracing::warn!(
                 "connection limit ({}) reached with every connection busy; refusing one",
                 connections::MAX_CONNECTIONS
             );
-            continue;
+            return;
         };
         // Answers are small and written at once: do not wait for more data.
         let _ = stream.set_nodelay(true);
-        let (schemes, app, watcher) = (schemes.clone(), app.clone(), graceful.watcher());
         let ticket = Arc::new(ticket);
-        let task = tokio::spawn(handle_connection(
+        let abort = self.tasks.spawn(connection::serve(
             stream,
-            schemes,
-            app,
+            self.schemes.clone(),
+            self.app.clone(),
             ticket.clone(),
-            watcher,
+            self.stop.clone(),
         ));
-        ticket.set_abort(task.abort_handle());
+        ticket.set_abort(abort);
     }
-    drop(listener);
-    if tokio::time::timeout(DRAIN_TIMEOUT, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::debug!("connections still open after {DRAIN_TIMEOUT:?}; closing them");
-    }
+}
+
+/// The connections waiting in `listener`'s backlog, taken without waiting;
+/// the listener is closed afterwards.
+fn backlog(listener: TcpListener) -> Vec<TcpStream> {
+    let listener = match listener.into_std() {
+        Ok(listener) => listener,
+        Err(e) => {
+            tracing::debug!("cannot take the backlog: {e}");
+            return Vec::new();
+        }
+    };
+    std::iter::from_fn(|| listener.accept().ok())
+        .filter_map(|(stream, _peer)| {
+            stream.set_nonblocking(true).ok()?;
+            TcpStream::from_std(stream).ok()
+        })
+        .collect()
 }
 
 /// Resolves once `stop` turns true (or its sender is gone).
 async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
-}
-
-/// One connection: its scheme told by its first byte and the TLS handshake
-/// (both with a deadline), then HTTP/1.1.
-async fn handle_connection(
-    stream: TcpStream,
-    schemes: Arc<Schemes>,
-    app: Arc<App>,
-    ticket: Arc<Ticket>,
-    watcher: Watcher,
-) {
-    let serve = match tokio::time::timeout(IO_TIMEOUT, schemes.choose(&stream)).await {
-        Ok(serve) => serve,
-        Err(_) => return tracing::debug!("nothing sent on a connection; closed it"),
-    };
-    match serve {
-        Serve::Plain => serve_http(stream, app, ticket, watcher, false).await,
-        Serve::ToHttps => serve_http(stream, app, ticket, watcher, true).await,
-        Serve::Close => {}
-        Serve::Tls(acceptor) => {
-            match tokio::time::timeout(IO_TIMEOUT, acceptor.accept(stream)).await {
-                Ok(Ok(stream)) => serve_http(stream, app, ticket, watcher, false).await,
-                Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
-                Err(_) => tracing::debug!("TLS handshake timed out"),
-            }
-        }
-    }
-}
-
-/// HTTP/1.1 on an established connection (`to_https`: plain HTTP on a TLS
-/// server, every request sent on to `https://`); while a request is read
-/// and answered, the connection cannot be evicted.
-async fn serve_http<S>(
-    stream: S,
-    app: Arc<App>,
-    ticket: Arc<Ticket>,
-    watcher: Watcher,
-    to_https: bool,
-) where
-    S: AsyncRead + AsyncWrite + Unpin + Send + 'static,
-{
-    let service = service_fn(move |request| {
-        let (app, busy) = (app.clone(), ticket.busy());
-        async move {
-            let response = match to_https {
-                true => app.to_https(&request),
-                false => app.respond(request).await,
-            };
-            drop(busy);
-            Ok::<_, Infallible>(response)
-        }
-    });
-    let connection = http1::Builder::new()
-        .timer(TokioTimer::new())
-        .header_read_timeout(IO_TIMEOUT)
-        .max_buf_size(MAX_HEAD)
-        .serve_connection(TokioIo::new(stream), service);
-    if let Err(e) = watcher.watch(connection).await {
-        tracing::debug!("connection ended: {e}");
-    }
 }
 
 /// Whether `response` is a page (what a navigation shows).
@@ -437,7 +419,7 @@ fn is_html(response: &Response) -> bool {
 /// `Referrer-Policy: no-referrer`: the callback's URL does not follow).
 fn see_other(target: &url::Url) -> Response {
     let mut response = plain(StatusCode::SEE_OTHER, "See Other");
-    if let Ok(location) = HeaderValue::from_str(target.as_str()) {
+    if let Ok(location) = HeaderValue::from_str(&sent_to(target)) {
         response
             .headers_mut()
             .insert(http::header::LOCATION, location);
@@ -445,10 +427,21 @@ fn see_other(target: &url::Url) -> Response {
     response
 }
 
+/// `target` as the browser is sent there: with a fragment always, an empty
+/// one (`<target>#`) when it has none of its own, because a redirect
+/// without one inherits the request's (RFC 9110 section 10.2.2), and the
+/// callback's `#fragment` may hold tokens.
+fn sent_to(target: &url::Url) -> String {
+    match target.fragment() {
+        Some(_) => target.to_string(),
+        None => format!("{target}#"),
+    }
+}
+
 /// `response` with `Refresh: 0;url=<target>`: where the bridge page's script
 /// sends the browser once the fragment is delivered (`assets/bridge.js`).
 fn with_refresh(mut response: Response, target: &url::Url) -> Response {
-    if let Ok(refresh) = HeaderValue::from_str(&format!("0;url={target}")) {
+    if let Ok(refresh) = HeaderValue::from_str(&format!("0;url={}", sent_to(target))) {
         response
             .headers_mut()
             .insert(http::header::REFRESH, refresh);
@@ -617,6 +610,28 @@ mod tests {
         assert_eq!(slot.fill(result("late")), Filled::Stopping);
         assert_eq!(slot.fill(result("later")), Filled::Stopping, "never 410");
         assert!(!slot.is_filled() && !*stop.borrow());
+    }
+
+    #[test]
+    fn redirect_targets_never_inherit_the_callback_fragment() {
+        let target = |url| url::Url::parse(url).unwrap();
+        let location = |response: Response| response.headers()["location"].clone();
+        assert_eq!(
+            location(see_other(&target("https://app.example/done"))),
+            "https://app.example/done#"
+        );
+        assert_eq!(
+            location(see_other(&target("https://app.example/#/done"))),
+            "https://app.example/#/done"
+        );
+        let refreshed = with_refresh(
+            plain(StatusCode::OK, "OK"),
+            &target("http://127.0.0.1:9/x?y=1"),
+        );
+        assert_eq!(
+            refreshed.headers()["refresh"],
+            "0;url=http://127.0.0.1:9/x?y=1#"
+        );
     }
 
     #[test]

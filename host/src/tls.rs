@@ -41,6 +41,10 @@ pub fn server_config(tls: &Tls) -> Result<Option<Arc<ServerConfig>>> {
             (e, _) => Error::Tls(e.into()),
         })?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // No TLS 1.3 session tickets: resuming buys nothing on a one-shot
+    // server, and writing them after the handshake would fail it when the
+    // client has already sent its request and gone (the request is lost).
+    config.send_tls13_tickets = 0;
     Ok(Some(Arc::new(config)))
 }
 

@@ -5,6 +5,7 @@ the one JSON line on stdout."""
 import json
 import logging
 import math
+import os
 import queue
 import re
 import signal
@@ -40,6 +41,12 @@ PASTE_REFUSED = re.compile(r"^(.*); (still waiting|the pasted address was not us
 """How the binary answers a pasted address: accepted, or refused (and it goes
 on waiting, or had ended)."""
 FATAL_PREFIX = "oauth-callback: "
+# The expected values travel in the environment, never in the arguments that
+# every local user can read (CWE-214).
+EXPECTED_VARIABLES = {
+    "expect_state": "OAUTH_CALLBACK_EXPECT_STATE",
+    "expect_issuer": "OAUTH_CALLBACK_EXPECT_ISSUER",
+}
 STOP_GRACE = 5.0
 """Seconds a stopping server gets to finish before it is killed."""
 
@@ -94,11 +101,12 @@ class CallbackServer:
         ports = [port] if isinstance(port, int) else list(port)
         if not ports or any(isinstance(p, bool) or not isinstance(p, int) for p in ports):
             raise ValueError(f"port must be a port number or a list of them, not {port!r}")
+        # Each value as `--flag=value`: one that begins with `-` is a value.
         # stdin is a pipe of ours, read for complete_from_url; never the caller's.
-        self._args = ["--host", host, "--port", ",".join(map(str, ports)), "--path", path,
-                      "--timeout", repr(self.timeout), "--paste"]
+        self._args = [f"--host={host}", f"--port={','.join(map(str, ports))}",
+                      f"--path={path}", f"--timeout={self.timeout!r}", "--paste"]
         if ssl_cert is not None and ssl_key is not None:
-            self._args += ["--ssl-cert", str(ssl_cert), "--ssl-key", str(ssl_key)]
+            self._args += [f"--ssl-cert={ssl_cert}", f"--ssl-key={ssl_key}"]
         if adhoc_ssl:
             self._args.append("--adhoc-ssl")
         elif ssl_cert is None and not force_https:
@@ -106,8 +114,6 @@ class CallbackServer:
         for flag, value in (
             ("--success-html", success_html_path),
             ("--error-html", error_html_path),
-            ("--expect-state", expect_state),
-            ("--expect-issuer", expect_issuer),
             ("--open", open_url),
             ("--ready-file", ready_file),
             ("--handler", handler),
@@ -116,7 +122,9 @@ class CallbackServer:
             ("--error-redirect", error_redirect),
         ):
             if value is not None:
-                self._args += [flag, str(value)]
+                self._args.append(f"{flag}={value}")
+        self._expected = {EXPECTED_VARIABLES["expect_state"]: expect_state,
+                          EXPECTED_VARIABLES["expect_issuer"]: expect_issuer}
         if one_scheme:
             self._args.append("--one-scheme")
         self._process: Optional["subprocess.Popen[str]"] = None
@@ -126,6 +134,7 @@ class CallbackServer:
         self._redirect_uri: Optional[str] = None
         self._result: Optional[Dict[str, Any]] = None
         self._fatal: List[str] = []
+        self._errors: List[str] = []
         self._readers: List[threading.Thread] = []
         self._pastes: "queue.Queue[Optional[str]]" = queue.Queue()
         self._paste_lock = threading.Lock()
@@ -155,6 +164,7 @@ class CallbackServer:
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            env=self._environment(),
             text=True,
             encoding="utf-8",
             errors="replace",
@@ -263,6 +273,13 @@ class CallbackServer:
     ) -> None:
         self.shutdown()
 
+    def _environment(self) -> Dict[str, str]:
+        """The caller's environment with this server's expected values: only
+        those given to it, never ones inherited from the caller's environment."""
+        env = {k: v for k, v in os.environ.items() if k not in self._expected}
+        env.update((k, v) for k, v in self._expected.items() if v is not None)
+        return env
+
     def _read_stderr(self, stream: IO[str]) -> None:
         """Log each line at its level; note the ready line and fatal errors."""
         for raw in stream:
@@ -275,6 +292,9 @@ class CallbackServer:
                 self._logger.info(line)
                 self._ready.set()
             elif leveled:
+                if leveled.group(1) == "error":
+                    # Also how the command line refuses a flag.
+                    self._errors.append(leveled.group(2))
                 self._logger.log(LEVELS[leveled.group(1)], leveled.group(2))
             elif line == PASTE_ACCEPTED:
                 self._logger.info(line)
@@ -317,7 +337,8 @@ class CallbackServer:
     def _failure(self) -> Exception:
         assert self._process is not None
         code = self._process.returncode
-        message = self._fatal[-1] if self._fatal else f"oauth-callback exited with code {code}"
+        said = self._fatal or self._errors
+        message = said[-1] if said else f"oauth-callback exited with code {code}"
         if code == EXIT_USAGE:
             return ConfigError(message)
         return RuntimeError(f"oauth-callback failed (exit code {code}): {message}")

@@ -117,11 +117,11 @@ fn empty_expected_values_and_unsendable_paths_exit_2() {
     for blank in ["", " "] {
         assert_config_error(
             &["--port", "0", "--expect-state", blank],
-            "invalid --expect-state: it is empty",
+            "invalid --expect-state (or $OAUTH_CALLBACK_EXPECT_STATE): it is empty",
         );
         assert_config_error(
             &["--port", "0", "--expect-issuer", blank],
-            "invalid --expect-issuer: it is empty",
+            "invalid --expect-issuer (or $OAUTH_CALLBACK_EXPECT_ISSUER): it is empty",
         );
     }
     for dots in ["/a/../cb", "/./cb"] {

@@ -196,6 +196,36 @@ fn bridge_page_then_fragment_post_completes() {
 }
 
 #[test]
+fn state_in_the_query_and_tokens_in_the_fragment_are_merged() {
+    // What the bridge page posts for `?state=S#access_token=T`: the
+    // fragment, to the address with its query.
+    let server = Server::start(&["--expect-state", "S"]);
+    let bridge = server.callback("state=S");
+    assert!(bridge.text().unwrap().contains("fragment_params"));
+    let post = |fragment: Value| {
+        client()
+            .post(format!("{}?state=S", server.uri))
+            .header("Sec-Fetch-Site", "same-origin")
+            .json(&json!({ "fragment_params": fragment }))
+            .send()
+            .unwrap()
+            .status()
+    };
+    // One key with two values is refused, and the flow stays pending.
+    assert_eq!(post(json!({"state": "X", "access_token": "T"})), 400);
+    assert_eq!(
+        post(json!({"state": "S", "access_token": "T", "token_type": "Bearer"})),
+        200
+    );
+    let result = server.finish().result();
+    assert_eq!(
+        result["params"],
+        json!({"state": "S", "access_token": "T", "token_type": "Bearer"})
+    );
+    assert_eq!(result["method"], "POST");
+}
+
+#[test]
 fn form_post_completes() {
     let server = Server::start(&[]);
     let response = client()
@@ -229,17 +259,24 @@ fn json_body_keeps_json_types() {
 #[test]
 fn merge_order_is_query_then_body_then_fragment() {
     let server = Server::start(&[]);
-    client()
-        .post(format!(
-            "{}?code=query&from_query=1&shared=query",
-            server.uri
-        ))
-        .json(&json!({"shared": "json", "fragment_params": {"code": "fragment"}}))
-        .send()
-        .unwrap();
+    let post = |fragment: Value| {
+        client()
+            .post(format!(
+                "{}?code=query&from_query=1&shared=query",
+                server.uri
+            ))
+            .json(&json!({"shared": "json", "fragment_params": fragment}))
+            .send()
+            .unwrap()
+            .status()
+    };
+    // The fragment may add keys and repeat equal ones, never contradict.
+    assert_eq!(post(json!({"code": "fragment"})), 400);
+    assert_eq!(post(json!({"shared": "query"})), 400);
+    assert_eq!(post(json!({"code": "query", "token_type": "Bearer"})), 200);
     assert_eq!(
         server.finish().result()["params"],
-        json!({"code": "fragment", "from_query": "1", "shared": "json"})
+        json!({"code": "query", "from_query": "1", "shared": "json", "token_type": "Bearer"})
     );
 
     let server = Server::start(&[]);
@@ -292,11 +329,25 @@ fn ctrl_c_exits_130_even_right_after_the_ready_line() {
 
 #[test]
 fn a_callback_answered_200_is_never_lost_to_a_signal_at_the_same_moment() {
+    race_a_callback_with_a_signal("INT", 130, 60);
+}
+
+#[test]
+fn a_callback_answered_200_is_never_lost_to_a_hangup_at_the_same_moment() {
+    // SIGHUP (the terminal closed) is caught as SIGINT is: never the default
+    // kill, never exit 129 once the browser was told it succeeded.
+    race_a_callback_with_a_signal("HUP", 129, 10);
+}
+
+/// Send a callback's last byte and the signal `name` at about the same
+/// moment, up to `tries` times (30 s at most): each run either delivers the
+/// result (exit 0) or stops with `stopped` having answered no 200; a signal
+/// after the 200 never loses the result.
+fn race_a_callback_with_a_signal(name: &str, stopped: i32, tries: usize) {
     use std::io::{Read, Write};
-    const TRIES: usize = 60;
     let started = Instant::now();
-    let (mut delivered, mut interrupted) = (0, 0);
-    for attempt in 0..TRIES {
+    let (mut delivered, mut signalled) = (0, 0);
+    for attempt in 0..tries {
         if started.elapsed() > Duration::from_secs(30) {
             break;
         }
@@ -308,21 +359,37 @@ fn a_callback_answered_200_is_never_lost_to_a_signal_at_the_same_moment() {
             server.port
         );
         stream.write_all(head.as_bytes()).unwrap();
-        std::thread::sleep(Duration::from_millis(5));
-        // The last byte and the signal at about the same moment; the order
-        // varies so that both sides of the race are taken.
-        if attempt % 2 == 0 {
-            stream.write_all(b"x").unwrap();
-            server.interrupt();
-        } else {
-            server.interrupt();
-            stream.write_all(b"x").unwrap();
-        }
         stream
             .set_read_timeout(Some(Duration::from_secs(5)))
             .unwrap();
-        let mut answer = String::new();
-        let _ = stream.read_to_string(&mut answer);
+        std::thread::sleep(Duration::from_millis(5));
+        // The last byte and the signal at about the same moment; the order
+        // varies so that both sides of the race are taken, and every third
+        // time the signal comes right after the answer's status line.
+        let mut answer = Vec::new();
+        match attempt % 3 {
+            0 => {
+                stream.write_all(b"x").unwrap();
+                server.signal(name);
+            }
+            1 => {
+                server.signal(name);
+                stream.write_all(b"x").unwrap();
+            }
+            _ => {
+                stream.write_all(b"x").unwrap();
+                let mut buffer = [0; 1024];
+                while !answer.windows(2).any(|end| end == b"\r\n") {
+                    match stream.read(&mut buffer) {
+                        Ok(read @ 1..) => answer.extend_from_slice(&buffer[..read]),
+                        _ => break,
+                    }
+                }
+                server.signal(name);
+            }
+        }
+        let _ = stream.read_to_end(&mut answer);
+        let answer = String::from_utf8_lossy(&answer);
         let finished = server.finish();
         let acknowledged = answer.starts_with("HTTP/1.1 200");
         match finished.status.code() {
@@ -330,19 +397,26 @@ fn a_callback_answered_200_is_never_lost_to_a_signal_at_the_same_moment() {
                 assert_eq!(finished.result()["params"], json!({"code": "x"}));
                 delivered += 1;
             }
-            Some(130) => {
+            Some(code) if code == stopped => {
                 assert!(
                     !acknowledged,
-                    "attempt {attempt}: acknowledged, then lost: {answer}"
+                    "SIG{name}, attempt {attempt}: acknowledged, then lost: {answer}"
                 );
                 assert!(!answer.contains(" 410 "), "a stop is not 410: {answer}");
-                interrupted += 1;
+                assert_eq!(finished.stdout, "");
+                signalled += 1;
             }
-            other => panic!("attempt {attempt}: exit {other:?}: {}", finished.stderr),
+            other => panic!(
+                "SIG{name}, attempt {attempt}: exit {other:?} ({:?}): {}",
+                finished.status, finished.stderr
+            ),
         }
     }
-    eprintln!("{delivered} delivered, {interrupted} interrupted, none lost");
-    assert!(delivered + interrupted >= 10, "too few attempts ran");
+    eprintln!("SIG{name}: {delivered} delivered, {signalled} stopped, none lost");
+    assert!(
+        delivered + signalled >= tries.min(10),
+        "too few attempts ran"
+    );
 }
 
 #[test]
@@ -356,6 +430,35 @@ fn sigterm_stops_cleanly_with_143_and_frees_the_port() {
     let last = finished.stderr.lines().last().unwrap_or_default();
     assert_eq!(last, "terminated; no callback was received");
     std::net::TcpListener::bind(("127.0.0.1", port)).expect("the port is free again");
+}
+
+#[test]
+fn sighup_and_sigquit_stop_cleanly_with_129_and_131_and_free_the_port() {
+    for (name, code, said) in [
+        (
+            "HUP",
+            129,
+            "hung up (the terminal closed); no callback was received",
+        ),
+        ("QUIT", 131, "quit; no callback was received"),
+    ] {
+        let server = Server::start(&[]);
+        let port = server.port;
+        server.signal(name);
+        let finished = server.finish();
+        assert_eq!(
+            finished.status.code(),
+            Some(code),
+            "SIG{name} ({:?}): {}",
+            finished.status,
+            finished.stderr
+        );
+        assert_eq!(finished.stdout, "", "SIG{name}");
+        let last = finished.stderr.lines().last().unwrap_or_default();
+        assert_eq!(last, said, "SIG{name}");
+        std::net::TcpListener::bind(("127.0.0.1", port))
+            .unwrap_or_else(|e| panic!("SIG{name}: the port is not free again: {e}"));
+    }
 }
 
 #[test]
@@ -378,7 +481,8 @@ fn success_and_error_redirects_send_the_browser_on_without_the_callback() {
             .send()
             .unwrap();
         assert_eq!(answer.status(), 303, "{flag}");
-        assert_eq!(answer.headers()["location"], target);
+        // An explicit empty fragment: the callback's own never follows.
+        assert_eq!(answer.headers()["location"], format!("{target}#"));
         assert_eq!(answer.headers()["referrer-policy"], "no-referrer");
         assert!(
             !answer.headers()["location"]
@@ -406,7 +510,7 @@ fn success_and_error_redirects_send_the_browser_on_without_the_callback() {
         .send()
         .unwrap();
     assert_eq!(bridged.status(), 200);
-    assert_eq!(bridged.headers()["refresh"], "0;url=https://app.example/");
+    assert_eq!(bridged.headers()["refresh"], "0;url=https://app.example/#");
     assert!(bridged.text().unwrap().contains(SUCCESS_MESSAGE));
     assert_eq!(server.finish().status.code(), Some(0));
     // Without Fetch Metadata (older Safari), the JSON body tells the fetch.
@@ -418,7 +522,7 @@ fn success_and_error_redirects_send_the_browser_on_without_the_callback() {
         .send()
         .unwrap();
     assert_eq!(bridged.status(), 200, "no 303 for the bridge's fetch");
-    assert_eq!(bridged.headers()["refresh"], "0;url=https://app.example/");
+    assert_eq!(bridged.headers()["refresh"], "0;url=https://app.example/#");
     assert_eq!(server.finish().status.code(), Some(0));
     // Only where the browser may go.
     for bad in [

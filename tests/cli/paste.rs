@@ -30,6 +30,19 @@ fn a_pasted_address_completes_with_the_json_a_browser_would_give() {
 }
 
 #[test]
+fn a_pasted_address_with_state_in_the_query_and_tokens_in_the_fragment_completes() {
+    let mut server = Server::start(&["--paste", "--expect-state", "S"]);
+    let uri = server.uri.clone();
+    server.paste(&format!("{uri}?state=S#access_token=T&token_type=Bearer"));
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(0), "{}", finished.stderr);
+    assert_eq!(
+        finished.result()["params"],
+        json!({"state": "S", "access_token": "T", "token_type": "Bearer"})
+    );
+}
+
+#[test]
 fn wrong_addresses_are_explained_in_one_line_and_the_wait_goes_on() {
     let mut server = Server::start(&["--paste", "--expect-state", "right"]);
     let (uri, origin) = (server.uri.clone(), server.origin.clone());

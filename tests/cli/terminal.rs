@@ -44,6 +44,19 @@ impl OnTerminal {
         OnTerminal::run(command)
     }
 
+    /// An interactive bash with job control on the terminal (its
+    /// controlling terminal), its stdout on it too as in a terminal window,
+    /// at its first prompt (`$ `).
+    fn shell() -> OnTerminal {
+        let mut command = std::process::Command::new("sh");
+        command
+            .args(["-c", "exec bash --norc --noprofile +o history -i >&2"])
+            .env("PS1", "$ ");
+        let terminal = OnTerminal::run(command);
+        terminal.wait_for_screen("prompt", at_the_prompt);
+        terminal
+    }
+
     /// Run `command` with the terminal as its controlling one.
     fn run(mut command: std::process::Command) -> OnTerminal {
         let (mut master, mut slave) = (0, 0);
@@ -119,12 +132,22 @@ impl OnTerminal {
             .collect()
     }
 
+    /// Every byte written to the terminal so far, as text.
+    fn written(&self) -> String {
+        String::from_utf8_lossy(&self.written.lock().unwrap()).into_owned()
+    }
+
     /// Wait until a row satisfies `test`; the rows then.
     fn wait_for(&self, what: &str, test: impl Fn(&str) -> bool) -> Vec<String> {
+        self.wait_for_screen(what, |rows| rows.iter().any(|row| test(row)))
+    }
+
+    /// Wait until the rows satisfy `test`; the rows then.
+    fn wait_for_screen(&self, what: &str, test: impl Fn(&[String]) -> bool) -> Vec<String> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let rows = self.rows();
-            if rows.iter().any(|row| test(row)) {
+            if test(&rows) {
                 return rows;
             }
             assert!(
@@ -171,8 +194,8 @@ impl OnTerminal {
         terminal
     }
 
-    /// Whether the terminal is back in line mode with echo.
-    fn modes_restored(&self) -> bool {
+    /// The terminal's line mode and echo flags (`ICANON`, `ECHO`) now.
+    fn line_mode_and_echo(&self) -> libc::tcflag_t {
         // SAFETY: termios is plain data filled in by tcgetattr.
         let mut modes: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: an open terminal descriptor and a valid pointer.
@@ -180,7 +203,30 @@ impl OnTerminal {
             unsafe { libc::tcgetattr(self.slave.as_raw_fd(), &mut modes) },
             0
         );
-        modes.c_lflag & (libc::ICANON | libc::ECHO) == libc::ICANON | libc::ECHO
+        modes.c_lflag & (libc::ICANON | libc::ECHO)
+    }
+
+    /// Whether the terminal is back in line mode with echo.
+    fn modes_restored(&self) -> bool {
+        self.line_mode_and_echo() == libc::ICANON | libc::ECHO
+    }
+
+    /// Wait until the terminal is read key by key without echo (paste-back's
+    /// modes, applied after the waiting line is drawn).
+    fn wait_for_key_by_key(&self) {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.line_mode_and_echo() != 0 {
+            let flags = self.line_mode_and_echo();
+            assert!(
+                Instant::now() < deadline,
+                "the terminal is not read key by key without echo \
+                 (ICANON {}, ECHO {}):\n{}",
+                flags & libc::ICANON != 0,
+                flags & libc::ECHO != 0,
+                self.rows().join("\n")
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
     }
 }
 
@@ -195,6 +241,54 @@ impl Drop for OnTerminal {
 fn waiting_row(rows: &[String]) -> Option<&String> {
     rows.iter()
         .find(|row| row.starts_with("Waiting for the browser at "))
+}
+
+/// Whether the shell waits at its prompt: the last row written is `$ `.
+fn at_the_prompt(rows: &[String]) -> bool {
+    rows.iter()
+        .rfind(|row| !row.is_empty())
+        .is_some_and(|row| row == "$")
+}
+
+/// The binary's path, quoted for the shell.
+fn binary_for_the_shell() -> String {
+    format!("\"{}\"", env!("CARGO_BIN_EXE_oauth-callback"))
+}
+
+/// `path`, quoted for the shell.
+fn quoted(path: &std::path::Path) -> String {
+    format!("\"{}\"", path.display())
+}
+
+/// The first line of the file at `path`, once it has one (the binary
+/// writes it there, not being this test's child).
+fn first_line_of(path: &std::path::Path) -> String {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let text = std::fs::read_to_string(path).unwrap_or_default();
+        if let Some((line, _)) = text.split_once('\n') {
+            return line.to_string();
+        }
+        assert!(
+            Instant::now() < deadline,
+            "nothing written to {}",
+            path.display()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Assert that none of `secrets` was ever written to `shell`'s terminal
+/// (not only that the last screen does not show them).
+fn never_shown(shell: &OnTerminal, secrets: &[&str]) {
+    let written = shell.written();
+    for secret in secrets {
+        assert!(
+            !written.contains(secret),
+            "{secret:?} shown on the terminal:\n{}",
+            shell.rows().join("\n")
+        );
+    }
 }
 
 #[test]
@@ -344,15 +438,11 @@ fn without_paste_nothing_typed_is_read() {
 #[test]
 fn a_background_job_never_reads_or_sets_the_terminal() {
     // Reading or setting it would stop the job (SIGTTIN, SIGTTOU): the
-    // browser's callback would then hang.
+    // browser's callback would then hang. Nor does it draw its waiting line
+    // over the shell's.
     for args in [&[][..], &["--paste"][..]] {
         let terminal = OnTerminal::start_in_background(args);
         let uri = terminal.uri();
-        let rows = terminal.wait_for("waiting line", |row| row.ends_with(" left"));
-        assert!(
-            !rows.iter().any(|row| row.contains("paste here")),
-            "{args:?}: no prompt"
-        );
         if !args.is_empty() {
             terminal.wait_for("warning", |row| {
                 row.ends_with(
@@ -360,6 +450,186 @@ fn a_background_job_never_reads_or_sets_the_terminal() {
                 )
             });
         }
+        // In the foreground, the waiting line is drawn within a second.
+        std::thread::sleep(Duration::from_millis(1500));
+        let rows = terminal.rows();
+        assert_eq!(
+            waiting_row(&rows),
+            None,
+            "{args:?}: no waiting line in the background:\n{}",
+            rows.join("\n")
+        );
+        assert!(
+            !rows.iter().any(|row| row.contains("paste here")),
+            "{args:?}: no prompt"
+        );
+        assert!(terminal.modes_restored(), "{args:?}: modes untouched");
         terminal.completed_by_browser(&uri, "bg");
     }
+}
+
+#[test]
+fn a_hangup_while_paste_back_holds_the_terminal_gives_it_back_and_exits_129() {
+    let terminal = OnTerminal::start(&[]);
+    terminal.wait_for("waiting line", |row| row.ends_with(" left"));
+    assert_eq!(
+        terminal.line_mode_and_echo(),
+        0,
+        "paste-back reads key by key, without echo"
+    );
+    let pid = libc::pid_t::try_from(terminal.child.id()).unwrap();
+    // SAFETY: a signal to this test's own child, not yet waited for.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGHUP) }, 0);
+    let (code, stdout, terminal) = terminal.finish();
+    let rows = terminal.rows();
+    assert_eq!(code, 129, "{}", rows.join("\n"));
+    assert_eq!(stdout, "");
+    assert!(
+        rows.iter()
+            .any(|row| row == "hung up (the terminal closed); no callback was received"),
+        "{}",
+        rows.join("\n")
+    );
+    assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
+    assert!(terminal.modes_restored(), "line mode and echo are back");
+}
+
+/// In `shell`, start the binary in the foreground with `--expect-state st`,
+/// its stdout to `out`, and stop it with Ctrl-Z once it waits: its
+/// redirect URI.
+fn start_then_stop_with_ctrl_z(shell: &mut OnTerminal, out: &std::path::Path) -> String {
+    shell.type_in(&format!(
+        "{} --port 0 --expect-state st --timeout 120 > {}\r",
+        binary_for_the_shell(),
+        quoted(out)
+    ));
+    let uri = shell.uri();
+    shell.wait_for("waiting line", |row| row.ends_with(" left"));
+    shell.wait_for_key_by_key();
+
+    // The job stops; before that, its countdown is gone from the screen.
+    shell.type_in("\x1a");
+    let rows = shell.wait_for_screen("the stopped job and the prompt", |rows| {
+        rows.iter().any(|row| row.starts_with("[1]+  Stopped")) && at_the_prompt(rows)
+    });
+    assert_eq!(
+        waiting_row(&rows),
+        None,
+        "the countdown is cleared before the job stops:\n{}",
+        rows.join("\n")
+    );
+    uri
+}
+
+/// After `fg` in `shell`: the countdown drawn again and the terminal read
+/// key by key; `pasted` (with Enter) completes the sign-in, the prompt
+/// comes back, and the result is in `out`.
+fn back_in_the_foreground_a_paste_completes(
+    shell: &mut OnTerminal,
+    pasted: &str,
+    out: &std::path::Path,
+) -> serde_json::Value {
+    shell.type_in("fg\r");
+    shell.wait_for("waiting line again", |row| row.ends_with(" left"));
+    shell.wait_for_key_by_key();
+    shell.type_in(&format!("{pasted}\r"));
+    shell.wait_for("acceptance", |row| {
+        row == "the pasted address completed the sign-in"
+    });
+    // The last row was the acceptance: now the shell's prompt again.
+    let rows = shell.wait_for_screen("prompt after the job", at_the_prompt);
+    assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
+    serde_json::from_str(&first_line_of(out)).expect("a JSON result")
+}
+
+#[test]
+fn after_ctrl_z_and_fg_paste_back_reads_the_terminal_again_without_echo() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
+    let mut shell = OnTerminal::shell();
+    let uri = start_then_stop_with_ctrl_z(&mut shell, &out);
+
+    // Longer than the terminal's own line limit (4095 bytes): read key by
+    // key again, not in line mode.
+    let padding = "p".repeat(6000);
+    let result = back_in_the_foreground_a_paste_completes(
+        &mut shell,
+        &format!("{uri}?code=good&state=st&pad={padding}"),
+        &out,
+    );
+    assert_eq!(result["params"]["code"], "good");
+    assert_eq!(result["params"]["pad"], padding.as_str());
+    never_shown(&shell, &["ppppp", "code=good"]);
+}
+
+#[test]
+fn after_ctrl_z_and_bg_the_job_leaves_the_terminal_to_the_shell_until_fg() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out.json");
+    let mut shell = OnTerminal::shell();
+    let uri = start_then_stop_with_ctrl_z(&mut shell, &out);
+
+    shell.type_in("bg\r");
+    let in_background = shell.wait_for_screen("the job in the background", |rows| {
+        rows.iter()
+            .any(|row| row.starts_with("[1]+ ") && row.ends_with(" &"))
+            && at_the_prompt(rows)
+    });
+    // The countdown ticks every second: in the background, it is not drawn
+    // over the shell's screen.
+    std::thread::sleep(Duration::from_millis(2500));
+    let rows = shell.rows();
+    assert_eq!(
+        rows, in_background,
+        "nothing drawn by a job in the background"
+    );
+    assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
+
+    // What is typed goes to the shell.
+    shell.type_in("echo still-$((40+2))\r");
+    shell.wait_for("the shell's answer", |row| row == "still-42");
+
+    let result = back_in_the_foreground_a_paste_completes(
+        &mut shell,
+        &format!("{uri}?code=later&state=st"),
+        &out,
+    );
+    assert_eq!(result["params"]["code"], "later");
+    never_shown(&shell, &["code=later"]);
+}
+
+#[test]
+fn a_job_in_a_session_of_its_own_leaves_the_terminal_to_the_shell() {
+    // `setsid oauth-callback ... &`: stdin and stderr are a terminal, but
+    // not its controlling one; the shell's job control does not stop it
+    // from reading, so it must not.
+    let dir = tempfile::tempdir().unwrap();
+    let (ready, out) = (dir.path().join("ready"), dir.path().join("out.json"));
+    let mut shell = OnTerminal::shell();
+    shell.type_in(&format!(
+        "setsid {} --port 0 --timeout 120 --ready-file {} > {} &\r",
+        binary_for_the_shell(),
+        quoted(&ready),
+        quoted(&out)
+    ));
+    let uri = first_line_of(&ready);
+    // Reading from the terminal starts, and the waiting line is drawn,
+    // within a second of the ready file.
+    std::thread::sleep(Duration::from_millis(1500));
+    shell.type_in("echo typed-$((1+1))\r");
+    let rows = shell.wait_for("the shell's answer", |row| row == "typed-2");
+    assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
+    assert!(
+        !rows.iter().any(|row| row.contains("paste here")),
+        "{}",
+        rows.join("\n")
+    );
+
+    let page = client().get(format!("{uri}?code=s1")).send().unwrap();
+    assert_eq!(page.status(), 200);
+    let result: serde_json::Value =
+        serde_json::from_str(&first_line_of(&out)).expect("a JSON result");
+    assert_eq!(result["params"]["code"], "s1");
+    let rows = shell.rows();
+    assert_eq!(waiting_row(&rows), None, "{}", rows.join("\n"));
 }

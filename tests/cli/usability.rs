@@ -166,7 +166,12 @@ fn the_browser_command_comes_before_browser_and_gets_the_url() {
 }
 
 #[test]
-fn on_wsl_the_windows_browser_opens_the_url() {
+fn on_wsl_the_windows_browser_opens_the_url_and_nothing_in_it_breaks_out() {
+    // PowerShell also takes ‘ ’ ‚ ‛ for single quotes: a URL that closes the
+    // string with one must stay a URL. Every opener gets it serialised.
+    let open =
+        "https://idp.example/authorize?login_hint=a\u{2019};Start-Process calc;\u{2019}&b='2'";
+    let serialised = "https://idp.example/authorize?login_hint=a%E2%80%99;Start-Process%20calc;%E2%80%99&b=%272%27";
     // Stand-ins for WSL's openers, first on PATH: each records its arguments.
     for opener in ["wslview", "powershell.exe"] {
         let dir = tempfile::tempdir().unwrap();
@@ -179,16 +184,13 @@ fn on_wsl_the_windows_browser_opens_the_url() {
         // Only the stand-in (and sh's own tools): never a real opener.
         let path = format!("{}:/usr/bin:/bin", dir.path().display());
         let server = Server::start_with_env(
-            &["--open", "https://idp.example/auth?a=1&b='2'"],
+            &["--open", open],
             &[("WSL_DISTRO_NAME", "Ubuntu"), ("PATH", &path)],
         );
         let opened = written(&record);
         let expected = match opener {
-            "wslview" => "https://idp.example/auth?a=1&b='2'",
-            _ => concat!(
-                "-NoProfile -NonInteractive -Command ",
-                "Start-Process 'https://idp.example/auth?a=1&b=''2'''"
-            ),
+            "wslview" => serialised.to_string(),
+            _ => format!("-NoProfile -NonInteractive -Command Start-Process '{serialised}'"),
         };
         assert_eq!(
             opened.trim(),

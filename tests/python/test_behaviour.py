@@ -203,3 +203,28 @@ class NoRedirect(urllib.request.HTTPRedirectHandler):
 
     def redirect_request(self, *args: Any, **kwargs: Any) -> None:
         return None
+
+
+def test_expected_values_that_begin_with_a_dash_stay_out_of_the_arguments() -> None:
+    # One `secrets.token_urlsafe()` state in 64 begins with `-`; and every
+    # local user can read a process's arguments.
+    state, issuer = "-s3cret-state", "-s3cret-issuer"
+    with CallbackServer(port=0, force_https=False, expect_state=state, expect_issuer=issuer) as server:
+        process = server._process
+        assert process is not None
+        with open(f"/proc/{process.pid}/cmdline", "rb") as cmdline:
+            arguments = cmdline.read()
+        assert b"s3cret" not in arguments, arguments
+        status, _ = get(f"{server.redirect_uri}?code=c&state={state}&iss={issuer}")
+        assert status == 200
+        res = server.wait()
+    assert res is not None and res["params"]["state"] == state
+
+
+def test_an_expected_state_in_the_callers_environment_is_not_inherited(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("OAUTH_CALLBACK_EXPECT_STATE", "inherited")
+    with CallbackServer(port=0, force_https=False) as server:
+        status, _ = get(f"{server.redirect_uri}?code=c&state=other")
+        assert status == 200
+        res = server.wait()
+    assert res is not None and res["params"] == {"code": "c", "state": "other"}

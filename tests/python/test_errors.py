@@ -86,3 +86,8 @@ def test_ctrl_c_while_waiting_frees_the_port_and_raises_keyboard_interrupt() -> 
     assert waiting.returncode != 0
     assert "KeyboardInterrupt" in stderr, stderr
     assert port_is_free(port)
+
+
+def test_a_refused_flag_is_reported_with_the_command_lines_own_words() -> None:
+    with pytest.raises(ConfigError, match="--open"):
+        run_callback_server(port=0, open_url="ftp://idp.example/authorize")

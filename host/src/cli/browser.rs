@@ -9,8 +9,15 @@ use std::time::{Duration, Instant};
 pub const URL_PLACEHOLDER: &str = "{url}";
 
 /// Open `url` with `command` (split like a shell would; `{url}` replaced,
-/// or the URL appended), else as the system does.
+/// or the URL appended), else as the system does. Every opener gets the URL
+/// parsed and serialised again: non-ASCII characters, quotes and spaces
+/// percent-encoded, nothing a shell or PowerShell could take as syntax.
 pub fn open(url: &str, command: Option<&str>) {
+    let url = match oauth_callback::browser_url(url) {
+        Ok(url) => url,
+        Err(e) => return tracing::warn!("cannot open a browser at that URL: {e}"),
+    };
+    let url = url.as_str();
     let opened = match command {
         Some(command) => run(command, url),
         None => system(url),
@@ -27,9 +34,7 @@ pub fn open(url: &str, command: Option<&str>) {
 /// `$BROWSER`, the desktop's opener; on WSL without `$BROWSER`, Windows'.
 fn system(url: &str) -> Result<(), String> {
     if std::env::var_os("BROWSER").is_none() && on_wsl() {
-        // PowerShell gets the URL inside a single-quoted string, where `&`
-        // and `;` are text and a `'` is written twice.
-        let quoted = url.replace('\'', "''");
+        let quoted = powershell_quoted(url);
         let windows = [
             ("wslview {url}", url),
             (
@@ -45,6 +50,36 @@ fn system(url: &str) -> Result<(), String> {
         }
     }
     webbrowser::open(url).map_err(|e| e.to_string())
+}
+
+/// The characters PowerShell takes for a single quote: `'` and the
+/// typographic ones (‘ ’ ‚ ‛), each of which ends a single-quoted string.
+const POWERSHELL_QUOTES: [char; 5] = ['\'', '\u{2018}', '\u{2019}', '\u{201a}', '\u{201b}'];
+
+/// `text` for inside a PowerShell single-quoted string, where `&` and `;`
+/// are text and a quote is written twice.
+fn powershell_quoted(text: &str) -> String {
+    text.chars().fold(String::new(), |mut quoted, c| {
+        quoted.push(c);
+        if POWERSHELL_QUOTES.contains(&c) {
+            quoted.push(c);
+        }
+        quoted
+    })
+}
+
+/// `--browser-command`: split as a shell would, its first word a program
+/// (not empty, not the URL itself, which would run whatever the URL names).
+pub fn parse_command(command: &str) -> Result<String, String> {
+    let words = shell_words::split(command).map_err(|e| e.to_string())?;
+    match words.first() {
+        None => Err("it names no program".into()),
+        Some(program) if program.trim().is_empty() => Err("its program is empty".into()),
+        Some(program) if program.contains(URL_PLACEHOLDER) => Err(format!(
+            "its first word must be a program, not {URL_PLACEHOLDER}"
+        )),
+        Some(_) => Ok(command.into()),
+    }
 }
 
 /// How long a browser command may take to fail; one still running after it
@@ -85,4 +120,31 @@ fn run(command: &str, url: &str) -> Result<(), String> {
 fn on_wsl() -> bool {
     std::env::var_os("WSL_DISTRO_NAME").is_some()
         || std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_quote_powershell_knows_is_doubled() {
+        assert_eq!(
+            powershell_quoted("a'b\u{2019};c\u{2018}\u{201a}\u{201b}"),
+            "a''b\u{2019}\u{2019};c\u{2018}\u{2018}\u{201a}\u{201a}\u{201b}\u{201b}"
+        );
+    }
+
+    #[test]
+    fn a_browser_command_must_name_a_program() {
+        for bad in ["", "  ", "{url}", "'' {url}", "{url}.exe --x", "'unclosed"] {
+            assert!(parse_command(bad).is_err(), "{bad:?}");
+        }
+        for good in [
+            "firefox",
+            "firefox --private-window {url}",
+            "open -a 'Google Chrome'",
+        ] {
+            assert_eq!(parse_command(good).as_deref(), Ok(good));
+        }
+    }
 }

@@ -6,9 +6,19 @@ use std::path::PathBuf;
 
 use oauth_callback::{Error, Setting};
 
-/// A command that could not run or finish (exit 2).
+use super::{ISSUER_VARIABLE, STATE_VARIABLE};
+
+/// A command that could not run or finish: exit 2, or 74 for a result that
+/// could not be delivered.
 #[derive(Debug, thiserror::Error)]
 pub enum Failure {
+    /// The flags contradict each other in a way clap cannot tell.
+    #[error("{0}")]
+    Usage(String),
+    /// A sign-in completed, but its result could not be written to stdout:
+    /// the browser was told it succeeded, and its code is spent.
+    #[error("a sign-in completed, but its result could not be delivered: cannot write to stdout")]
+    Undelivered(#[source] std::io::Error),
     /// The library refused the configuration or could not serve.
     #[error(transparent)]
     Library(#[from] Error),
@@ -27,6 +37,15 @@ pub enum Failure {
 }
 
 impl Failure {
+    /// The exit code that tells it (`EX_IOERR` from sysexits.h for an
+    /// undelivered result; 2 for the rest: nothing was listening).
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Failure::Undelivered(_) => super::EXIT_UNDELIVERED,
+            _ => super::EXIT_USAGE,
+        }
+    }
+
     /// The whole story on one line: what failed, why (each cause in turn),
     /// and for configuration errors the flag to change.
     pub fn report(&self) -> String {
@@ -80,8 +99,8 @@ const PORT_DENIED_HINT: &str = if cfg!(windows) {
     "ports below 1024 need privileges: choose a higher one with --port (0 picks a free one)"
 };
 
-/// The flag that sets `setting`.
-fn flag(setting: Setting) -> &'static str {
+/// The flag (or variable) that sets `setting`.
+fn flag(setting: Setting) -> String {
     match setting {
         Setting::Host => "--host",
         Setting::Path => "--path",
@@ -90,10 +109,11 @@ fn flag(setting: Setting) -> &'static str {
         Setting::RedirectUri => "--redirect-uri",
         Setting::SuccessRedirect => "--success-redirect",
         Setting::ErrorRedirect => "--error-redirect",
-        Setting::ExpectedState => "--expect-state",
-        Setting::ExpectedIssuer => "--expect-issuer",
+        Setting::ExpectedState => return format!("--expect-state (or ${STATE_VARIABLE})"),
+        Setting::ExpectedIssuer => return format!("--expect-issuer (or ${ISSUER_VARIABLE})"),
         _ => "setting",
     }
+    .into()
 }
 
 #[cfg(test)]

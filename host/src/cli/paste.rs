@@ -10,6 +10,7 @@ use std::sync::Mutex;
 
 use oauth_callback::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 
+use super::jobs::{self, Job};
 use super::terminal;
 
 /// How the line saying why a pasted address was refused ends.
@@ -30,8 +31,9 @@ it ended at (the callback page that did not load) and press Enter.";
 enum Stdin {
     /// A terminal this process may read and set.
     Terminal,
-    /// A terminal shared from the background (`oauth-callback ... &`):
-    /// reading or setting it would stop the process.
+    /// A terminal shared from the background (`oauth-callback ... &`), or
+    /// one that is not this process's controlling terminal (`setsid
+    /// oauth-callback ... &`): reading it would take the shell's input.
     Background,
     /// A pipe or a file.
     Other,
@@ -40,7 +42,10 @@ enum Stdin {
 impl Stdin {
     /// This process's stdin.
     fn current() -> Stdin {
-        match (std::io::stdin().is_terminal(), in_foreground()) {
+        match (
+            std::io::stdin().is_terminal(),
+            jobs::in_foreground(jobs::STDIN),
+        ) {
             (true, true) => Stdin::Terminal,
             (true, false) => Stdin::Background,
             (false, _) => Stdin::Other,
@@ -51,21 +56,6 @@ impl Stdin {
 /// Wait until a pasted address being handed over has had its outcome said.
 pub fn settled() {
     drop(HANDING_OVER.lock());
-}
-
-#[cfg(unix)]
-fn in_foreground() -> bool {
-    // SAFETY: queries of this process and its stdin, no memory involved.
-    match unsafe { libc::tcgetpgrp(libc::STDIN_FILENO) } {
-        // Not this process's controlling terminal: no job control applies.
-        -1 => true,
-        foreground => foreground == unsafe { libc::getpgrp() },
-    }
-}
-
-#[cfg(not(unix))]
-fn in_foreground() -> bool {
-    true
 }
 
 /// Start paste-back as `--paste` (`forced`) and `--no-paste` (`off`) ask
@@ -99,6 +89,8 @@ pub fn start(paste_back: PasteBack, forced: bool, off: bool, quiet: bool) -> Opt
 }
 
 /// Read pasted addresses on a thread of their own, key by key on a terminal.
+/// A terminal is read only in the foreground: a read that failed in the
+/// background (`bg` after Ctrl-Z) is tried again once back in it (`fg`).
 fn listen(paste_back: PasteBack, on_terminal: bool, quiet: bool) -> Option<KeyByKey> {
     let keys = on_terminal.then(KeyByKey::enter).and_then(|entered| {
         entered
@@ -109,13 +101,25 @@ fn listen(paste_back: PasteBack, on_terminal: bool, quiet: bool) -> Option<KeyBy
     std::thread::spawn(move || {
         let mut stdin = std::io::stdin().lock();
         let mut submit = |line: Line| submit(&paste_back, line, quiet);
-        let result = if key_by_key {
-            read_keys(&mut stdin, &mut submit)
-        } else {
-            read_lines(&mut stdin, &mut submit)
-        };
-        if let Err(e) = result {
-            tracing::debug!("stopped reading pasted addresses: {e}");
+        loop {
+            if on_terminal {
+                jobs::wait_for_foreground(jobs::STDIN);
+                // `fg` of a job running in the background sends no SIGCONT:
+                // the terminal is taken again here too.
+                on_job(Job::Continued);
+            }
+            let result = if key_by_key {
+                read_keys(&mut stdin, &mut submit)
+            } else {
+                read_lines(&mut stdin, &mut submit)
+            };
+            match result {
+                Ok(()) => break,
+                Err(e) if on_terminal && !jobs::in_foreground(jobs::STDIN) => {
+                    tracing::debug!("reading pasted addresses again in the foreground ({e})");
+                }
+                Err(e) => break tracing::debug!("stopped reading pasted addresses: {e}"),
+            }
         }
     });
     keys
@@ -255,32 +259,86 @@ impl Escape {
     }
 }
 
-/// The terminal out of line mode and echo, restored when dropped.
-pub struct KeyByKey {
+/// The terminal out of line mode and echo while pasted addresses are read
+/// from it, restored when dropped; given back while the process is stopped
+/// or in the background (see [`on_job`]).
+pub struct KeyByKey(());
+
+/// The terminal's modes while key by key is wanted.
+struct Modes {
+    /// Key by key is wanted (a [`KeyByKey`] lives).
+    wanted: bool,
+    /// The modes to restore, while ours are applied.
     #[cfg(unix)]
-    saved: libc::termios,
+    saved: Option<libc::termios>,
     #[cfg(windows)]
-    saved: u32,
+    saved: Option<u32>,
+}
+
+static MODES: Mutex<Modes> = Mutex::new(Modes {
+    wanted: false,
+    saved: None,
+});
+
+fn modes() -> std::sync::MutexGuard<'static, Modes> {
+    MODES.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+impl KeyByKey {
+    fn enter() -> std::io::Result<KeyByKey> {
+        // Moved to the background later (Ctrl-Z, bg), a read fails and is
+        // tried again in the foreground, instead of stopping the process.
+        #[cfg(unix)]
+        // SAFETY: setting two signals' dispositions to "ignore".
+        unsafe {
+            libc::signal(libc::SIGTTIN, libc::SIG_IGN);
+            libc::signal(libc::SIGTTOU, libc::SIG_IGN);
+        }
+        let mut modes = modes();
+        modes.apply()?;
+        modes.wanted = true;
+        Ok(KeyByKey(()))
+    }
+}
+
+impl Drop for KeyByKey {
+    fn drop(&mut self) {
+        let mut modes = modes();
+        modes.wanted = false;
+        modes.restore();
+    }
+}
+
+/// Follow job control: the terminal's own modes back before the process
+/// stops, ours again when it goes on in the foreground.
+pub fn on_job(job: Job) {
+    let mut modes = modes();
+    match job {
+        Job::Stopping => modes.restore(),
+        Job::Continued if modes.wanted && jobs::in_foreground(jobs::STDIN) => {
+            if let Err(e) = modes.apply() {
+                tracing::debug!("cannot read the terminal key by key again: {e}");
+            }
+        }
+        Job::Continued => {}
+    }
 }
 
 #[cfg(unix)]
-impl KeyByKey {
-    fn enter() -> std::io::Result<KeyByKey> {
+impl Modes {
+    /// Save the terminal's modes and leave line mode and echo.
+    fn apply(&mut self) -> std::io::Result<()> {
+        if self.saved.is_some() {
+            return Ok(());
+        }
         // SAFETY: termios is plain data, filled in by tcgetattr before use.
         let mut saved: libc::termios = unsafe { std::mem::zeroed() };
         // SAFETY: fd 0 and a valid termios pointer.
         if unsafe { libc::tcgetattr(libc::STDIN_FILENO, &mut saved) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        // Moved to the background later (Ctrl-Z, bg), a read fails and the
-        // restore goes through, instead of stopping the process.
-        // SAFETY: setting two signals' dispositions to "ignore".
-        unsafe {
-            libc::signal(libc::SIGTTIN, libc::SIG_IGN);
-            libc::signal(libc::SIGTTOU, libc::SIG_IGN);
-        }
         let mut keys = saved;
-        // Signals (Ctrl-C) and output processing stay as they were.
+        // Signals (Ctrl-C, Ctrl-Z) and output processing stay as they were.
         keys.c_lflag &= !(libc::ICANON | libc::ECHO);
         keys.c_cc[libc::VMIN] = 1;
         keys.c_cc[libc::VTIME] = 0;
@@ -288,25 +346,30 @@ impl KeyByKey {
         if unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &keys) } != 0 {
             return Err(std::io::Error::last_os_error());
         }
-        Ok(KeyByKey { saved })
+        self.saved = Some(saved);
+        Ok(())
     }
-}
 
-#[cfg(unix)]
-impl Drop for KeyByKey {
-    fn drop(&mut self) {
-        // SAFETY: fd 0 and the termios saved on entry.
-        unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &self.saved) };
+    /// Put back the modes saved by [`Modes::apply`].
+    fn restore(&mut self) {
+        if let Some(saved) = self.saved.take() {
+            // SAFETY: fd 0 and the termios saved by apply.
+            unsafe { libc::tcsetattr(libc::STDIN_FILENO, libc::TCSANOW, &saved) };
+        }
     }
 }
 
 #[cfg(windows)]
-impl KeyByKey {
-    fn enter() -> std::io::Result<KeyByKey> {
+impl Modes {
+    /// Save the console's input mode and leave line input and echo.
+    fn apply(&mut self) -> std::io::Result<()> {
         use windows_sys::Win32::System::Console::{
             ENABLE_ECHO_INPUT, ENABLE_LINE_INPUT, GetConsoleMode, GetStdHandle, STD_INPUT_HANDLE,
             SetConsoleMode,
         };
+        if self.saved.is_some() {
+            return Ok(());
+        }
         let mut saved = 0;
         // SAFETY: the process's own stdin handle and a valid out pointer.
         unsafe {
@@ -317,16 +380,17 @@ impl KeyByKey {
                 return Err(std::io::Error::last_os_error());
             }
         }
-        Ok(KeyByKey { saved })
+        self.saved = Some(saved);
+        Ok(())
     }
-}
 
-#[cfg(windows)]
-impl Drop for KeyByKey {
-    fn drop(&mut self) {
+    /// Put back the mode saved by [`Modes::apply`].
+    fn restore(&mut self) {
         use windows_sys::Win32::System::Console::{GetStdHandle, STD_INPUT_HANDLE, SetConsoleMode};
-        // SAFETY: the process's own stdin handle and the mode saved on entry.
-        unsafe { SetConsoleMode(GetStdHandle(STD_INPUT_HANDLE), self.saved) };
+        if let Some(saved) = self.saved.take() {
+            // SAFETY: the process's own stdin handle and the mode saved by apply.
+            unsafe { SetConsoleMode(GetStdHandle(STD_INPUT_HANDLE), saved) };
+        }
     }
 }
 

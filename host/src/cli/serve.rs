@@ -1,20 +1,28 @@
 //! Receiving one callback: the flags (the original module's names, plus
 //! ours), the ready signals (line, file, browser) and the outcome's exit code.
+//!
+//! Flags that take free-form values accept values that begin with `-`
+//! (`--expect-state -abc`: one `secrets.token_urlsafe()` state in 64 does).
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use clap::{Args, ValueEnum};
-use oauth_callback::{CallbackServer, Config, ConfigBuilder, Tls, Waited};
+use oauth_callback::{AsyncCallbackServer, CallbackResult, Config, ConfigBuilder, Tls};
 
+use super::jobs;
+use super::signals::{Signals, Stop};
+use super::stdout;
 use super::terminal::{self, Waiting};
-use super::{EXIT_COMPLETED, EXIT_INTERRUPTED, EXIT_TERMINATED, EXIT_TIMEOUT, Failure};
+use super::{EXIT_COMPLETED, EXIT_TIMEOUT, Failure, ISSUER_VARIABLE, STATE_VARIABLE};
 use super::{browser, paste};
 
 /// Where `--open` puts the redirect URI (URL-encoded).
 const REDIRECT_URI_PLACEHOLDER: &str = "{redirect_uri}";
+/// Where `--open` puts the expected state (URL-encoded).
+const STATE_PLACEHOLDER: &str = "{state}";
 
 /// Receiving one callback (the default task).
 #[derive(Debug, Args)]
@@ -32,7 +40,7 @@ pub struct ServeArgs {
     ports: Vec<u16>,
 
     /// Callback route; `callback` is read as `/callback`.
-    #[arg(long, default_value = oauth_callback::DEFAULT_PATH)]
+    #[arg(allow_hyphen_values = true, long, default_value = oauth_callback::DEFAULT_PATH)]
     path: String,
 
     /// Seconds to wait for the callback before giving up (exit 124).
@@ -40,17 +48,22 @@ pub struct ServeArgs {
     timeout: Duration,
 
     /// PEM file with the TLS certificate chain (use with --ssl-key).
-    #[arg(long, value_name = "FILE", requires = "ssl_key", conflicts_with_all = ["adhoc_ssl", "no_https", "tls_dir"])]
+    #[arg(allow_hyphen_values = true, long, value_name = "FILE", requires = "ssl_key", conflicts_with_all = ["adhoc_ssl", "no_https", "tls_dir"])]
     ssl_cert: Option<PathBuf>,
 
     /// PEM file with the TLS private key (use with --ssl-cert).
-    #[arg(long, value_name = "FILE", requires = "ssl_cert")]
+    #[arg(
+        allow_hyphen_values = true,
+        long,
+        value_name = "FILE",
+        requires = "ssl_cert"
+    )]
     ssl_key: Option<PathBuf>,
 
     /// Use the certificate pair in DIR (cert.pem, key.pem), generating it on
     /// first use: trust it once (see `oauth-callback cert`) and the browser
     /// stops warning.
-    #[arg(long, value_name = "DIR", conflicts_with_all = ["adhoc_ssl", "no_https"])]
+    #[arg(allow_hyphen_values = true, long, value_name = "DIR", conflicts_with_all = ["adhoc_ssl", "no_https"])]
     tls_dir: Option<PathBuf>,
 
     /// Use a self-signed certificate made in memory for this run (the default
@@ -63,50 +76,55 @@ pub struct ServeArgs {
     no_https: bool,
 
     /// HTML file shown when the sign-in succeeds; the built-in page if unreadable.
-    #[arg(long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true, long, value_name = "FILE")]
     success_html: Option<PathBuf>,
 
     /// HTML file shown when the provider reports an error; the built-in page if unreadable.
-    #[arg(long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true, long, value_name = "FILE")]
     error_html: Option<PathBuf>,
 
     /// Complete only on a callback whose `state` is exactly VALUE (RFC 8252
     /// 8.9); others get 400 and the wait goes on. Without it, checking
-    /// `state` in the printed JSON is up to you.
-    #[arg(long, value_name = "VALUE")]
+    /// `state` in the printed JSON is up to you. Prefer the environment
+    /// variable: other local users can read a program's arguments.
+    #[arg(long, value_name = "VALUE", env = STATE_VARIABLE, hide_env_values = true,
+          allow_hyphen_values = true)]
     expect_state: Option<String>,
 
     /// Complete only on a callback whose `iss` is exactly URL (RFC 9207,
     /// mix-up defence); others get 400 and the wait goes on.
-    #[arg(long, value_name = "URL")]
+    #[arg(long, value_name = "URL", env = ISSUER_VARIABLE, hide_env_values = true,
+          allow_hyphen_values = true)]
     expect_issuer: Option<String>,
 
     /// Once listening, write the redirect URI (and a newline) to FILE, for
     /// scripts that start the browser themselves.
-    #[arg(long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true, long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
 
     /// Once listening, open the user's browser at URL (https, or http on a
     /// loopback address). `{redirect_uri}` in URL becomes the real redirect
-    /// URI, URL-encoded, so it works with --port 0.
-    #[arg(long, value_name = "URL", value_parser = parse_open_url)]
+    /// URI, URL-encoded, so it works with --port 0; `{state}` becomes the
+    /// expected state, URL-encoded, so it need not be in the arguments.
+    #[arg(allow_hyphen_values = true, long, value_name = "URL", value_parser = parse_open_url)]
     open: Option<String>,
 
     /// Once the flow completes with credentials, send the browser to URL
     /// (303 See Other) instead of showing the success page: https, or http
     /// on a loopback address. Nothing of the callback goes along.
-    #[arg(long, value_name = "URL")]
+    #[arg(allow_hyphen_values = true, long, value_name = "URL")]
     success_redirect: Option<String>,
 
     /// Like --success-redirect, when the provider reports an error.
-    #[arg(long, value_name = "URL")]
+    #[arg(allow_hyphen_values = true, long, value_name = "URL")]
     error_redirect: Option<String>,
 
     /// The command that opens --open's URL, before $BROWSER and the system's
     /// way: `{url}` in it becomes the URL (appended when absent), e.g.
     /// `--browser-command "firefox --private-window {url}"`. On WSL without
     /// either, the Windows browser is used (wslview, or PowerShell).
-    #[arg(long, value_name = "CMD", requires = "open")]
+    #[arg(allow_hyphen_values = true, long, value_name = "CMD", requires = "open",
+          value_parser = browser::parse_command)]
     browser_command: Option<String>,
 
     /// Listen on a non-loopback --host (e.g. 0.0.0.0). Other machines can then
@@ -119,7 +137,7 @@ pub struct ServeArgs {
     /// `--host 0.0.0.0 --allow-remote --port 8080 --redirect-uri
     /// http://127.0.0.1:18080/callback`. Its path is the callback route; it
     /// is the URI printed and written to --ready-file.
-    #[arg(long, value_name = "URI")]
+    #[arg(allow_hyphen_values = true, long, value_name = "URI")]
     redirect_uri: Option<String>,
 
     /// TLS is terminated in front of this server (a proxy, a forwarding
@@ -129,7 +147,7 @@ pub struct ServeArgs {
 
     /// A handler component (.wasm exporting oauth:callback/handler) to use
     /// instead of the embedded one.
-    #[arg(long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true, long, value_name = "FILE")]
     handler: Option<PathBuf>,
 
     /// Speak only the server's scheme on its port. By default a plain-HTTP
@@ -170,11 +188,36 @@ impl ServeArgs {
             tracing::info!("--server is ignored: oauth-callback has one production-grade server");
         }
         let config = self.config()?;
+        let open = self.open_url()?;
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("oauth-callback")
+            .enable_all()
+            .build()
+            .map_err(oauth_callback::Error::from)?;
+        let code = runtime.block_on(self.serve(config, open, quiet));
+        runtime.shutdown_timeout(Duration::from_millis(100));
+        code.map(ExitCode::from)
+    }
+
+    /// Listen, say where, wait for the callback, a signal or the timeout,
+    /// and deliver the result.
+    async fn serve(
+        &self,
+        config: Config,
+        open: Option<String>,
+        quiet: bool,
+    ) -> Result<u8, Failure> {
         let timeout = config.timeout();
-        let mut server = CallbackServer::start(config)?;
-        // Before anyone learns where we listen: a Ctrl-C from then on is a
+        // Before anyone learns where we listen: a signal from then on is a
         // clean stop, never the default kill.
-        server.catch_signals()?;
+        let mut signals = Signals::catch().map_err(oauth_callback::Error::from)?;
+        let mut server = AsyncCallbackServer::start(config).await?;
+        let deadline = Instant::now() + timeout;
+        let _jobs = AbortOnDrop(tokio::spawn(jobs::follow(|job| {
+            terminal::on_job(job);
+            paste::on_job(job);
+        })));
         if self.implicit_adhoc() {
             tracing::info!(
                 "no certificate given (--ssl-cert/--ssl-key): using an ad hoc self-signed one"
@@ -188,44 +231,54 @@ impl ServeArgs {
         if !quiet {
             terminal::say(format_args!("listening on {uri}"));
         }
-        if let Some(url) = &self.open {
+        if let Some(url) = &open {
             let url = url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri));
             browser::open(&url, self.browser_command.as_deref());
         }
-        let waited = {
+        let ended = {
             // Dropped in reverse: the waiting line is cleared, then the
             // terminal's line mode and echo come back.
             let _keys = paste::start(server.paste_back(), self.paste, self.no_paste, quiet);
             let _waiting = (!quiet).then(|| Waiting::start(&uri, timeout));
-            server.wait_or_interrupt(timeout)
-        };
-        server.shutdown();
-        // A paste that completed the flow has said so before the result.
-        paste::settled();
-        let code = match waited {
-            Waited::Completed(result) => {
-                let mut stdout = std::io::stdout().lock();
-                writeln!(stdout, "{}", result.to_json_line())?;
-                stdout.flush()?;
-                EXIT_COMPLETED
-            }
-            Waited::TimedOut => {
-                terminal::say(format_args!(
-                    "no callback arrived within {} s; giving up",
-                    timeout.as_secs_f64()
-                ));
-                EXIT_TIMEOUT
-            }
-            Waited::Interrupted => {
-                terminal::say("interrupted; no callback was received");
-                EXIT_INTERRUPTED
-            }
-            Waited::Terminated => {
-                terminal::say("terminated; no callback was received");
-                EXIT_TERMINATED
+            let left = deadline.saturating_duration_since(Instant::now());
+            tokio::select! {
+                biased;
+                result = server.wait(left) => result.ok_or(None),
+                stop = signals.next() => Err(Some(stop)),
             }
         };
-        Ok(ExitCode::from(code))
+        match ended {
+            // Printed first: the exit follows once the connections are done.
+            Ok(result) => {
+                let delivered = deliver(&result);
+                server.shutdown().await;
+                delivered
+            }
+            // A result the browser was told succeeded as the wait ended is
+            // handed over by the shutdown, never lost.
+            Err(stop) => match server.shutdown().await {
+                Some(late) => deliver(&late),
+                None => Ok(gave_up(stop, timeout)),
+            },
+        }
+    }
+
+    /// `--open`'s URL with the expected state in place of `{state}`
+    /// (`{redirect_uri}` is known once listening).
+    fn open_url(&self) -> Result<Option<String>, Failure> {
+        let Some(url) = &self.open else {
+            return Ok(None);
+        };
+        if !url.contains(STATE_PLACEHOLDER) {
+            return Ok(Some(url.clone()));
+        }
+        match &self.expect_state {
+            Some(state) => Ok(Some(url.replace(STATE_PLACEHOLDER, &url_encode(state)))),
+            None => Err(Failure::Usage(format!(
+                "--open uses {STATE_PLACEHOLDER}, but no state is expected: give \
+                 --expect-state or {STATE_VARIABLE}"
+            ))),
+        }
     }
 
     /// Whether HTTPS uses an ad hoc certificate only because none was given.
@@ -291,6 +344,41 @@ impl ServeArgs {
     }
 }
 
+/// Print the result's JSON line on stdout: the sign-in's one output.
+fn deliver(result: &CallbackResult) -> Result<u8, Failure> {
+    // A paste that completed the flow has said so before the result.
+    paste::settled();
+    stdout::print_line(&result.to_json_line()).map_err(Failure::Undelivered)?;
+    Ok(EXIT_COMPLETED)
+}
+
+/// Say why the wait ended without a result (a signal, or the timeout) and
+/// return the exit code that tells it.
+fn gave_up(stop: Option<Stop>, timeout: Duration) -> u8 {
+    match stop {
+        Some(stop) => {
+            terminal::say(format_args!("{stop}; no callback was received"));
+            stop.exit_code()
+        }
+        None => {
+            terminal::say(format_args!(
+                "no callback arrived within {} s; giving up",
+                timeout.as_secs_f64()
+            ));
+            EXIT_TIMEOUT
+        }
+    }
+}
+
+/// A task stopped when this is dropped.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
 /// Write the URI through a new, randomly named temporary file (created
 /// exclusively, mode 0600, never through a link) renamed over `file`, so a
 /// script polling for the file never reads half of it and nothing planted
@@ -317,6 +405,16 @@ fn write_ready_file(file: &Path, uri: &str) -> Result<(), Failure> {
 /// Encode a query value (`application/x-www-form-urlencoded`).
 fn url_encode(text: &str) -> String {
     form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
+
+/// Take the expected values' variables out of this process's environment
+/// once clap has read them: no program it starts (the browser opener)
+/// inherits them.
+pub fn forget_expected_values() {
+    for variable in [STATE_VARIABLE, ISSUER_VARIABLE] {
+        // SAFETY: called from `Cli::run` before any thread is started.
+        unsafe { std::env::remove_var(variable) };
+    }
 }
 
 /// `https://…`, or `http://` on a loopback address; never with userinfo

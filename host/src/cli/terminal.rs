@@ -2,18 +2,23 @@
 //! the browser at <URI>, 2:51 left"), drawn by indicatif, and every other
 //! line (log lines, messages) printed above it through [`say`] and
 //! [`Logs`], the status line cleared first and redrawn after. Nothing of it
-//! is left once the wait ends; nothing is drawn when stderr is not a terminal.
+//! is left once the wait ends; nothing is drawn when stderr is not a
+//! terminal, nor while the process is in the background or stopped
+//! (see [`jobs`](super::jobs)).
 
 use std::fmt::{self, Display};
 use std::io::Write;
 use std::sync::LazyLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, Instant};
 
-use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
+use indicatif::{ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle, TermLike};
 use tracing::{Event, Level, Subscriber};
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
 use tracing_subscriber::registry::LookupSpan;
+
+use super::jobs::{self, Job};
 
 /// The status line; hidden until [`Waiting::start`] shows it.
 static STATUS: LazyLock<ProgressBar> = LazyLock::new(ProgressBar::hidden);
@@ -54,7 +59,10 @@ impl Waiting {
             .with_key("left", left);
         STATUS.set_style(style);
         STATUS.set_prefix(uri.to_string());
-        STATUS.set_draw_target(ProgressDrawTarget::stderr());
+        let stderr = console::Term::buffered_stderr();
+        if stderr.is_term() {
+            STATUS.set_draw_target(ProgressDrawTarget::term_like(Box::new(Foreground(stderr))));
+        }
         STATUS.enable_steady_tick(Duration::from_secs(1));
         Waiting(())
     }
@@ -64,6 +72,86 @@ impl Drop for Waiting {
     fn drop(&mut self) {
         STATUS.finish_and_clear();
         STATUS.set_draw_target(ProgressDrawTarget::hidden());
+    }
+}
+
+/// Set while the process stops (Ctrl-Z): the status line is not drawn.
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Follow job control: clear the status line before the process stops,
+/// draw it again when it goes on in the foreground.
+pub fn on_job(job: Job) {
+    match job {
+        Job::Stopping => {
+            STOPPING.store(true, Ordering::Release);
+            if jobs::in_foreground(jobs::STDERR) {
+                let _ = console::Term::stderr().clear_line();
+            }
+        }
+        Job::Continued => {
+            STOPPING.store(false, Ordering::Release);
+            STATUS.tick();
+        }
+    }
+}
+
+/// Stderr, for the status line: drawn on only while this process is in the
+/// terminal's foreground and not stopping.
+#[derive(Debug)]
+struct Foreground(console::Term);
+
+impl Foreground {
+    /// `draw` on the terminal, if the status line may be drawn now.
+    fn draw(
+        &self,
+        draw: impl FnOnce(&console::Term) -> std::io::Result<()>,
+    ) -> std::io::Result<()> {
+        match !STOPPING.load(Ordering::Acquire) && jobs::in_foreground(jobs::STDERR) {
+            true => draw(&self.0),
+            false => Ok(()),
+        }
+    }
+}
+
+impl TermLike for Foreground {
+    fn width(&self) -> u16 {
+        self.0.size().1
+    }
+
+    fn height(&self) -> u16 {
+        self.0.size().0
+    }
+
+    fn move_cursor_up(&self, n: usize) -> std::io::Result<()> {
+        self.draw(|term| term.move_cursor_up(n))
+    }
+
+    fn move_cursor_down(&self, n: usize) -> std::io::Result<()> {
+        self.draw(|term| term.move_cursor_down(n))
+    }
+
+    fn move_cursor_right(&self, n: usize) -> std::io::Result<()> {
+        self.draw(|term| term.move_cursor_right(n))
+    }
+
+    fn move_cursor_left(&self, n: usize) -> std::io::Result<()> {
+        self.draw(|term| term.move_cursor_left(n))
+    }
+
+    fn write_line(&self, line: &str) -> std::io::Result<()> {
+        self.draw(|term| term.write_line(line))
+    }
+
+    fn write_str(&self, text: &str) -> std::io::Result<()> {
+        self.draw(|term| term.write_str(text))
+    }
+
+    fn clear_line(&self) -> std::io::Result<()> {
+        self.draw(console::Term::clear_line)
+    }
+
+    fn flush(&self) -> std::io::Result<()> {
+        self.draw(console::Term::flush)
     }
 }
 

@@ -213,10 +213,11 @@ impl App {
         let pairs: Vec<String> = form_urlencoded::parse(fragment.as_bytes())
             .map(|(key, value)| format!("{}:{}", json_string(&key), json_string(&value)))
             .collect();
+        // To the address, query included, as the bridge page posts it.
         let post = wit::Request {
             method: "POST".into(),
             path: callback.path,
-            query: None,
+            query: callback.query,
             headers,
             body: format!(r#"{{"fragment_params":{{{}}}}}"#, pairs.join(",")).into_bytes(),
         };

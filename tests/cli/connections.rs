@@ -1,0 +1,151 @@
+//! What real clients do to connections, and what it must never cost: a
+//! client that resets right after its request, idle connections (a
+//! browser's speculative preconnect, a finished TLS handshake) when the flow
+//! ends or times out, and the same redirect sent twice at once over both
+//! loopback addresses.
+
+use std::io::{Read, Write};
+use std::net::TcpStream;
+use std::sync::{Arc, Barrier};
+use std::time::{Duration, Instant};
+
+use serde_json::json;
+
+use crate::support::{Server, client, reset, status_of, tls_connect};
+
+/// Wait for `server` to exit: how long after `since` it did.
+fn exited_after(server: &mut Server, since: Instant) -> Duration {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while server.is_running() {
+        assert!(Instant::now() < deadline, "it did not exit");
+        std::thread::sleep(Duration::from_millis(1));
+    }
+    since.elapsed()
+}
+
+#[test]
+fn a_request_whose_client_resets_at_once_still_completes_the_flow() {
+    // The code is single-use: a request that has arrived is handled to the
+    // end whatever happens to its connection.
+    for attempt in 0..10 {
+        let server = Server::start(&["--timeout", "10"]);
+        let mut tls = tls_connect(server.port);
+        let request = format!(
+            "GET /callback?code=abc{attempt} HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n\r\n",
+            server.port
+        );
+        tls.write_all(request.as_bytes()).unwrap();
+        tls.flush().unwrap();
+        // At once, or while the handler runs.
+        std::thread::sleep(Duration::from_millis(attempt % 4));
+        reset(tls.sock);
+        let finished = server.finish();
+        assert_eq!(
+            finished.status.code(),
+            Some(0),
+            "attempt {attempt}: {}",
+            finished.stderr
+        );
+        assert_eq!(
+            finished.result()["params"],
+            json!({ "code": format!("abc{attempt}") })
+        );
+    }
+}
+
+#[test]
+fn idle_connections_hold_neither_the_exit_nor_the_timeout() {
+    // Beside the callback: a TCP connection that never sends a byte (a
+    // browser's preconnect) and a TLS one that sent nothing after its
+    // handshake.
+    let mut server = Server::start(&[]);
+    let idle_tcp = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let idle_tls = tls_connect(server.port);
+    std::thread::sleep(Duration::from_millis(200));
+    assert_eq!(server.callback("code=idle").status(), 200);
+    let exit = exited_after(&mut server, Instant::now());
+    eprintln!(
+        "exit {} ms after the answer, with an idle TCP and an idle TLS connection open",
+        exit.as_millis()
+    );
+    assert!(exit < Duration::from_millis(1000), "{exit:?}");
+    assert_eq!(server.finish().result()["params"], json!({"code": "idle"}));
+    drop((idle_tcp, idle_tls));
+
+    let mut server = Server::start(&["--timeout", "1"]);
+    let ready = Instant::now();
+    let idle_tcp = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let idle_tls = tls_connect(server.port);
+    let exit = exited_after(&mut server, ready);
+    eprintln!(
+        "--timeout 1 ended {} ms after the ready line, with the same idle connections",
+        exit.as_millis()
+    );
+    assert!(exit < Duration::from_millis(1600), "{exit:?}");
+    assert_eq!(server.finish().status.code(), Some(124));
+    drop((idle_tcp, idle_tls));
+}
+
+#[test]
+fn a_request_under_way_when_the_flow_ends_is_answered() {
+    // Its head half sent when another callback completes the flow: it is
+    // read to the end and answered 410, not cut off.
+    let server = Server::start(&["--no-https"]);
+    let mut late = TcpStream::connect(("127.0.0.1", server.port)).unwrap();
+    let head = format!(
+        "GET /callback?code=second HTTP/1.1\r\nHost: 127.0.0.1:{}\r\n",
+        server.port
+    );
+    late.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(100));
+    assert_eq!(server.callback("code=first").status(), 200);
+    late.write_all(b"\r\n").unwrap();
+    late.set_read_timeout(Some(Duration::from_secs(5))).unwrap();
+    let mut answer = String::new();
+    let _ = late.read_to_string(&mut answer);
+    assert_eq!(status_of(&answer), 410, "{answer}");
+    assert_eq!(server.finish().result()["params"], json!({"code": "first"}));
+}
+
+#[test]
+fn the_same_redirect_at_once_over_both_loopbacks_gets_two_answers() {
+    // A double-click, or a browser that tries both addresses of localhost:
+    // exactly one completes, and the other gets an HTTP answer (410, or 503
+    // while stopping), never an empty reply.
+    for attempt in 0..12 {
+        let https = attempt % 2 == 0;
+        let mut args = vec!["--host", "localhost", "--timeout", "10"];
+        if !https {
+            args.push("--no-https");
+        }
+        let server = Server::start(&args);
+        let scheme = if https { "https" } else { "http" };
+        let barrier = Arc::new(Barrier::new(2));
+        let senders: Vec<_> = ["127.0.0.1", "[::1]"]
+            .into_iter()
+            .map(|host| {
+                let url = format!("{scheme}://{host}:{}/callback?code=twice", server.port);
+                let barrier = barrier.clone();
+                std::thread::spawn(move || {
+                    let client = client();
+                    barrier.wait();
+                    match client.get(&url).send() {
+                        Ok(answer) => Ok(answer.status().as_u16()),
+                        Err(e) => Err(format!("{url}: {e:?}")),
+                    }
+                })
+            })
+            .collect();
+        let mut statuses: Vec<u16> = senders
+            .into_iter()
+            .map(|sender| sender.join().unwrap())
+            .collect::<Result<_, _>>()
+            .unwrap_or_else(|e| panic!("attempt {attempt} ({scheme}): no answer: {e}"));
+        statuses.sort();
+        assert!(
+            statuses == [200, 410] || statuses == [200, 503],
+            "attempt {attempt} ({scheme}): {statuses:?}"
+        );
+        assert_eq!(server.finish().result()["params"], json!({"code": "twice"}));
+    }
+}
