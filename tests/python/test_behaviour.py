@@ -191,7 +191,8 @@ def test_elsewhere_options_reach_the_server() -> None:
         with pytest.raises(urllib.error.HTTPError) as sent_on:
             opener.open(request, timeout=10)
         assert sent_on.value.code == 303
-        assert sent_on.value.headers["Location"] == "https://app.example/done"
+        # An explicit empty fragment: the callback's own never follows (RFC 9110 10.2.2).
+        assert sent_on.value.headers["Location"] == "https://app.example/done#"
         res = server.wait()
         assert res is not None and res["params"] == {"code": "r"}
     with pytest.raises(ValueError, match="port"):
