@@ -24,12 +24,7 @@ fn main() {
                 workspace.join(watched).display()
             );
         }
-        component::build(
-            workspace,
-            "oauth-callback-guest",
-            "oauth_callback_guest",
-            &out_dir.join("guest-target"),
-        )
+        component::build(workspace, "oauth-callback-guest", "oauth_callback_guest")
     } else {
         // The published crate: the component it ships.
         let shipped = manifest_dir.join("component/handler.wasm");

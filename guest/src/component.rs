@@ -4,7 +4,7 @@
 use oauth_callback_guest_rt as _;
 
 use crate::http;
-use crate::security::Sources;
+use crate::policy::Sources;
 
 wit_bindgen::generate!({
     path: "wit",

@@ -4,7 +4,7 @@
 use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 
-use crate::security::Sources;
+use crate::policy::Sources;
 
 /// The callback route when none is configured.
 pub const DEFAULT_CALLBACK_PATH: &str = "/callback";

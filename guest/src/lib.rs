@@ -19,6 +19,7 @@ pub mod http;
 mod json;
 pub mod pages;
 pub mod params;
+pub mod policy;
 pub mod route;
 pub mod security;
 

@@ -6,7 +6,11 @@
 use alloc::string::String;
 use core::fmt::Write;
 
-use crate::security::{BRIDGE_SCRIPT_SOURCE, DONE_SCRIPT_SOURCE, STYLE_SOURCE, Sources};
+use crate::policy::Sources;
+
+// `STYLE_SOURCE`, `BRIDGE_SCRIPT_SOURCE` and `DONE_SCRIPT_SOURCE`: the
+// built-in blocks' hash sources, computed by build.rs.
+include!(concat!(env!("OUT_DIR"), "/known_hashes.rs"));
 
 /// The success page's message, as in the original module.
 pub const SUCCESS_MESSAGE: &str = "Credentials received successfully. You may close this window.";
@@ -319,6 +323,14 @@ mod tests {
             html.contains(localised),
             "printable text of any script stays"
         );
+    }
+
+    #[test]
+    fn precomputed_sources_match_a_fresh_hash() {
+        use crate::policy::sha256_source;
+        assert_eq!(STYLE_SOURCE, sha256_source(STYLE));
+        assert_eq!(BRIDGE_SCRIPT_SOURCE, sha256_source(BRIDGE_SCRIPT));
+        assert_eq!(DONE_SCRIPT_SOURCE, sha256_source(DONE_SCRIPT));
     }
 
     #[test]

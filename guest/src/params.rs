@@ -25,7 +25,36 @@ const COMPLETING_KEYS: [&str; 5] = ["error", "code", "access_token", "id_token",
 const CHECKED_KEYS: [&str; 4] = ["state", "error_description", "token_type", "iss"];
 
 /// The JSON body key under which the bridge page posts the fragment.
-const FRAGMENT_KEY: &str = "fragment_params";
+pub const FRAGMENT_KEY: &str = "fragment_params";
+
+/// The body the bridge page (`assets/bridge.js`) posts for `fragment`, the
+/// part of the address after `#`: every pair, repeats included (so that a
+/// repeated key is refused, not silently merged), decoded as the browser's
+/// `URLSearchParams` does (`+` is a space, invalid UTF-8 replaced), as
+/// `{"fragment_params":{"key":"value",...}}`. Paste-back builds its post
+/// with it, so a pasted address and the browser send the same bytes.
+pub fn bridge_post_body(fragment: &str) -> String {
+    let decode = |raw: &[u8]| {
+        let spaced: Vec<u8> = raw
+            .iter()
+            .map(|&b| if b == b'+' { b' ' } else { b })
+            .collect();
+        let text: String = percent_decode(&spaced).decode_utf8_lossy().into();
+        Value::String(text).to_string()
+    };
+    let pairs: Vec<String> = fragment
+        .as_bytes()
+        .split(|&b| b == b'&')
+        .filter(|pair| !pair.is_empty())
+        .map(|pair| {
+            let mut halves = pair.splitn(2, |&b| b == b'=');
+            let key = decode(halves.next().unwrap_or_default());
+            let value = decode(halves.next().unwrap_or_default());
+            alloc::format!("{key}:{value}")
+        })
+        .collect();
+    alloc::format!(r#"{{"{FRAGMENT_KEY}":{{{}}}}}"#, pairs.join(","))
+}
 
 /// The control parameter that asks for a JSON answer (`?format=json`).
 const FORMAT_KEY: &str = "format";
@@ -251,6 +280,36 @@ mod tests {
             capture(&post("state=S", r#"{"state":"X","access_token":"T"}"#)),
             Err(Malformed::Contradicted)
         );
+    }
+
+    #[test]
+    fn the_bridge_body_keeps_every_pair_as_the_browser_decodes_it() {
+        assert_eq!(
+            bridge_post_body("access_token=a%2Bb+c&state=%E2%9C%93&&x&state=2"),
+            r#"{"fragment_params":{"access_token":"a+b c","state":"✓","x":"","state":"2"}}"#
+        );
+        assert_eq!(bridge_post_body(""), r#"{"fragment_params":{}}"#);
+        assert_eq!(
+            bridge_post_body("q=%22%5C%FF"),
+            "{\"fragment_params\":{\"q\":\"\\\"\\\\\u{fffd}\"}}",
+            "quotes and backslashes escaped, invalid UTF-8 replaced"
+        );
+        let body = bridge_post_body("access_token=t&token_type=Bearer");
+        let captured = capture(&request(Some("state=s"), Some("application/json"), &body)).unwrap();
+        assert_eq!(
+            Value::Object(captured.params),
+            json!({"state": "s", "access_token": "t", "token_type": "Bearer"})
+        );
+    }
+
+    #[test]
+    fn the_bridge_script_posts_what_the_builder_builds() {
+        // assets/bridge.js writes the same body by hand: the same key, each
+        // pair as two JSON strings, joined by commas.
+        let script = crate::pages::BRIDGE_SCRIPT;
+        assert!(script.contains(&alloc::format!(r#"'{{"{FRAGMENT_KEY}":{{' + pairs.join(",") + "}}}}""#)));
+        assert!(script.contains(r#"JSON.stringify(key) + ":" + JSON.stringify(value)"#));
+        assert!(script.contains("new URLSearchParams(fragment).forEach"));
     }
 
     #[test]

@@ -7,7 +7,8 @@ use crate::http::{
 };
 use crate::pages::{Page, ProviderError};
 use crate::params::{self, Captured, Outcome, Params};
-use crate::security::{self, Sources};
+use crate::policy::Sources;
+use crate::security;
 
 const HTML: &str = "text/html; charset=utf-8";
 const JSON: &str = "application/json";

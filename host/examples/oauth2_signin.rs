@@ -84,7 +84,7 @@ async fn sign_in(
         eprintln!("open this page to sign in: {url}");
     }
 
-    let result = server.wait(Duration::from_secs(180)).await;
+    let result = server.wait_for(Duration::from_secs(180)).await;
     let result = result
         .or(server.shutdown().await)
         .ok_or("no callback within 3 minutes")?;

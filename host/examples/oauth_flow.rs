@@ -58,7 +58,7 @@ fn sign_in(authorize: &str, client_id: &str) -> Result<String, Box<dyn std::erro
     }
 
     let result = server
-        .wait(Duration::from_secs(180))
+        .wait_for(Duration::from_secs(180))
         .ok_or("no callback within 3 minutes")?;
     server.shutdown();
     // --expect-state already refused other states; checking again is cheap.

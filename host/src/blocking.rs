@@ -13,9 +13,8 @@ use crate::server::{PasteBack, Pasted};
 /// Start a server, wait for the first completed callback or the timeout, then
 /// shut down. `Ok(None)` means the timeout passed.
 pub fn run_callback_server(config: Config) -> Result<Option<CallbackResult>> {
-    let timeout = config.timeout();
     let mut server = CallbackServer::start(config)?;
-    let result = server.wait(timeout);
+    let result = server.wait();
     let late = server.shutdown();
     Ok(result.or(late))
 }
@@ -82,12 +81,23 @@ impl RunningServer {
         self.flow.paste_back()
     }
 
-    /// Block until the first completed callback, or `None` after `timeout`.
-    /// The result is handed out once; after a timeout the server keeps
-    /// listening, so `wait` may be called again.
-    pub fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
+    /// Block until the first completed callback, or `None` once the
+    /// configured timeout ([`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout),
+    /// counted from [`CallbackServer::start`]) has passed. The result is
+    /// handed out once; after a timeout the server keeps listening until
+    /// [`shutdown`](Self::shutdown), so [`wait_for`](Self::wait_for) may
+    /// wait longer.
+    pub fn wait(&mut self) -> Option<CallbackResult> {
         let runtime = self.runtime.as_ref()?;
-        runtime.block_on(self.flow.wait(timeout))
+        runtime.block_on(self.flow.wait())
+    }
+
+    /// Like [`wait`](Self::wait), for at most `timeout` from now.
+    pub fn wait_for(&mut self, timeout: Duration) -> Option<CallbackResult> {
+        let runtime = self.runtime.as_ref()?;
+        let _entered = runtime.enter();
+        let deadline = tokio::time::Instant::now() + timeout;
+        runtime.block_on(self.flow.wait_until(deadline))
     }
 
     /// Stop listening, let in-flight answers finish (briefly), and release
@@ -111,5 +121,19 @@ impl RunningServer {
 impl Drop for RunningServer {
     fn drop(&mut self) {
         self.stop_now();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn the_blocking_face_refuses_to_start_inside_an_async_runtime() {
+        let config = Config::builder().port(0).build().unwrap();
+        assert!(matches!(
+            CallbackServer::start(config),
+            Err(Error::InsideAsyncRuntime)
+        ));
     }
 }

@@ -1,6 +1,8 @@
 //! The command line: receiving a callback (the default), and the helper
 //! subcommands (certificates, the handler component, shell completions and
-//! the man page).
+//! the man page). A library module (feature `cli`, on by default) so that
+//! more than the binary can run the same command line: its flags, output,
+//! exit codes, signals and terminal behaviour.
 
 mod browser;
 mod cert;
@@ -18,6 +20,18 @@ use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
 pub use failure::Failure;
+
+/// Run the command line of this process (`std::env::args`) to its end: the
+/// exit code, with a failure said on stderr in one line.
+pub fn main() -> ExitCode {
+    match Cli::parse().run() {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("oauth-callback: {}", e.report());
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
 
 /// Exit code: the flow completed (also for a provider `error`).
 pub const EXIT_COMPLETED: u8 = 0;
@@ -108,11 +122,11 @@ impl Cli {
             None => return self.serve.run(self.quiet),
             Some(Command::Cert(args)) => args.run()?,
             Some(Command::ExportHandler { file: Some(path) }) => {
-                std::fs::write(&path, oauth_callback::EMBEDDED_HANDLER)
+                std::fs::write(&path, crate::EMBEDDED_HANDLER)
                     .map_err(|source| Failure::Write { path, source })?
             }
             Some(Command::ExportHandler { file: None }) => {
-                stdout.write_all(oauth_callback::EMBEDDED_HANDLER)?
+                stdout.write_all(crate::EMBEDDED_HANDLER)?
             }
             Some(Command::Completions { shell }) => {
                 clap_complete::generate(shell, &mut Cli::command(), "oauth-callback", &mut stdout)

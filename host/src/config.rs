@@ -389,7 +389,7 @@ fn loopback_host(url: &url::Url) -> bool {
 /// the callback): `https://`, or `http://` on this machine; never with a
 /// user name or password (`http://127.0.0.1:80@evil.example/` names the
 /// host `evil.example`). The error says what is expected.
-pub fn browser_url(text: &str) -> std::result::Result<url::Url, String> {
+pub(crate) fn browser_url(text: &str) -> std::result::Result<url::Url, String> {
     const EXPECTED: &str = "must be an https:// URL (or http:// on 127.0.0.1, [::1] or localhost)";
     let url = url::Url::parse(text).map_err(|e| format!("is not a URL ({e}); it {EXPECTED}"))?;
     if has_userinfo(&url) {

@@ -24,7 +24,7 @@
 //! // Low level: learn the redirect URI first (port 0 picks a free port).
 //! let mut server = CallbackServer::start(Config::builder().port(0).build()?)?;
 //! println!("open the browser; redirect_uri = {}", server.redirect_uri());
-//! let result = server.wait(Duration::from_secs(180));
+//! let result = server.wait_for(Duration::from_secs(60));
 //! // A callback that completed as the wait ended is handed over here.
 //! let late = server.shutdown();
 //! # let _ = result.or(late);
@@ -36,23 +36,28 @@
 
 mod authority;
 mod blocking;
+#[cfg(feature = "cli")]
+pub mod cli;
 mod config;
 mod error;
 mod files;
 mod lifecycle;
 mod nonblocking;
 mod result;
-// Public only for the handler benchmark: wasmtime types are not part of the
-// API (a wasmtime upgrade must not be a breaking change of ours).
+// Public only for the handler benchmark (feature `bench`): wasmtime types
+// are not part of the API.
+#[cfg(feature = "bench")]
 #[doc(hidden)]
 pub mod runtime;
+#[cfg(not(feature = "bench"))]
+mod runtime;
 mod server;
 mod tls;
 
 pub use crate::blocking::{CallbackServer, RunningServer, run_callback_server};
 pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT,
-    Tls, browser_url,
+    Tls,
 };
 pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting};
 pub use crate::nonblocking::{AsyncCallbackServer, AsyncRunningServer};

@@ -27,8 +27,12 @@ pub(crate) struct Flow {
     result: oneshot::Receiver<CallbackResult>,
     /// The first bound address.
     pub(crate) local_addr: SocketAddr,
-    /// The URI to register with the provider.
+    /// The URI to register with the provider, as printed.
     pub(crate) redirect_uri: String,
+    /// The same, parsed once (pasted addresses are held to it).
+    redirect_url: Arc<url::Url>,
+    /// When the configured timeout, counted from the start, passes.
+    deadline: tokio::time::Instant,
     /// Answers requests and pasted addresses.
     app: Arc<server::App>,
     /// The runtime the server runs on.
@@ -41,6 +45,7 @@ impl Flow {
     /// the handler loads on a blocking thread; early requests wait for it.
     /// After an error nothing is left listening.
     pub(crate) async fn launch(config: Config) -> Result<Flow> {
+        let deadline = tokio::time::Instant::now() + config.timeout();
         let listeners = bind_first(&config.ips, &config.ports).await?;
         let bound: Vec<SocketAddr> = listeners
             .iter()
@@ -94,7 +99,11 @@ impl Flow {
             stop,
             result: result_rx,
             local_addr,
+            redirect_url: Arc::new(
+                url::Url::parse(&redirect_uri).expect("the redirect URI is an absolute URL"),
+            ),
             redirect_uri,
+            deadline,
             app: app.clone(),
             runtime: tokio::runtime::Handle::current(),
         };
@@ -106,13 +115,22 @@ impl Flow {
         Ok(flow)
     }
 
-    /// The result, or `None` once `timeout` passed. After the result was
-    /// handed out (or the flow closed) this is `None` at once.
-    pub(crate) async fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
+    /// The result, or `None` once the configured timeout (counted from the
+    /// start) has passed.
+    pub(crate) async fn wait(&mut self) -> Option<CallbackResult> {
+        self.wait_until(self.deadline).await
+    }
+
+    /// The result, or `None` once `deadline` has passed. After the result
+    /// was handed out (or the flow closed) this is `None` at once.
+    pub(crate) async fn wait_until(
+        &mut self,
+        deadline: tokio::time::Instant,
+    ) -> Option<CallbackResult> {
         if self.result.is_terminated() {
             return None;
         }
-        tokio::time::timeout(timeout, &mut self.result)
+        tokio::time::timeout_at(deadline, &mut self.result)
             .await
             .ok()
             .and_then(Result::ok)
@@ -120,9 +138,11 @@ impl Flow {
 
     /// What completes the flow from pasted addresses.
     pub(crate) fn paste_back(&self) -> server::PasteBack {
-        let redirect_uri =
-            url::Url::parse(&self.redirect_uri).expect("the redirect URI is an absolute URL");
-        server::PasteBack::new(self.app.clone(), redirect_uri, self.runtime.clone())
+        server::PasteBack::new(
+            self.app.clone(),
+            self.redirect_url.clone(),
+            self.runtime.clone(),
+        )
     }
 
     /// End the flow: completions from now on are refused (503). Returns a
@@ -239,5 +259,31 @@ fn bind_error(addr: SocketAddr, source: std::io::Error) -> Error {
         Error::PortInUse(addr)
     } else {
         Error::Bind { addr, source }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::net::{IpAddr, Ipv4Addr};
+
+    use super::*;
+
+    const LOOPBACK: [IpAddr; 1] = [IpAddr::V4(Ipv4Addr::LOCALHOST)];
+
+    #[tokio::test]
+    async fn the_first_usable_port_of_a_list_wins() {
+        let taken = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let busy = taken.local_addr().unwrap().port();
+        let listeners = bind_first(&LOOPBACK, &[busy, 0]).await.unwrap();
+        let chosen = listeners[0].local_addr().unwrap().port();
+        assert!(chosen != busy && chosen != 0);
+        match bind_first(&LOOPBACK, &[busy]).await {
+            Err(Error::PortInUse(addr)) => assert_eq!(addr.port(), busy),
+            other => panic!("{other:?}"),
+        }
+        match bind_first(&LOOPBACK, &[busy, busy]).await {
+            Err(Error::NoPortAvailable(attempts)) => assert_eq!(attempts.len(), 2),
+            other => panic!("{other:?}"),
+        }
     }
 }

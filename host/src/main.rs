@@ -1,17 +1,6 @@
-//! The `oauth-callback` command: a thin user of the library.
+//! The `oauth-callback` command: a thin user of the library's command line
+//! ([`oauth_callback::cli`]).
 
-mod cli;
-
-use std::process::ExitCode;
-
-use clap::Parser;
-
-fn main() -> ExitCode {
-    match cli::Cli::parse().run() {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("oauth-callback: {}", e.report());
-            ExitCode::from(e.exit_code())
-        }
-    }
+fn main() -> std::process::ExitCode {
+    oauth_callback::cli::main()
 }

@@ -14,13 +14,12 @@ use crate::server::{PasteBack, Pasted};
 /// [`AsyncRunningServer`].
 ///
 /// ```no_run
-/// use std::time::Duration;
 /// use oauth_callback::{AsyncCallbackServer, Config};
 ///
 /// # #[tokio::main] async fn main() -> Result<(), oauth_callback::Error> {
 /// let mut server = AsyncCallbackServer::start(Config::builder().port(0).build()?).await?;
 /// println!("redirect_uri = {}", server.redirect_uri());
-/// let result = server.wait(Duration::from_secs(180)).await;
+/// let result = server.wait().await; // until the configured timeout
 /// let late = server.shutdown().await;
 /// # let _ = result.or(late);
 /// # Ok(()) }
@@ -76,11 +75,20 @@ impl AsyncRunningServer {
         self.flow.paste_back()
     }
 
-    /// The first completed callback, or `None` after `timeout`. The result
-    /// is handed out once; after a timeout the server keeps listening, so
-    /// `wait` may be called again.
-    pub async fn wait(&mut self, timeout: Duration) -> Option<CallbackResult> {
-        self.flow.wait(timeout).await
+    /// The first completed callback, or `None` once the configured timeout
+    /// ([`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout), counted
+    /// from [`AsyncCallbackServer::start`]) has passed. The result is handed
+    /// out once; after a timeout the server keeps listening until
+    /// [`shutdown`](Self::shutdown), so [`wait_for`](Self::wait_for) may wait
+    /// longer.
+    pub async fn wait(&mut self) -> Option<CallbackResult> {
+        self.flow.wait().await
+    }
+
+    /// Like [`wait`](Self::wait), for at most `timeout` from now.
+    pub async fn wait_for(&mut self, timeout: Duration) -> Option<CallbackResult> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        self.flow.wait_until(deadline).await
     }
 
     /// Stop listening, let in-flight answers finish (briefly), and release

@@ -1,27 +1,55 @@
 //! The completed callback as callers receive it and the CLI prints it.
 
-use oauth_callback_guest::http::Completion;
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value};
 
 /// The first request that completed the flow: the original module's result
-/// object, `{"params":{...},"method":"GET","path":"/callback","received_at":1730000000}`.
+/// object, `{"params":{...},"method":"GET","path":"/callback","received_at":1730000000}`
+/// (its serde form, and [`to_json_line`](Self::to_json_line)).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct CallbackResult {
-    /// The merged parameters (query, form, JSON body, fragment).
-    pub params: Map<String, Value>,
-    /// HTTP method of the completing request.
-    pub method: String,
-    /// Path of the completing request.
-    pub path: String,
-    /// When it arrived, in seconds since the Unix epoch.
-    pub received_at: u64,
+    params: Map<String, Value>,
+    method: String,
+    path: String,
+    received_at: u64,
 }
 
 impl CallbackResult {
-    /// The merged parameters.
+    /// The result of a completion that arrived at `received_at` (seconds
+    /// since the Unix epoch).
+    pub(crate) fn new(
+        params: Map<String, Value>,
+        method: String,
+        path: String,
+        received_at: u64,
+    ) -> Self {
+        CallbackResult {
+            params,
+            method,
+            path,
+            received_at,
+        }
+    }
+
+    /// The merged parameters (query, form, JSON body, fragment), as a JSON
+    /// object: query and form values are strings, JSON values keep their types.
     pub fn params(&self) -> &Map<String, Value> {
         &self.params
+    }
+
+    /// The HTTP method of the request that completed the flow (`GET`, `POST`).
+    pub fn method(&self) -> &str {
+        &self.method
+    }
+
+    /// The path of the request that completed the flow (`/callback`).
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// When it arrived, in seconds since the Unix epoch.
+    pub fn received_at(&self) -> u64 {
+        self.received_at
     }
 
     /// A parameter, when it is a string.
@@ -44,15 +72,11 @@ impl CallbackResult {
         self.param("error")
     }
 
-    /// The result as one line of JSON, as the CLI prints it: the shape is
-    /// defined once, by the handler crate that writes it under wasi:http hosts.
+    /// The result as one line of JSON, as the CLI prints it: one object,
+    /// its keys unique, whatever bytes a handler sent (they were parsed
+    /// once, into `params`, and are serialised once, here).
     pub fn to_json_line(&self) -> String {
-        Completion {
-            params: Value::Object(self.params.clone()).to_string(),
-            method: self.method.clone(),
-            path: self.path.clone(),
-        }
-        .json_line(self.received_at)
+        serde_json::to_string(self).expect("a map of JSON values serialises")
     }
 }
 
@@ -73,8 +97,13 @@ mod tests {
             line,
             r#"{"params":{"code":"c","state":"s"},"method":"GET","path":"/callback","received_at":1730000000}"#
         );
-        // Serde users get the same shape as the line.
-        assert_eq!(serde_json::to_string(&result).unwrap(), line);
+        // The line wasi:http hosts get from the handler crate has the same shape.
+        let completion = oauth_callback_guest::http::Completion {
+            params: r#"{"code":"c","state":"s"}"#.into(),
+            method: "GET".into(),
+            path: "/callback".into(),
+        };
+        assert_eq!(completion.json_line(1730000000), line);
         assert_eq!(
             (result.code(), result.state(), result.error()),
             (Some("c"), Some("s"), None)

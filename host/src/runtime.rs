@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 use wasmtime::component::{Component, Linker, ResourceTable};
-use wasmtime::{Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+use wasmtime::{Engine, Store};
 
 use crate::error::{Error, HandlerError, Result};
+use sandbox::Sandbox;
 
 mod cache;
+mod contract;
 mod engine;
-pub mod sandbox;
+mod sandbox;
 
 mod bindings {
     wasmtime::component::bindgen!({
@@ -95,7 +95,7 @@ impl Runtime {
         let failed = |e: wasmtime::Error| handler_error(origin, HandlerError::Load(e.into()));
         let engine = new_engine().map_err(failed)?;
         let component = compile(&engine).map_err(failed)?;
-        sandbox::check_contract(&engine, &component)
+        contract::check_contract(&engine, &component)
             .map_err(|r| handler_error(origin, HandlerError::Contract(r)))?;
         let mut linker = Linker::new(&engine);
         wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
@@ -238,70 +238,6 @@ fn check_is_component(bytes: &[u8]) -> std::result::Result<(), &'static str> {
         )
     } else {
         Err("not a WebAssembly component (no component header)")
-    }
-}
-
-/// Per-request state: the proxy world's contexts and nothing else (no
-/// filesystem, environment, sockets or outgoing requests).
-struct Sandbox {
-    wasi: WasiCtx,
-    http: WasiHttpCtx,
-    table: ResourceTable,
-    limits: StoreLimits,
-    hooks: NoOutgoingRequests,
-}
-
-impl Sandbox {
-    fn new() -> Self {
-        Sandbox {
-            wasi: WasiCtx::builder().build(),
-            http: WasiHttpCtx::new(),
-            table: ResourceTable::new(),
-            limits: StoreLimitsBuilder::new()
-                .memory_size(MEMORY_LIMIT)
-                .trap_on_grow_failure(true)
-                .build(),
-            hooks: NoOutgoingRequests,
-        }
-    }
-}
-
-impl WasiView for Sandbox {
-    fn ctx(&mut self) -> WasiCtxView<'_> {
-        WasiCtxView {
-            ctx: &mut self.wasi,
-            table: &mut self.table,
-        }
-    }
-}
-
-impl WasiHttpView for Sandbox {
-    fn http(&mut self) -> WasiHttpCtxView<'_> {
-        WasiHttpCtxView {
-            ctx: &mut self.http,
-            table: &mut self.table,
-            hooks: &mut self.hooks,
-        }
-    }
-}
-
-/// Refuses every `wasi:http/outgoing-handler` request: a handler answers, it
-/// never calls out.
-struct NoOutgoingRequests;
-
-type OutgoingFuture<T> = Box<dyn Future<Output = wasmtime_wasi_http::Result<T>> + Send>;
-
-impl WasiHttpHooks for NoOutgoingRequests {
-    fn send_request(
-        &mut self,
-        _request: http::Request<wasmtime_wasi_http::WasiBody>,
-        _options: Option<wasmtime_wasi_http::RequestOptions>,
-        _response_errors: OutgoingFuture<()>,
-    ) -> OutgoingFuture<(
-        http::Response<wasmtime_wasi_http::WasiBody>,
-        OutgoingFuture<()>,
-    )> {
-        Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }
 

@@ -31,10 +31,9 @@ fn main() {
         );
     }
     let out_dir = PathBuf::from(env::var_os("OUT_DIR").unwrap());
-    let target_dir = out_dir.join("target");
     let mut paths = String::new();
     for (package, artifact) in COMPONENTS {
-        let wasm = component::build(workspace, package, artifact, &target_dir);
+        let wasm = component::build(workspace, package, artifact);
         writeln!(
             paths,
             "/// The `{package}` component.\npub const {}: &str = {:?};",

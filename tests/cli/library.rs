@@ -30,7 +30,7 @@ fn start_wait_and_shutdown() {
             .status()
     });
     let result = server
-        .wait(Duration::from_secs(10))
+        .wait_for(Duration::from_secs(10))
         .expect("the callback arrived");
     assert_eq!(
         (result.code(), result.state(), result.error()),
@@ -38,7 +38,7 @@ fn start_wait_and_shutdown() {
     );
     assert_eq!(browser.join().unwrap(), 200);
     assert!(
-        server.wait(Duration::from_millis(10)).is_none(),
+        server.wait_for(Duration::from_millis(10)).is_none(),
         "handed out once"
     );
     server.shutdown();
@@ -53,6 +53,31 @@ fn run_callback_server_returns_none_after_the_timeout() {
         .build()
         .unwrap();
     assert!(run_callback_server(config).unwrap().is_none());
+}
+
+#[test]
+fn wait_keeps_the_configured_timeout_counted_from_the_start() {
+    let config = Config::builder()
+        .port(0)
+        .tls(Tls::Disabled)
+        .timeout(Duration::from_millis(600))
+        .build()
+        .unwrap();
+    let started = std::time::Instant::now();
+    let mut server = CallbackServer::start(config).unwrap();
+    std::thread::sleep(Duration::from_millis(400));
+    assert!(server.wait().is_none());
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(600) && waited < Duration::from_millis(950),
+        "the deadline is the start plus the timeout, not the call plus it: {waited:?}"
+    );
+    // As in the original module, it keeps listening until shut down.
+    let uri = server.redirect_uri().to_string();
+    assert_eq!(client().get(format!("{uri}?code=late")).send().unwrap().status(), 200);
+    let late = server.wait_for(Duration::from_secs(10)).expect("a later wait gets it");
+    assert_eq!(late.code(), Some("late"));
+    server.shutdown();
 }
 
 #[test]
@@ -133,7 +158,7 @@ async fn async_flow() {
     let mut server = AsyncCallbackServer::start(config).await.unwrap();
     let addr = server.local_addr();
     assert!(
-        server.wait(Duration::from_millis(50)).await.is_none(),
+        server.wait_for(Duration::from_millis(50)).await.is_none(),
         "nothing yet"
     );
     let uri = server.redirect_uri().to_string();
@@ -145,7 +170,7 @@ async fn async_flow() {
             .status()
     });
     let result = server
-        .wait(Duration::from_secs(10))
+        .wait_for(Duration::from_secs(10))
         .await
         .expect("the callback arrived");
     assert_eq!((result.code(), result.state()), (Some("async"), Some("s")));

@@ -146,7 +146,7 @@ fn the_library_says_what_became_of_a_pasted_address() {
         paste_back.complete_from_url(&format!("  {uri}?code=from-thread\n"))
     });
     let result = server
-        .wait(Duration::from_secs(10))
+        .wait_for(Duration::from_secs(10))
         .expect("completed by the paste");
     assert_eq!(result.code(), Some("from-thread"));
     assert_eq!(pasting.join().unwrap(), Pasted::Completed);
@@ -165,7 +165,7 @@ fn a_paste_after_the_browser_completed_is_refused() {
     assert_eq!(answer.status(), 200);
     let pasted = format!("{}?code=pasted", server.redirect_uri());
     assert_eq!(server.complete_from_url(&pasted), Pasted::AlreadyComplete);
-    let result = server.wait(Duration::from_secs(10)).unwrap();
+    let result = server.wait_for(Duration::from_secs(10)).unwrap();
     assert_eq!(result.code(), Some("browser"));
     let paste_back = server.paste_back();
     server.shutdown();
@@ -180,7 +180,7 @@ async fn the_async_face_takes_pasted_addresses() {
         .unwrap();
     let pasted = format!("{}?error=access_denied", server.redirect_uri());
     assert_eq!(server.complete_from_url(&pasted).await, Pasted::Completed);
-    let result = server.wait(Duration::from_secs(5)).await.unwrap();
+    let result = server.wait_for(Duration::from_secs(5)).await.unwrap();
     assert_eq!(result.error(), Some("access_denied"));
     server.shutdown().await;
 }
@@ -209,7 +209,7 @@ fn a_handler_answering_503_or_410_does_not_end_the_paste_back() {
         Pasted::Completed
     );
     assert_eq!(
-        server.wait(Duration::from_secs(5)).unwrap().code(),
+        server.wait_for(Duration::from_secs(5)).unwrap().code(),
         Some("after")
     );
 }

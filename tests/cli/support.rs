@@ -13,7 +13,8 @@ pub use oauth_callback_guest::pages::{ERROR_MESSAGE, SUCCESS_MESSAGE};
 /// handler's crate defines, and a policy that starts from its base policy:
 /// the native host and wasi:http hosts alike send what that one list says.
 pub fn assert_hardened(response: &reqwest::blocking::Response, context: &str) {
-    use oauth_callback_guest::security::{BASE_POLICY, HEADERS};
+    use oauth_callback_guest::policy::BASE_POLICY;
+    use oauth_callback_guest::security::HEADERS;
     let headers = response.headers();
     for (name, value) in HEADERS {
         assert_eq!(headers[name], value, "{name} of {context}");

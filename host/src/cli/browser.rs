@@ -13,7 +13,7 @@ pub const URL_PLACEHOLDER: &str = "{url}";
 /// parsed and serialised again: non-ASCII characters, quotes and spaces
 /// percent-encoded, nothing a shell or PowerShell could take as syntax.
 pub fn open(url: &str, command: Option<&str>) {
-    let url = match oauth_callback::browser_url(url) {
+    let url = match crate::config::browser_url(url) {
         Ok(url) => url,
         Err(e) => return tracing::warn!("cannot open a browser at that URL: {e}"),
     };

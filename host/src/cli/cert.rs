@@ -4,7 +4,7 @@
 use std::path::PathBuf;
 
 use clap::Args;
-use oauth_callback::LoopbackCertificate;
+use crate::LoopbackCertificate;
 
 use super::Failure;
 
@@ -32,7 +32,7 @@ impl CertArgs {
         let cert = pair.cert.display();
         println!("certificate: {cert}");
         println!("private key: {}", pair.key.display());
-        println!("names:       {}", oauth_callback::LOOPBACK_NAMES.join(", "));
+        println!("names:       {}", crate::LOOPBACK_NAMES.join(", "));
         println!("SHA-256:     {}", pair.fingerprint);
         println!(
             "\nTrust it once, then run with --tls-dir {}:\n\

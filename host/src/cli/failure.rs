@@ -4,7 +4,7 @@
 use std::error::Error as _;
 use std::path::PathBuf;
 
-use oauth_callback::{Error, Setting};
+use crate::{Error, Setting};
 
 use super::{ISSUER_VARIABLE, STATE_VARIABLE};
 

@@ -8,7 +8,7 @@
 use std::io::{BufRead, IsTerminal, Read};
 use std::sync::Mutex;
 
-use oauth_callback::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
+use crate::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 
 use super::jobs::{self, Job};
 use super::terminal;

@@ -7,10 +7,10 @@
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use clap::{Args, ValueEnum};
-use oauth_callback::{AsyncCallbackServer, CallbackResult, Config, ConfigBuilder, Tls};
+use crate::{AsyncCallbackServer, CallbackResult, Config, ConfigBuilder, Tls};
 
 use super::jobs;
 use super::signals::{Signals, Stop};
@@ -28,7 +28,7 @@ const STATE_PLACEHOLDER: &str = "{state}";
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on: 127.0.0.1, ::1, or localhost (both of them).
-    #[arg(long, default_value = oauth_callback::DEFAULT_HOST)]
+    #[arg(long, default_value = crate::DEFAULT_HOST)]
     host: String,
 
     /// Port to listen on; must match the registered redirect URI. A
@@ -36,16 +36,17 @@ pub struct ServeArgs {
     /// that is free wins. 0 picks any free port (the ready line and
     /// --ready-file tell which).
     #[arg(long = "port", value_name = "PORT[,PORT...]", value_delimiter = ',', overrides_with = "ports",
-          default_values_t = [oauth_callback::DEFAULT_PORT])]
+          default_values_t = [crate::DEFAULT_PORT])]
     ports: Vec<u16>,
 
     /// Callback route; `callback` is read as `/callback`.
-    #[arg(allow_hyphen_values = true, long, default_value = oauth_callback::DEFAULT_PATH)]
+    #[arg(allow_hyphen_values = true, long, default_value = crate::DEFAULT_PATH)]
     path: String,
 
-    /// Seconds to wait for the callback before giving up (exit 124).
-    #[arg(long, default_value = "180", value_parser = parse_timeout)]
-    timeout: Duration,
+    /// Seconds to wait for the callback before giving up (exit 124);
+    /// fractions allowed. [default: 180]
+    #[arg(long, value_name = "SECONDS", value_parser = parse_timeout)]
+    timeout: Option<Duration>,
 
     /// PEM file with the TLS certificate chain (use with --ssl-key).
     #[arg(allow_hyphen_values = true, long, value_name = "FILE", requires = "ssl_key", conflicts_with_all = ["adhoc_ssl", "no_https", "tls_dir"])]
@@ -194,7 +195,7 @@ impl ServeArgs {
             .thread_name("oauth-callback")
             .enable_all()
             .build()
-            .map_err(oauth_callback::Error::from)?;
+            .map_err(crate::Error::from)?;
         let code = runtime.block_on(self.serve(config, open, quiet));
         runtime.shutdown_timeout(Duration::from_millis(100));
         code.map(ExitCode::from)
@@ -211,9 +212,8 @@ impl ServeArgs {
         let timeout = config.timeout();
         // Before anyone learns where we listen: a signal from then on is a
         // clean stop, never the default kill.
-        let mut signals = Signals::catch().map_err(oauth_callback::Error::from)?;
+        let mut signals = Signals::catch().map_err(crate::Error::from)?;
         let mut server = AsyncCallbackServer::start(config).await?;
-        let deadline = Instant::now() + timeout;
         let _jobs = AbortOnDrop(tokio::spawn(jobs::follow(|job| {
             terminal::on_job(job);
             paste::on_job(job);
@@ -240,10 +240,9 @@ impl ServeArgs {
             // terminal's line mode and echo come back.
             let _keys = paste::start(server.paste_back(), self.paste, self.no_paste, quiet);
             let _waiting = (!quiet).then(|| Waiting::start(&uri, timeout));
-            let left = deadline.saturating_duration_since(Instant::now());
             tokio::select! {
                 biased;
-                result = server.wait(left) => result.ok_or(None),
+                result = server.wait() => result.ok_or(None),
                 stop = signals.next() => Err(Some(stop)),
             }
         };
@@ -299,18 +298,18 @@ impl ServeArgs {
         }
     }
 
-    fn config(&self) -> Result<Config, oauth_callback::Error> {
+    fn config(&self) -> Result<Config, crate::Error> {
         let tls = self.tls();
         let builder = Config::builder()
             .host(&self.host)
             .ports(self.ports.iter().copied())
             .path(&self.path)
-            .timeout(self.timeout)
             .tls(tls)
             .allow_remote(self.allow_remote)
             .behind_tls_proxy(self.behind_tls_proxy)
             .one_scheme(self.one_scheme);
         // The optional flags, each applied when given.
+        let builder = self.timeout.iter().fold(builder, |b, t| b.timeout(*t));
         let builder = self
             .success_html
             .iter()
@@ -404,7 +403,7 @@ fn write_ready_file(file: &Path, uri: &str) -> Result<(), Failure> {
 
 /// Encode a query value (`application/x-www-form-urlencoded`).
 fn url_encode(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
 /// Take the expected values' variables out of this process's environment
@@ -420,7 +419,7 @@ pub fn forget_expected_values() {
 /// `https://…`, or `http://` on a loopback address; never with userinfo
 /// (`http://127.0.0.1:80@evil.example/` names the host `evil.example`).
 fn parse_open_url(text: &str) -> Result<String, String> {
-    oauth_callback::browser_url(text).map(|_| text.into())
+    crate::config::browser_url(text).map(|_| text.into())
 }
 
 /// Seconds, fractions allowed. Whether the value is a valid timeout (more

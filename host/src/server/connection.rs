@@ -26,7 +26,9 @@ use tokio::sync::{Notify, watch};
 
 use super::connections::Ticket;
 use super::schemes::{Schemes, Serve};
-use super::{App, IO_TIMEOUT, MAX_HEAD, Response, stopped};
+use super::app::App;
+use super::limits::{IO_TIMEOUT, MAX_HEAD};
+use super::responses::{Response, handler_fault};
 
 /// How long after its accept (or its TLS handshake) a connection that has
 /// sent nothing is still waited for once the server stops.
@@ -62,6 +64,11 @@ pub(super) async fn serve(
             }
         }
     }
+}
+
+/// Resolves once `stop` turns true (or its sender is gone).
+pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
+    let _ = stop.wait_for(|stop| *stop).await;
 }
 
 /// `work`, unless the server stops first and nothing arrives by
@@ -106,7 +113,7 @@ impl Http {
                 let answer = answer_to_the_end(app.clone(), request, to_https);
                 async move {
                     let response = answer.await.unwrap_or_else(|e| {
-                        super::handler_fault(&format!("answering a request failed: {e}"))
+                        handler_fault(&format!("answering a request failed: {e}"))
                     });
                     activity.request_answered();
                     drop(busy);

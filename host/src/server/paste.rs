@@ -8,7 +8,10 @@ use std::sync::Arc;
 
 use oauth_callback_guest::http::MAX_BODY;
 
-use super::{App, MAX_HEAD};
+use oauth_callback_guest::params::bridge_post_body;
+
+use super::app::App;
+use super::limits::MAX_HEAD;
 use crate::runtime::wit;
 
 /// Longest address taken: a request head's worth of query and a body's
@@ -126,12 +129,12 @@ impl PasteBack {
     /// For `app`, registered as `redirect_uri`, served on `runtime`.
     pub(crate) fn new(
         app: Arc<App>,
-        redirect_uri: url::Url,
+        redirect_uri: Arc<url::Url>,
         runtime: tokio::runtime::Handle,
     ) -> Self {
         PasteBack {
             app,
-            redirect_uri: Arc::new(redirect_uri),
+            redirect_uri,
             runtime,
         }
     }
@@ -173,74 +176,69 @@ impl PasteBack {
     fn paste(&self, pasted: &str) -> impl Future<Output = Pasted> + Send + 'static {
         let (app, redirect_uri) = (self.app.clone(), self.redirect_uri.clone());
         let pasted = pasted.to_string();
-        async move { app.paste(&pasted, &redirect_uri).await }
+        async move { complete(&app, &pasted, &redirect_uri).await }
     }
 }
 
-impl App {
-    /// Complete the flow from `pasted`, an address of `redirect_uri`: the
-    /// request the browser made, then, when that leaves the flow pending and
-    /// the address has a fragment, the bridge page's post of it.
-    async fn paste(&self, pasted: &str, redirect_uri: &url::Url) -> Pasted {
-        let callback = match callback(pasted.trim(), redirect_uri) {
-            Ok(callback) => callback,
-            Err(mismatch) => return Pasted::NotTheCallback(mismatch),
-        };
-        if self.slot.is_filled() {
-            return Pasted::AlreadyComplete;
-        }
-        let mut headers = vec![
-            header("host", &callback.authority),
-            header("accept", "application/json"),
-        ];
-        let visit = wit::Request {
-            method: "GET".into(),
-            path: callback.path.clone(),
-            query: callback.query.clone(),
-            headers: headers.clone(),
-            body: Vec::new(),
-        };
-        let pasted = self.outcome(visit).await;
-        let Some(fragment) = callback.fragment.filter(|_| pasted == Pasted::Incomplete) else {
-            return pasted;
-        };
-        headers.extend([
-            header("origin", &callback.origin),
-            header("sec-fetch-site", "same-origin"),
-            header("content-type", "application/json"),
-        ]);
-        // What assets/bridge.js posts: every pair, repeats included, to the path.
-        let pairs: Vec<String> = form_urlencoded::parse(fragment.as_bytes())
-            .map(|(key, value)| format!("{}:{}", json_string(&key), json_string(&value)))
-            .collect();
-        // To the address, query included, as the bridge page posts it.
-        let post = wit::Request {
-            method: "POST".into(),
-            path: callback.path,
-            query: callback.query,
-            headers,
-            body: format!(r#"{{"fragment_params":{{{}}}}}"#, pairs.join(",")).into_bytes(),
-        };
-        self.outcome(post).await
+/// Complete the flow from `pasted`, an address of `redirect_uri`: the
+/// request the browser made, then, when that leaves the flow pending and
+/// the address has a fragment, the bridge page's post of it.
+async fn complete(app: &App, pasted: &str, redirect_uri: &url::Url) -> Pasted {
+    let callback = match callback(pasted.trim(), redirect_uri) {
+        Ok(callback) => callback,
+        Err(mismatch) => return Pasted::NotTheCallback(mismatch),
+    };
+    if app.is_complete() {
+        return Pasted::AlreadyComplete;
     }
+    let mut headers = vec![
+        header("host", &callback.authority),
+        header("accept", "application/json"),
+    ];
+    let visit = wit::Request {
+        method: "GET".into(),
+        path: callback.path.clone(),
+        query: callback.query.clone(),
+        headers: headers.clone(),
+        body: Vec::new(),
+    };
+    let pasted = outcome(app, visit).await;
+    let Some(fragment) = callback.fragment.filter(|_| pasted == Pasted::Incomplete) else {
+        return pasted;
+    };
+    headers.extend([
+        header("origin", &callback.origin),
+        header("sec-fetch-site", "same-origin"),
+        header("content-type", "application/json"),
+    ]);
+    // To the address, query included, as the bridge page posts it.
+    let post = wit::Request {
+        method: "POST".into(),
+        path: callback.path,
+        query: callback.query,
+        headers,
+        body: bridge_post_body(&fragment).into_bytes(),
+    };
+    outcome(app, post).await
+}
 
-    /// Answer `request` and say what became of it.
-    async fn outcome(&self, request: wit::Request) -> Pasted {
-        let (response, completed) = self.answer(request, false).await;
-        let status = response.status();
-        // The slot, not the status, says whether the flow is over: a busy
-        // or a custom handler may answer 503 or 410 too.
-        match status.as_u16() {
-            _ if completed => Pasted::Completed,
-            _ if self.slot.is_filled() => Pasted::AlreadyComplete,
-            _ if self.slot.is_stopped() => Pasted::Stopping,
-            _ if status.is_success() => Pasted::Incomplete,
-            status => Pasted::Refused {
-                status,
-                reason: reason(response.into_body()).await,
-            },
-        }
+/// Answer `request` and say what became of it.
+async fn outcome(app: &App, request: wit::Request) -> Pasted {
+    let (response, completed) = app.answer(request, false).await;
+    let status = response.status();
+    // The slot, not the status, says whether the flow is over: a busy
+    // or a custom handler may answer 503 or 410 too.
+    match status.as_u16() {
+        _ if completed => Pasted::Completed,
+        _ if app.is_complete() => Pasted::AlreadyComplete,
+        _ if app.is_stopping() => Pasted::Stopping,
+        _ if status.is_success() => Pasted::Incomplete,
+        status => Pasted::Refused {
+            status,
+            reason: reason(response.into_body()).await,
+        },
     }
+}
 }
 
 /// `pasted` as an address of `redirect_uri`: the same scheme, host, port
@@ -290,6 +288,37 @@ fn header(name: &str, value: &str) -> wit::Header {
     }
 }
 
-fn json_string(text: &str) -> String {
-    serde_json::Value::from(text).to_string()
+#[cfg(test)]
+mod tests {
+    use super::super::app::AfterCompletion;
+    use super::super::app::tests::app;
+    use super::*;
+
+    #[tokio::test]
+    async fn a_pasted_address_goes_through_the_same_rules() {
+        let (app, mut waiter, _stop) = app(AfterCompletion::default(), Some("S"));
+        let redirect_uri = url::Url::parse("http://127.0.0.1:8080/callback").unwrap();
+        let paste = |text: &'static str| complete(&app, text, &redirect_uri);
+        assert_eq!(
+            paste("http://127.0.0.1:8080/other?code=x").await,
+            Pasted::NotTheCallback(Mismatch::Path)
+        );
+        assert_eq!(
+            paste("http://127.0.0.1:8080/callback?state=S").await,
+            Pasted::Incomplete
+        );
+        assert!(matches!(
+            paste("http://127.0.0.1:8080/callback?code=x&state=other").await,
+            Pasted::Refused { status: 400, .. }
+        ));
+        assert_eq!(
+            paste("http://127.0.0.1:8080/callback?state=S#access_token=t").await,
+            Pasted::Completed
+        );
+        assert_eq!(waiter.try_recv().unwrap().param("access_token"), Some("t"));
+        assert_eq!(
+            paste("http://127.0.0.1:8080/callback?code=x&state=S").await,
+            Pasted::AlreadyComplete
+        );
+    }
 }

@@ -6,12 +6,10 @@
 //! a handshake is served with an ad hoc certificate made on first need.
 //! `one_scheme` turns both off.
 
-use http::{HeaderValue, StatusCode};
 use tokio::net::TcpStream;
 use tokio::sync::OnceCell;
 use tokio_rustls::TlsAcceptor;
 
-use super::{App, Response, closing};
 use crate::config::Tls;
 
 /// The first byte of a TLS handshake record.
@@ -89,24 +87,50 @@ impl Schemes {
     }
 }
 
-impl App {
-    /// The answer to a plain-HTTP request on a TLS server: `308` to the same
-    /// URL over `https://`, for a `Host` naming this server (else `421`).
-    pub(crate) fn to_https(&self, request: &hyper::Request<hyper::body::Incoming>) -> Response {
-        if let Some(refused) = self.misdirected(request.headers(), request.uri()) {
-            return refused;
+#[cfg(test)]
+mod tests {
+    use tokio::io::AsyncWriteExt;
+    use tokio::net::TcpListener;
+
+    use super::*;
+
+    /// How `schemes` serves a connection whose first bytes are `first`.
+    async fn served(schemes: &Schemes, first: &[u8]) -> &'static str {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let mut client = TcpStream::connect(listener.local_addr().unwrap())
+            .await
+            .unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        client.write_all(first).await.unwrap();
+        match schemes.choose(&server).await {
+            Serve::Tls(_) => "tls",
+            Serve::Plain => "plain",
+            Serve::ToHttps => "to https",
+            Serve::Close => "close",
         }
-        let host = request.headers().get(http::header::HOST);
-        let path = request.uri().path_and_query().map_or("/", |p| p.as_str());
-        let mut response = closing(StatusCode::PERMANENT_REDIRECT, "Permanent Redirect");
-        let location = host
-            .and_then(|host| host.to_str().ok())
-            .and_then(|host| HeaderValue::from_str(&format!("https://{host}{path}")).ok());
-        if let Some(location) = location {
-            response
-                .headers_mut()
-                .insert(http::header::LOCATION, location);
-        }
-        response
+    }
+
+    fn tls() -> TlsAcceptor {
+        let config = crate::tls::server_config(&Tls::Adhoc).unwrap().unwrap();
+        TlsAcceptor::from(config)
+    }
+
+    #[tokio::test]
+    async fn the_first_byte_tells_a_handshake_from_plain_http() {
+        let handshake = [HANDSHAKE, 3, 1];
+        let https = Schemes::new(Some(tls()), false);
+        assert_eq!(served(&https, &handshake).await, "tls");
+        assert_eq!(served(&https, b"GET / HTTP/1.1\r\n").await, "to https");
+        let http = Schemes::new(None, false);
+        assert_eq!(served(&http, b"GET / HTTP/1.1\r\n").await, "plain");
+        assert_eq!(served(&http, &handshake).await, "tls", "an ad hoc certificate");
+    }
+
+    #[tokio::test]
+    async fn one_scheme_serves_only_the_servers_own() {
+        let https = Schemes::new(Some(tls()), true);
+        assert_eq!(served(&https, b"GET / HTTP/1.1\r\n").await, "tls");
+        let http = Schemes::new(None, true);
+        assert_eq!(served(&http, &[HANDSHAKE]).await, "plain");
     }
 }
