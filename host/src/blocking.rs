@@ -95,7 +95,6 @@ impl RunningServer {
     /// Like [`wait`](Self::wait), for at most `timeout` from now.
     pub fn wait_for(&mut self, timeout: Duration) -> Option<CallbackResult> {
         let runtime = self.runtime.as_ref()?;
-        let _entered = runtime.enter();
         let deadline = tokio::time::Instant::now() + timeout;
         runtime.block_on(self.flow.wait_until(deadline))
     }

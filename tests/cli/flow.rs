@@ -63,6 +63,23 @@ fn provider_error_shows_the_error_page_and_still_completes() {
 }
 
 #[test]
+fn invisible_characters_are_escaped_on_the_error_page_and_exact_in_the_json() {
+    // U+202E would show `0000-555-008-1` as a number to call; U+200B hides.
+    let server = Server::start(&[]);
+    let page = server.page("error=access_denied&error_description=call+%E2%80%AE0000-555-008-1%E2%80%8B");
+    assert!(
+        page.contains("call \\u{202e}0000-555-008-1\\u{200b}"),
+        "{page}"
+    );
+    assert!(!page.contains('\u{202e}') && !page.contains('\u{200b}'));
+    let result = server.finish().result();
+    assert_eq!(
+        result["params"]["error_description"],
+        "call \u{202e}0000-555-008-1\u{200b}"
+    );
+}
+
+#[test]
 fn json_mode_by_query_answers_json_without_the_control_parameter() {
     let server = Server::start(&["--no-https"]);
     assert!(server.uri.starts_with("http://"));
