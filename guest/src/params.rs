@@ -6,7 +6,7 @@
 //! parameter is (RFC 6749 section 3.1).
 
 use alloc::collections::BTreeSet;
-use alloc::string::String;
+use alloc::string::{String, ToString};
 use alloc::vec::Vec;
 use percent_encoding::percent_decode;
 use serde_json::{Map, Value};
@@ -307,7 +307,9 @@ mod tests {
         // assets/bridge.js writes the same body by hand: the same key, each
         // pair as two JSON strings, joined by commas.
         let script = crate::pages::BRIDGE_SCRIPT;
-        assert!(script.contains(&alloc::format!(r#"'{{"{FRAGMENT_KEY}":{{' + pairs.join(",") + "}}}}""#)));
+        assert!(script.contains(&alloc::format!(
+            r#"'{{"{FRAGMENT_KEY}":{{' + pairs.join(",") + "}}}}""#
+        )));
         assert!(script.contains(r#"JSON.stringify(key) + ":" + JSON.stringify(value)"#));
         assert!(script.contains("new URLSearchParams(fragment).forEach"));
     }

@@ -83,5 +83,5 @@ fn random_token() -> Result<String, getrandom::Error> {
 
 /// Encode a query value (`application/x-www-form-urlencoded`).
 fn encode(text: &str) -> String {
-    form_urlencoded::byte_serialize(text.as_bytes()).collect()
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }

@@ -5,7 +5,6 @@
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
-use std::time::Duration;
 
 use oauth_callback_guest::http::CustomPage;
 use tokio::sync::{oneshot, watch};

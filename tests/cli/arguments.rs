@@ -138,7 +138,7 @@ fn open_says_state_so_that_no_argument_holds_it_and_the_opener_does_not_inherit_
         &[(STATE_VARIABLE, "a b/-c")],
     );
     let opened = written(&dir.path().join("url"));
-    let encoded_uri: String = form_urlencoded::byte_serialize(server.uri.as_bytes()).collect();
+    let encoded_uri: String = url::form_urlencoded::byte_serialize(server.uri.as_bytes()).collect();
     assert_eq!(
         opened,
         format!("https://idp.example/authorize?state=a+b%2F-c&redirect_uri={encoded_uri}")

@@ -66,7 +66,8 @@ fn provider_error_shows_the_error_page_and_still_completes() {
 fn invisible_characters_are_escaped_on_the_error_page_and_exact_in_the_json() {
     // U+202E would show `0000-555-008-1` as a number to call; U+200B hides.
     let server = Server::start(&[]);
-    let page = server.page("error=access_denied&error_description=call+%E2%80%AE0000-555-008-1%E2%80%8B");
+    let page =
+        server.page("error=access_denied&error_description=call+%E2%80%AE0000-555-008-1%E2%80%8B");
     assert!(
         page.contains("call \\u{202e}0000-555-008-1\\u{200b}"),
         "{page}"

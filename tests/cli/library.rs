@@ -74,8 +74,17 @@ fn wait_keeps_the_configured_timeout_counted_from_the_start() {
     );
     // As in the original module, it keeps listening until shut down.
     let uri = server.redirect_uri().to_string();
-    assert_eq!(client().get(format!("{uri}?code=late")).send().unwrap().status(), 200);
-    let late = server.wait_for(Duration::from_secs(10)).expect("a later wait gets it");
+    assert_eq!(
+        client()
+            .get(format!("{uri}?code=late"))
+            .send()
+            .unwrap()
+            .status(),
+        200
+    );
+    let late = server
+        .wait_for(Duration::from_secs(10))
+        .expect("a later wait gets it");
     assert_eq!(late.code(), Some("late"));
     server.shutdown();
 }

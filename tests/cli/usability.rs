@@ -112,7 +112,7 @@ fn open_starts_the_browser_after_listening_with_the_real_uri() {
         }
         std::thread::sleep(Duration::from_millis(50));
     }
-    let encoded: String = form_urlencoded::byte_serialize(server.uri.as_bytes()).collect();
+    let encoded: String = url::form_urlencoded::byte_serialize(server.uri.as_bytes()).collect();
     assert_eq!(
         url.trim(),
         format!("https://idp.example/auth?client_id=c&redirect_uri={encoded}")

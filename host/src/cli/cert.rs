@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use clap::Args;
 use crate::LoopbackCertificate;
+use clap::Args;
 
 use super::Failure;
 

@@ -111,7 +111,6 @@ fn flag(setting: Setting) -> String {
         Setting::ErrorRedirect => "--error-redirect",
         Setting::ExpectedState => return format!("--expect-state (or ${STATE_VARIABLE})"),
         Setting::ExpectedIssuer => return format!("--expect-issuer (or ${ISSUER_VARIABLE})"),
-        _ => "setting",
     }
     .into()
 }

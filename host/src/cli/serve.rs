@@ -9,8 +9,8 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
 
-use clap::{Args, ValueEnum};
 use crate::{AsyncCallbackServer, CallbackResult, Config, ConfigBuilder, Tls};
+use clap::{Args, ValueEnum};
 
 use super::jobs;
 use super::signals::{Signals, Stop};

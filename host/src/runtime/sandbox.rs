@@ -73,4 +73,3 @@ impl WasiHttpHooks for NoOutgoingRequests {
         Box::new(async { Err(wasmtime_wasi_http::Error::HttpRequestDenied) })
     }
 }
-

@@ -15,12 +15,12 @@ use http_body_util::{BodyExt, Limited};
 use oauth_callback_guest::http::MAX_BODY;
 use tokio::sync::{SetOnce, oneshot, watch};
 
+use super::limits::IO_TIMEOUT;
 use super::responses::{
     Response, build_response, closing, declared_length, gone, handler_fault, is_html, plain,
     see_other, too_large, unavailable, with_refresh,
 };
 use super::slot::{Filled, OneShot};
-use super::limits::IO_TIMEOUT;
 use crate::authority::Authority;
 use crate::result::CallbackResult;
 use crate::runtime::{Fault, Runtime, wit};
@@ -243,7 +243,6 @@ impl App {
         }
         response
     }
-
 }
 
 fn completed_result(completion: wit::Completion) -> Option<CallbackResult> {
@@ -272,7 +271,7 @@ pub(super) mod tests {
 
     /// The handler crate's own code, called natively: the rules under test
     /// are the host's, the answers the default handler's.
-    pub(super) struct Native;
+    pub(in crate::server) struct Native;
 
     impl Handler for Native {
         fn reply<'a>(
@@ -323,14 +322,18 @@ pub(super) mod tests {
         }
     }
 
-    pub(super) const HOST: &str = "127.0.0.1:8080";
+    pub(in crate::server) const HOST: &str = "127.0.0.1:8080";
 
     /// An app for `http://127.0.0.1:8080/callback` on the native handler,
     /// the receiving end of its result, and its stop signal.
-    pub(super) fn app(
+    pub(in crate::server) fn app(
         after: AfterCompletion,
         expected_state: Option<&str>,
-    ) -> (App, oneshot::Receiver<CallbackResult>, Arc<watch::Sender<bool>>) {
+    ) -> (
+        App,
+        oneshot::Receiver<CallbackResult>,
+        Arc<watch::Sender<bool>>,
+    ) {
         let settings = wit::Settings {
             callback_path: "/callback".into(),
             success_page: None,
@@ -393,8 +396,15 @@ pub(super) mod tests {
         assert_eq!(app.respond(get("/callback?code=first")).await.status(), 200);
         assert!(*stop.borrow(), "the server is told to stop");
         assert_eq!(waiter.try_recv().unwrap().code(), Some("first"));
-        assert_eq!(app.respond(get("/callback?code=second")).await.status(), 410);
-        assert_eq!(app.respond(get("/health")).await.status(), 200, "only the route");
+        assert_eq!(
+            app.respond(get("/callback?code=second")).await.status(),
+            410
+        );
+        assert_eq!(
+            app.respond(get("/health")).await.status(),
+            200,
+            "only the route"
+        );
     }
 
     #[tokio::test]
@@ -434,7 +444,10 @@ pub(super) mod tests {
             .respond(bridge_post("/callback", "access_token=t"))
             .await;
         assert_eq!(fetch.status(), 200);
-        assert_eq!(fetch.headers()["refresh"], "0;url=https://app.example/done#");
+        assert_eq!(
+            fetch.headers()["refresh"],
+            "0;url=https://app.example/done#"
+        );
     }
 
     #[tokio::test]
@@ -445,7 +458,10 @@ pub(super) mod tests {
         let matching = bridge_post("/callback?state=S", "access_token=t&token_type=Bearer");
         assert_eq!(app.respond(matching).await.status(), 200);
         let result = waiter.try_recv().unwrap();
-        assert_eq!((result.state(), result.param("access_token")), (Some("S"), Some("t")));
+        assert_eq!(
+            (result.state(), result.param("access_token")),
+            (Some("S"), Some("t"))
+        );
     }
 
     #[test]

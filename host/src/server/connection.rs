@@ -24,11 +24,11 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::sync::{Notify, watch};
 
-use super::connections::Ticket;
-use super::schemes::{Schemes, Serve};
 use super::app::App;
+use super::connections::Ticket;
 use super::limits::{IO_TIMEOUT, MAX_HEAD};
 use super::responses::{Response, handler_fault};
+use super::schemes::{Schemes, Serve};
 
 /// How long after its accept (or its TLS handshake) a connection that has
 /// sent nothing is still waited for once the server stops.

@@ -239,7 +239,6 @@ async fn outcome(app: &App, request: wit::Request) -> Pasted {
         },
     }
 }
-}
 
 /// `pasted` as an address of `redirect_uri`: the same scheme, host, port
 /// and path, and no more than a browser could have sent.

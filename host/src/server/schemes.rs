@@ -123,7 +123,11 @@ mod tests {
         assert_eq!(served(&https, b"GET / HTTP/1.1\r\n").await, "to https");
         let http = Schemes::new(None, false);
         assert_eq!(served(&http, b"GET / HTTP/1.1\r\n").await, "plain");
-        assert_eq!(served(&http, &handshake).await, "tls", "an ad hoc certificate");
+        assert_eq!(
+            served(&http, &handshake).await,
+            "tls",
+            "an ad hoc certificate"
+        );
     }
 
     #[tokio::test]

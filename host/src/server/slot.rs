@@ -54,7 +54,10 @@ impl OneShot {
         filled
     }
 
-    pub(super) fn new(result: oneshot::Sender<CallbackResult>, stop: Arc<watch::Sender<bool>>) -> Self {
+    pub(super) fn new(
+        result: oneshot::Sender<CallbackResult>,
+        stop: Arc<watch::Sender<bool>>,
+    ) -> Self {
         OneShot {
             state: Mutex::new(SlotState::Open(result)),
             stop,
