@@ -8,7 +8,8 @@
 //! handshake with no request since, keep-alive between requests) is closed
 //! at once, so that it holds neither the exit nor the timeout. A connection
 //! made or handshaken just before the stop gets [`GRACE`] for its request
-//! to arrive, as a request on its way is not idle.
+//! to arrive, as a request on its way is not idle; one whose bytes wait in
+//! the socket, not yet read, is not idle either.
 
 use std::convert::Infallible;
 use std::pin::Pin;
@@ -44,20 +45,27 @@ pub(super) async fn serve(
     mut stop: watch::Receiver<bool>,
 ) {
     let accepted = Instant::now();
+    let socket = Socket::of(&stream);
     let choose = tokio::time::timeout(IO_TIMEOUT, schemes.choose(&stream));
-    let serve = match unless_idle(choose, accepted, &mut stop).await {
+    let serve = match unless_idle(choose, accepted, &mut stop, socket).await {
         Some(Ok(serve)) => serve,
         Some(Err(_)) => return tracing::debug!("nothing sent on a connection; closed it"),
         None => return tracing::debug!("closed a connection that sent nothing before the stop"),
     };
-    let http = Http { app, ticket, stop };
+    let http = Http {
+        app,
+        ticket,
+        stop,
+        socket,
+    };
     match serve {
         Serve::Plain => http.serve(stream, false, accepted).await,
         Serve::ToHttps => http.serve(stream, true, accepted).await,
         Serve::Close => {}
         // A handshake under way is finished even when the server stops.
         Serve::Tls(acceptor) => {
-            match tokio::time::timeout(IO_TIMEOUT, acceptor.accept(stream)).await {
+            let handshake = acceptor.accept(QuickAcks(stream));
+            match tokio::time::timeout(IO_TIMEOUT, handshake).await {
                 Ok(Ok(stream)) => http.serve(stream, false, Instant::now()).await,
                 Ok(Err(e)) => tracing::debug!("TLS handshake failed: {e}"),
                 Err(_) => tracing::debug!("TLS handshake timed out"),
@@ -66,17 +74,52 @@ pub(super) async fn serve(
     }
 }
 
+/// A connection's socket, to look at what waits in it unread. It is valid
+/// while the connection's stream lives: both belong to the connection's
+/// task, which looks only while it serves the stream.
+#[derive(Clone, Copy)]
+struct Socket {
+    #[cfg(unix)]
+    raw: std::os::fd::RawFd,
+    #[cfg(windows)]
+    raw: std::os::windows::io::RawSocket,
+}
+
+impl Socket {
+    fn of(stream: &TcpStream) -> Self {
+        #[cfg(unix)]
+        let raw = std::os::fd::AsRawFd::as_raw_fd(stream);
+        #[cfg(windows)]
+        let raw = std::os::windows::io::AsRawSocket::as_raw_socket(stream);
+        Socket { raw }
+    }
+
+    /// Whether bytes the client sent wait in the socket, not read yet.
+    fn unread_bytes(self) -> bool {
+        // SAFETY: the stream that owns the socket outlives every call (see
+        // the type).
+        #[cfg(unix)]
+        let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.raw) };
+        #[cfg(windows)]
+        let socket = unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(self.raw) };
+        let mut byte = [std::mem::MaybeUninit::uninit(); 1];
+        // The socket is non-blocking: nothing waiting is an error (WouldBlock).
+        matches!(socket2::SockRef::from(&socket).peek(&mut byte), Ok(1))
+    }
+}
+
 /// Resolves once `stop` turns true (or its sender is gone).
 pub(super) async fn stopped(stop: &mut watch::Receiver<bool>) {
     let _ = stop.wait_for(|stop| *stop).await;
 }
 
-/// `work`, unless the server stops first and nothing arrives by
-/// `since + GRACE` (`None`).
+/// `work`, unless the server stops first and nothing has arrived in
+/// `socket` by `since + GRACE` (`None`).
 async fn unless_idle<F: Future>(
     work: F,
     since: Instant,
     stop: &mut watch::Receiver<bool>,
+    socket: Socket,
 ) -> Option<F::Output> {
     let mut work = std::pin::pin!(work);
     tokio::select! {
@@ -84,9 +127,11 @@ async fn unless_idle<F: Future>(
         done = &mut work => return Some(done),
         () = stopped(stop) => {}
     }
-    tokio::time::timeout_at((since + GRACE).into(), work)
-        .await
-        .ok()
+    match tokio::time::timeout_at((since + GRACE).into(), &mut work).await {
+        Ok(done) => Some(done),
+        Err(_) if socket.unread_bytes() => Some(work.await),
+        Err(_) => None,
+    }
 }
 
 /// What HTTP on one established connection needs.
@@ -94,6 +139,8 @@ struct Http {
     app: Arc<App>,
     ticket: Arc<Ticket>,
     stop: watch::Receiver<bool>,
+    /// The connection's socket, looked at, never read.
+    socket: Socket,
 }
 
 impl Http {
@@ -134,23 +181,27 @@ impl Http {
         let ended = tokio::select! {
             ended = connection.as_mut() => ended,
             () = stopped(&mut self.stop) => {
+                let socket = self.socket;
+                let unread = move || socket.unread_bytes();
                 // Stopping. Never a byte: closed, unless one comes within the grace.
-                if activity.read() == 0 {
-                    let first_byte = activity.until(Activity::has_read);
+                if activity.read() == 0 && !unread() {
                     let deadline = (since + GRACE).into();
+                    let first_byte = activity.until(|a| a.read() > 0 || unread());
                     tokio::select! {
+                        biased;
                         ended = connection.as_mut() => return log(ended),
                         _ = tokio::time::timeout_at(deadline, first_byte) => {}
                     }
-                    if activity.read() == 0 {
+                    if activity.read() == 0 && !unread() {
                         return tracing::debug!("closed an idle connection at the stop");
                     }
                 }
-                // A request under way reaches the handler before keep-alive
-                // is turned off (hyper would drop a head it has not parsed).
+                // A request under way (read or still in the socket) reaches
+                // the handler before keep-alive is turned off: hyper would
+                // drop a head it has not parsed.
                 tokio::select! {
                     ended = connection.as_mut() => return log(ended),
-                    () = activity.until(Activity::nothing_half_read) => {}
+                    () = activity.until(|a| a.answering() || (a.all_answered() && !unread())) => {}
                 }
                 // Answers what is in progress, then closes; closes an idle
                 // keep-alive connection at once.
@@ -205,15 +256,14 @@ impl Activity {
         self.read.load(Ordering::Acquire)
     }
 
-    fn has_read(&self) -> bool {
-        self.read() > 0
+    /// A request is with the app.
+    fn answering(&self) -> bool {
+        self.in_progress.load(Ordering::Acquire) > 0
     }
 
-    /// No bytes wait that the app has not seen: nothing arrived since the
-    /// last answer, or the request they make is with the app.
-    fn nothing_half_read(&self) -> bool {
-        self.in_progress.load(Ordering::Acquire) > 0
-            || self.read() == self.read_when_answered.load(Ordering::Acquire)
+    /// Nothing was read since the last answer.
+    fn all_answered(&self) -> bool {
+        self.read() == self.read_when_answered.load(Ordering::Acquire)
     }
 
     fn received(&self, bytes: usize) {
@@ -233,8 +283,8 @@ impl Activity {
         self.changed.notify_one();
     }
 
-    /// Resolves once `condition` holds.
-    async fn until(&self, condition: fn(&Activity) -> bool) {
+    /// Resolves once `condition` holds (looked at on every change).
+    async fn until(&self, condition: impl Fn(&Activity) -> bool) {
         while !condition(self) {
             self.changed.notified().await;
         }
@@ -290,5 +340,45 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
 
     fn is_write_vectored(&self) -> bool {
         self.inner.is_write_vectored()
+    }
+}
+
+/// A TCP stream in a TLS handshake that asks the kernel, after each write, to
+/// acknowledge what arrives next at once (`TCP_QUICKACK`, Linux), instead of
+/// up to 40 ms later: a client that keeps Nagle's algorithm on holds its
+/// request back until its last handshake message is acknowledged, and one
+/// that resets meanwhile (a script that exits at once) never sends it.
+struct QuickAcks(TcpStream);
+
+impl AsyncRead for QuickAcks {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_read(cx, buf)
+    }
+}
+
+impl AsyncWrite for QuickAcks {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        let written = Pin::new(&mut self.0).poll_write(cx, buf);
+        #[cfg(any(target_os = "linux", target_os = "android"))]
+        if let Poll::Ready(Ok(_)) = written {
+            let _ = socket2::SockRef::from(&self.0).set_tcp_quickack(true);
+        }
+        written
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_flush(cx)
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        Pin::new(&mut self.0).poll_shutdown(cx)
     }
 }
