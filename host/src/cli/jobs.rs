@@ -17,6 +17,7 @@ pub const STDERR: i32 = 2;
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Job {
     /// The process is about to stop: give the terminal back.
+    #[cfg_attr(not(unix), expect(dead_code, reason = "no job control"))]
     Stopping,
     /// The process goes on, in the foreground or the background (each user
     /// asks [`in_foreground`] for its own descriptor).

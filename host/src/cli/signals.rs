@@ -11,8 +11,8 @@
 //! | SIGQUIT | Ctrl-\ | 131 |
 //!
 //! On Windows, Ctrl-C is SIGINT's equivalent, a closed console window
-//! (`CTRL_CLOSE_EVENT`) SIGHUP's and Ctrl-Break (`CTRL_BREAK_EVENT`)
-//! SIGQUIT's.
+//! (`CTRL_CLOSE_EVENT`) SIGHUP's, Ctrl-Break (`CTRL_BREAK_EVENT`) SIGQUIT's
+//! and the system shutting down (`CTRL_SHUTDOWN_EVENT`) SIGTERM's.
 
 use std::fmt;
 
@@ -21,7 +21,7 @@ use std::fmt;
 pub enum Stop {
     /// Ctrl-C.
     Interrupt,
-    /// SIGTERM.
+    /// SIGTERM, or the system shutting down.
     Terminate,
     /// SIGHUP, or a closed console window.
     HangUp,
@@ -69,6 +69,8 @@ pub struct Signals {
     ctrl_break: tokio::signal::windows::CtrlBreak,
     #[cfg(windows)]
     ctrl_close: tokio::signal::windows::CtrlClose,
+    #[cfg(windows)]
+    ctrl_shutdown: tokio::signal::windows::CtrlShutdown,
 }
 
 impl Signals {
@@ -86,11 +88,12 @@ impl Signals {
         }
         #[cfg(windows)]
         {
-            use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close};
+            use tokio::signal::windows::{ctrl_break, ctrl_c, ctrl_close, ctrl_shutdown};
             Ok(Signals {
                 ctrl_c: ctrl_c()?,
                 ctrl_break: ctrl_break()?,
                 ctrl_close: ctrl_close()?,
+                ctrl_shutdown: ctrl_shutdown()?,
             })
         }
     }
@@ -112,6 +115,7 @@ impl Signals {
                 _ = self.ctrl_c.recv() => Stop::Interrupt,
                 _ = self.ctrl_break.recv() => Stop::Quit,
                 _ = self.ctrl_close.recv() => Stop::HangUp,
+                _ = self.ctrl_shutdown.recv() => Stop::Terminate,
             }
         }
     }
