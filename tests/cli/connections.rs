@@ -114,8 +114,11 @@ fn a_request_under_way_when_the_flow_ends_is_answered() {
 fn the_same_redirect_at_once_over_both_loopbacks_gets_two_answers() {
     // A double-click, or a browser that tries both addresses of localhost:
     // exactly one completes, and the other gets an HTTP answer (410, or 503
-    // while stopping), never an empty reply.
-    for attempt in 0..12 {
+    // while stopping), never an empty reply. (A connection that comes after
+    // the server stopped listening is refused: nothing was there to answer.)
+    const ATTEMPTS: usize = 12;
+    let mut both_answered = 0;
+    for attempt in 0..ATTEMPTS {
         let https = attempt % 2 == 0;
         let mut args = vec!["--host", "localhost", "--timeout", "10"];
         if !https {
@@ -132,23 +135,32 @@ fn the_same_redirect_at_once_over_both_loopbacks_gets_two_answers() {
                 std::thread::spawn(move || {
                     let client = client();
                     barrier.wait();
-                    match client.get(&url).send() {
-                        Ok(answer) => Ok(answer.status().as_u16()),
-                        Err(e) => Err(format!("{url}: {e:?}")),
-                    }
+                    client
+                        .get(&url)
+                        .send()
+                        .map(|answer| answer.status().as_u16())
                 })
             })
             .collect();
-        let mut statuses: Vec<u16> = senders
-            .into_iter()
-            .map(|sender| sender.join().unwrap())
-            .collect::<Result<_, _>>()
-            .unwrap_or_else(|e| panic!("attempt {attempt} ({scheme}): no answer: {e}"));
+        let mut statuses = Vec::new();
+        for sender in senders {
+            match sender.join().unwrap() {
+                Ok(status) => statuses.push(status),
+                Err(e) if e.is_connect() => {}
+                Err(e) => panic!("attempt {attempt} ({scheme}): no HTTP answer: {e:?}"),
+            }
+        }
         statuses.sort();
-        assert!(
-            statuses == [200, 410] || statuses == [200, 503],
-            "attempt {attempt} ({scheme}): {statuses:?}"
-        );
+        match statuses.as_slice() {
+            [200, 410] | [200, 503] => both_answered += 1,
+            [200] => {}
+            other => panic!("attempt {attempt} ({scheme}): {other:?}"),
+        }
         assert_eq!(server.finish().result()["params"], json!({"code": "twice"}));
     }
+    eprintln!("both answered in {both_answered} of {ATTEMPTS} attempts");
+    assert!(
+        both_answered >= ATTEMPTS / 3,
+        "the race was run too rarely: {both_answered} of {ATTEMPTS}"
+    );
 }
