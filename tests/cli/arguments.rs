@@ -41,6 +41,27 @@ fn values_that_begin_with_a_dash_are_values_in_both_spellings() {
     assert_eq!(server.finish().status.code(), Some(0));
 }
 
+#[test]
+fn a_missing_value_does_not_swallow_the_next_flag() {
+    // `--expect-state $STATE --no-https` with STATE empty and unquoted.
+    for args in [
+        &["--expect-state", "--no-https"][..],
+        &["--ready-file", "--timeout", "5"],
+        &["--path", "--"],
+    ] {
+        let output = binary().args(["--port", "0"]).args(args).output().unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{args:?}: {stderr}");
+        // (With a word after the flag, clap may name that word instead.)
+        if args.len() == 2 {
+            assert!(
+                stderr.contains("is one of oauth-callback's flags"),
+                "{stderr}"
+            );
+        }
+    }
+}
+
 /// The process's arguments, as every local user can read them.
 fn arguments_of(pid: u32) -> String {
     std::fs::read_to_string(format!("/proc/{pid}/cmdline"))

@@ -10,7 +10,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::{AsyncCallbackServer, CallbackResult, Config, ConfigBuilder, Tls};
-use clap::{Args, ValueEnum};
+use clap::{Args, CommandFactory, ValueEnum};
 
 use super::jobs;
 use super::signals::{Signals, Stop};
@@ -40,7 +40,7 @@ pub struct ServeArgs {
     ports: Vec<u16>,
 
     /// Callback route; `callback` is read as `/callback`.
-    #[arg(allow_hyphen_values = true, long, default_value = crate::DEFAULT_PATH)]
+    #[arg(allow_hyphen_values = true, value_parser = not_a_flag, long, default_value = crate::DEFAULT_PATH)]
     path: String,
 
     /// Seconds to wait for the callback before giving up (exit 124);
@@ -49,12 +49,12 @@ pub struct ServeArgs {
     timeout: Option<Duration>,
 
     /// PEM file with the TLS certificate chain (use with --ssl-key).
-    #[arg(allow_hyphen_values = true, long, value_name = "FILE", requires = "ssl_key", conflicts_with_all = ["adhoc_ssl", "no_https", "tls_dir"])]
+    #[arg(allow_hyphen_values = true, value_parser = path_not_a_flag, long, value_name = "FILE", requires = "ssl_key", conflicts_with_all = ["adhoc_ssl", "no_https", "tls_dir"])]
     ssl_cert: Option<PathBuf>,
 
     /// PEM file with the TLS private key (use with --ssl-cert).
     #[arg(
-        allow_hyphen_values = true,
+        allow_hyphen_values = true, value_parser = path_not_a_flag,
         long,
         value_name = "FILE",
         requires = "ssl_cert"
@@ -64,7 +64,7 @@ pub struct ServeArgs {
     /// Use the certificate pair in DIR (cert.pem, key.pem), generating it on
     /// first use: trust it once (see `oauth-callback cert`) and the browser
     /// stops warning.
-    #[arg(allow_hyphen_values = true, long, value_name = "DIR", conflicts_with_all = ["adhoc_ssl", "no_https"])]
+    #[arg(allow_hyphen_values = true, value_parser = path_not_a_flag, long, value_name = "DIR", conflicts_with_all = ["adhoc_ssl", "no_https"])]
     tls_dir: Option<PathBuf>,
 
     /// Use a self-signed certificate made in memory for this run (the default
@@ -77,11 +77,11 @@ pub struct ServeArgs {
     no_https: bool,
 
     /// HTML file shown when the sign-in succeeds; the built-in page if unreadable.
-    #[arg(allow_hyphen_values = true, long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true, value_parser = path_not_a_flag, long, value_name = "FILE")]
     success_html: Option<PathBuf>,
 
     /// HTML file shown when the provider reports an error; the built-in page if unreadable.
-    #[arg(allow_hyphen_values = true, long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true, value_parser = path_not_a_flag, long, value_name = "FILE")]
     error_html: Option<PathBuf>,
 
     /// Complete only on a callback whose `state` is exactly VALUE (RFC 8252
@@ -89,18 +89,18 @@ pub struct ServeArgs {
     /// `state` in the printed JSON is up to you. Prefer the environment
     /// variable: other local users can read a program's arguments.
     #[arg(long, value_name = "VALUE", env = STATE_VARIABLE, hide_env_values = true,
-          allow_hyphen_values = true)]
+          allow_hyphen_values = true, value_parser = not_a_flag)]
     expect_state: Option<String>,
 
     /// Complete only on a callback whose `iss` is exactly URL (RFC 9207,
     /// mix-up defence); others get 400 and the wait goes on.
     #[arg(long, value_name = "URL", env = ISSUER_VARIABLE, hide_env_values = true,
-          allow_hyphen_values = true)]
+          allow_hyphen_values = true, value_parser = not_a_flag)]
     expect_issuer: Option<String>,
 
     /// Once listening, write the redirect URI (and a newline) to FILE, for
     /// scripts that start the browser themselves.
-    #[arg(allow_hyphen_values = true, long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true, value_parser = path_not_a_flag, long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
 
     /// Once listening, open the user's browser at URL (https, or http on a
@@ -113,11 +113,11 @@ pub struct ServeArgs {
     /// Once the flow completes with credentials, send the browser to URL
     /// (303 See Other) instead of showing the success page: https, or http
     /// on a loopback address. Nothing of the callback goes along.
-    #[arg(allow_hyphen_values = true, long, value_name = "URL")]
+    #[arg(allow_hyphen_values = true, value_parser = not_a_flag, long, value_name = "URL")]
     success_redirect: Option<String>,
 
     /// Like --success-redirect, when the provider reports an error.
-    #[arg(allow_hyphen_values = true, long, value_name = "URL")]
+    #[arg(allow_hyphen_values = true, value_parser = not_a_flag, long, value_name = "URL")]
     error_redirect: Option<String>,
 
     /// The command that opens --open's URL, before $BROWSER and the system's
@@ -125,7 +125,7 @@ pub struct ServeArgs {
     /// `--browser-command "firefox --private-window {url}"`. On WSL without
     /// either, the Windows browser is used (wslview, or PowerShell).
     #[arg(allow_hyphen_values = true, long, value_name = "CMD", requires = "open",
-          value_parser = browser::parse_command)]
+          value_parser = parse_browser_command)]
     browser_command: Option<String>,
 
     /// Listen on a non-loopback --host (e.g. 0.0.0.0). Other machines can then
@@ -138,7 +138,7 @@ pub struct ServeArgs {
     /// `--host 0.0.0.0 --allow-remote --port 8080 --redirect-uri
     /// http://127.0.0.1:18080/callback`. Its path is the callback route; it
     /// is the URI printed and written to --ready-file.
-    #[arg(allow_hyphen_values = true, long, value_name = "URI")]
+    #[arg(allow_hyphen_values = true, value_parser = not_a_flag, long, value_name = "URI")]
     redirect_uri: Option<String>,
 
     /// TLS is terminated in front of this server (a proxy, a forwarding
@@ -148,7 +148,7 @@ pub struct ServeArgs {
 
     /// A handler component (.wasm exporting oauth:callback/handler) to use
     /// instead of the embedded one.
-    #[arg(allow_hyphen_values = true, long, value_name = "FILE")]
+    #[arg(allow_hyphen_values = true, value_parser = path_not_a_flag, long, value_name = "FILE")]
     handler: Option<PathBuf>,
 
     /// Speak only the server's scheme on its port. By default a plain-HTTP
@@ -419,7 +419,42 @@ pub fn forget_expected_values() {
 /// `https://…`, or `http://` on a loopback address; never with userinfo
 /// (`http://127.0.0.1:80@evil.example/` names the host `evil.example`).
 fn parse_open_url(text: &str) -> Result<String, String> {
-    crate::config::browser_url(text).map(|_| text.into())
+    let text = not_a_flag(text)?;
+    crate::config::browser_url(&text).map(|_| text)
+}
+
+/// A free-form value, refused when it is one of this command's own flags
+/// (or `--`): values that begin with `-` are taken as given, so a missing
+/// one, such as an empty unquoted `$STATE`, would otherwise take the next
+/// flag for its value.
+fn not_a_flag(value: &str) -> Result<String, String> {
+    let word = value.split('=').next().unwrap_or(value);
+    let ours = word == "--"
+        || super::Cli::command().get_arguments().any(|flag| {
+            flag.get_long()
+                .is_some_and(|long| word.strip_prefix("--") == Some(long))
+                || flag
+                    .get_short()
+                    .is_some_and(|short| word == format!("-{short}"))
+        });
+    match ours {
+        true => Err(format!(
+            "{value} is one of oauth-callback's flags, not a value: is the value missing \
+             (an empty variable)?"
+        )),
+        false => Ok(value.into()),
+    }
+}
+
+/// `--browser-command`: not one of our flags, and a command (see
+/// [`browser::parse_command`]).
+fn parse_browser_command(text: &str) -> Result<String, String> {
+    browser::parse_command(&not_a_flag(text)?)
+}
+
+/// [`not_a_flag`], for a file or directory.
+fn path_not_a_flag(value: &str) -> Result<PathBuf, String> {
+    not_a_flag(value).map(PathBuf::from)
 }
 
 /// Seconds, fractions allowed. Whether the value is a valid timeout (more
@@ -454,6 +489,16 @@ mod tests {
             "not a url",
         ] {
             assert!(parse_open_url(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn a_value_that_is_one_of_our_flags_is_a_missing_value() {
+        for flag in ["--no-https", "--timeout", "--timeout=5", "-q", "--"] {
+            assert!(not_a_flag(flag).is_err(), "{flag}");
+        }
+        for value in ["-abc", "--x-not-ours", "-", "state"] {
+            assert_eq!(not_a_flag(value).as_deref(), Ok(value));
         }
     }
 
