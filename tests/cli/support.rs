@@ -413,6 +413,23 @@ impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
     }
 }
 
+/// Wait (at most a second) until everything written to `socket` has left
+/// it and been acknowledged (`SIOCOUTQ` is 0): the request has arrived.
+#[cfg(target_os = "linux")]
+pub fn wait_until_delivered(socket: &std::net::TcpStream) {
+    use std::os::fd::AsRawFd;
+    let deadline = Instant::now() + Duration::from_secs(1);
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: an open socket and a valid out pointer for TIOCOUTQ (SIOCOUTQ).
+        let asked = unsafe { libc::ioctl(socket.as_raw_fd(), libc::TIOCOUTQ, &mut queued) };
+        if asked != 0 || queued == 0 || Instant::now() > deadline {
+            return;
+        }
+        thread::sleep(Duration::from_micros(100));
+    }
+}
+
 /// Close `socket` with a reset (`SO_LINGER` 0), as a client that goes away
 /// at once does.
 #[cfg(unix)]
