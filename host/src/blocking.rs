@@ -32,11 +32,7 @@ impl CallbackServer {
         if tokio::runtime::Handle::try_current().is_ok() {
             return Err(Error::InsideAsyncRuntime);
         }
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("oauth-callback")
-            .enable_all()
-            .build()?;
+        let runtime = crate::lifecycle::own_runtime()?;
         let flow = runtime.block_on(Flow::launch(config))?;
         Ok(RunningServer {
             runtime: Some(runtime),

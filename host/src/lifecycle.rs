@@ -38,6 +38,16 @@ pub(crate) struct Flow {
     runtime: tokio::runtime::Handle,
 }
 
+/// The runtime a server gets when its caller has none (the blocking face,
+/// the command line): two workers, named after us.
+pub(crate) fn own_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("oauth-callback")
+        .enable_all()
+        .build()
+}
+
 impl Flow {
     /// Listen first (the first client connects while the rest is set up, its
     /// connection waiting in the backlog), then set up TLS and accept while

@@ -190,12 +190,7 @@ impl ServeArgs {
         }
         let config = self.config()?;
         let open = self.open_url()?;
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("oauth-callback")
-            .enable_all()
-            .build()
-            .map_err(crate::Error::from)?;
+        let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
         let code = runtime.block_on(self.serve(config, open, quiet));
         runtime.shutdown_timeout(Duration::from_millis(100));
         code.map(ExitCode::from)

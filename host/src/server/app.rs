@@ -25,23 +25,18 @@ use crate::authority::Authority;
 use crate::result::CallbackResult;
 use crate::runtime::{Fault, Runtime, wit};
 
+/// A [`Handler`]'s reply, on its way.
+pub(crate) type Replying<'a> = Pin<Box<dyn Future<Output = Result<wit::Reply, Fault>> + Send + 'a>>;
+
 /// What answers a request: the sandboxed component ([`Runtime`]) in a
 /// running server; the handler crate's native code in unit tests.
 pub(crate) trait Handler: Send + Sync {
     /// The reply to `request` under `settings`.
-    fn reply<'a>(
-        &'a self,
-        settings: &'a wit::Settings,
-        request: &'a wit::Request,
-    ) -> Pin<Box<dyn Future<Output = Result<wit::Reply, Fault>> + Send + 'a>>;
+    fn reply<'a>(&'a self, settings: &'a wit::Settings, request: &'a wit::Request) -> Replying<'a>;
 }
 
 impl Handler for Runtime {
-    fn reply<'a>(
-        &'a self,
-        settings: &'a wit::Settings,
-        request: &'a wit::Request,
-    ) -> Pin<Box<dyn Future<Output = Result<wit::Reply, Fault>> + Send + 'a>> {
+    fn reply<'a>(&'a self, settings: &'a wit::Settings, request: &'a wit::Request) -> Replying<'a> {
         Box::pin(self.handle(settings, request))
     }
 }
@@ -278,7 +273,7 @@ pub(super) mod tests {
             &'a self,
             settings: &'a wit::Settings,
             request: &'a wit::Request,
-        ) -> Pin<Box<dyn Future<Output = Result<wit::Reply, Fault>> + Send + 'a>> {
+        ) -> Replying<'a> {
             let settings = guest::Settings {
                 callback_path: settings.callback_path.clone(),
                 expected_state: settings.expected_state.clone(),
