@@ -143,12 +143,18 @@ def ensure_tools():
                     "--example", "baseline_server"], cwd=ROOT, check=True)
 
 
+PEERS = ["flask", "cryptography", "gevent", "requests", "google-auth-oauthlib", "msal"]
+"""The seed's packages, and the Python peers the package is measured beside."""
+
+
 def ensure_seed_venv():
     python = VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
-        subprocess.run([str(python), "-m", "pip", "install", "-q", "flask", "cryptography", "gevent", "requests"],
-                       check=True)
+    present = subprocess.run([str(python), "-c", "import google_auth_oauthlib, msal, flask, gevent"],
+                             capture_output=True)
+    if present.returncode != 0:
+        subprocess.run([str(python), "-m", "pip", "install", "-q", *PEERS], check=True)
     return python
 
 

@@ -14,21 +14,43 @@ mod signals;
 mod stdout;
 mod terminal;
 
+use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser, Subcommand};
+pub use browser::{REDIRECT_URI_PLACEHOLDER, STATE_PLACEHOLDER, SignInPage, SignInPageError};
 pub use failure::Failure;
 
 /// Run the command line of this process (`std::env::args`) to its end: the
 /// exit code, with a failure said on stderr in one line.
 pub fn main() -> ExitCode {
-    match Cli::parse().run() {
+    ExitCode::from(run(std::env::args_os()))
+}
+
+/// Run a command line (`args`, the program name first) to its end and
+/// return its exit code (see `--help`), as the binary would; for programs
+/// that carry the command line inside them (the Python package's
+/// `oauth-callback` script). Usage errors, `--help` and `--version` print as
+/// clap prints them, and nothing exits the process.
+pub fn run<I, T>(args: I) -> u8
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    let cli = match Cli::try_parse_from(args) {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE);
+        }
+    };
+    match cli.run() {
         Ok(code) => code,
         Err(e) => {
             eprintln!("oauth-callback: {}", e.report());
-            ExitCode::from(e.exit_code())
+            e.exit_code()
         }
     }
 }
@@ -114,7 +136,7 @@ enum Command {
 
 impl Cli {
     /// Do what the command line asks and turn the outcome into an exit code.
-    pub fn run(self) -> Result<ExitCode, Failure> {
+    pub fn run(self) -> Result<u8, Failure> {
         serve::forget_expected_values();
         init_logging(self.quiet, self.verbose);
         let mut stdout = std::io::stdout().lock();
@@ -133,7 +155,7 @@ impl Cli {
             }
             Some(Command::Man) => clap_mangen::Man::new(Cli::command()).render(&mut stdout)?,
         }
-        Ok(ExitCode::SUCCESS)
+        Ok(EXIT_COMPLETED)
     }
 }
 

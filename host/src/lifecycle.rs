@@ -26,6 +26,9 @@ pub(crate) struct Flow {
     result: oneshot::Receiver<CallbackResult>,
     /// The first bound address.
     pub(crate) local_addr: SocketAddr,
+    /// The listening sockets, for a child process to close after `fork()`.
+    #[cfg(unix)]
+    pub(crate) listener_fds: Vec<std::os::fd::RawFd>,
     /// The URI to register with the provider, as printed.
     pub(crate) redirect_uri: String,
     /// The same, parsed once (pasted addresses are held to it).
@@ -60,6 +63,11 @@ impl Flow {
             .iter()
             .map(tokio::net::TcpListener::local_addr)
             .collect::<std::io::Result<_>>()?;
+        #[cfg(unix)]
+        let listener_fds = listeners
+            .iter()
+            .map(std::os::fd::AsRawFd::as_raw_fd)
+            .collect();
         let handler = config.handler.clone();
         let loading = tokio::task::spawn_blocking(move || match handler {
             Some(path) => Runtime::from_file(&path),
@@ -108,6 +116,8 @@ impl Flow {
             stop,
             result: result_rx,
             local_addr,
+            #[cfg(unix)]
+            listener_fds,
             redirect_url: Arc::new(
                 url::Url::parse(&redirect_uri).expect("the redirect URI is an absolute URL"),
             ),

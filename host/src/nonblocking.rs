@@ -56,6 +56,16 @@ impl AsyncRunningServer {
         self.flow.local_addr
     }
 
+    /// The listening sockets' file descriptors (one per address; Unix), so
+    /// that a child process made with `fork()` can close its copies (e.g.
+    /// `dup2` of `/dev/null` over each) and never hold the port: the
+    /// server's threads do not exist in the child. They stay the server's:
+    /// never close them in this process.
+    #[cfg(unix)]
+    pub fn listener_fds(&self) -> &[std::os::fd::RawFd] {
+        &self.flow.listener_fds
+    }
+
     /// The full callback URI to register with the provider.
     pub fn redirect_uri(&self) -> &str {
         &self.flow.redirect_uri

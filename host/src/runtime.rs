@@ -2,8 +2,7 @@
 //! once into an `InstancePre`, and a fresh sandboxed instance per request.
 
 use std::path::Path;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc;
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -241,27 +240,27 @@ fn check_is_component(bytes: &[u8]) -> std::result::Result<(), &'static str> {
     }
 }
 
-/// Advances the engine's epoch on a background thread; stops when dropped.
+/// Advances the engine's epoch on a background thread; stops when dropped,
+/// at once (the thread waits for its next tick on a channel whose sender
+/// the drop closes, not in a sleep the drop would have to sit out).
 struct EpochTicker {
-    stop: Arc<AtomicBool>,
+    stop: Option<mpsc::Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl EpochTicker {
     fn start(engine: Engine) -> Self {
-        let stop = Arc::new(AtomicBool::new(false));
-        let flag = stop.clone();
+        let (stop, stopped) = mpsc::channel::<()>();
         let thread = std::thread::Builder::new()
             .name("epoch-ticker".into())
             .spawn(move || {
-                while !flag.load(Ordering::Relaxed) {
-                    std::thread::sleep(EPOCH_TICK);
+                while let Err(mpsc::RecvTimeoutError::Timeout) = stopped.recv_timeout(EPOCH_TICK) {
                     engine.increment_epoch();
                 }
             })
             .expect("failed to spawn the epoch ticker thread");
         EpochTicker {
-            stop,
+            stop: Some(stop),
             thread: Some(thread),
         }
     }
@@ -269,7 +268,7 @@ impl EpochTicker {
 
 impl Drop for EpochTicker {
     fn drop(&mut self) {
-        self.stop.store(true, Ordering::Relaxed);
+        self.stop.take();
         if let Some(thread) = self.thread.take() {
             let _ = thread.join();
         }

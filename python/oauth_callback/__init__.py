@@ -1,6 +1,7 @@
 """Receive the one OAuth redirect that ends a native app's sign-in on a
 loopback address: the original `callback.py` API (`run_callback_server`,
-`CallbackServer`), served by the `oauth-callback` binary this package ships.
+`CallbackServer`), served in this process by the oauth-callback Rust library,
+plus an asyncio face (`AsyncCallbackServer`).
 
     from oauth_callback import run_callback_server
 
@@ -10,6 +11,15 @@ loopback address: the original `callback.py` API (`run_callback_server`,
     print(res["params"])
 """
 
-from ._server import CallbackServer, ConfigError, run_callback_server
+from ._asyncio import AsyncCallbackServer
+from ._errors import CertificateNotFoundError, ConfigError, PortInUseError
+from ._server import CallbackServer, run_callback_server
 
-__all__ = ["CallbackServer", "ConfigError", "run_callback_server"]
+__all__ = [
+    "AsyncCallbackServer",
+    "CallbackServer",
+    "CertificateNotFoundError",
+    "ConfigError",
+    "PortInUseError",
+    "run_callback_server",
+]

@@ -1,18 +1,19 @@
-"""`python -m oauth_callback ...` is the `oauth-callback` command: same flags,
-same output, same exit codes."""
+"""`oauth-callback ...` (the script pip installs) and `python -m
+oauth_callback ...`: the command line of the standalone binary, compiled into
+the extension: the same flags, output, exit codes, signals and terminal
+behaviour."""
 
-import os
-import subprocess
+import signal
 import sys
 
-from ._binary import find_binary
+from . import _native
 
 
 def main() -> None:
-    binary = find_binary()
-    if sys.platform == "win32":
-        sys.exit(subprocess.call([binary, *sys.argv[1:]]))
-    os.execv(binary, [binary, *sys.argv[1:]])
+    # The command line handles its own signals (Ctrl-C is exit 130, after a
+    # result it still prints it): Python's KeyboardInterrupt must not.
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+    sys.exit(_native.run_cli(["oauth-callback", *sys.argv[1:]]))
 
 
 if __name__ == "__main__":

@@ -1,67 +1,33 @@
-"""The original module's two levels, driving the `oauth-callback` binary: one
-process per server, its ready line and logs read from stderr, the result from
-the one JSON line on stdout."""
+"""The original module's two levels, `run_callback_server(...)` and
+`CallbackServer`, over the extension's `Server`: the library runs in this
+process, on threads of its own, and every blocking call releases the GIL."""
 
-import json
 import logging
 import math
 import os
-import queue
-import re
-import signal
-import subprocess
-import sys
-import threading
+import tempfile
 from types import TracebackType
-from typing import IO, Any, Dict, List, Optional, Sequence, Type, Union
-from urllib.parse import urlsplit
+from typing import Any, Dict, Optional, Sequence, Type, Union
 
-from ._binary import find_binary
+from . import _native
+from ._errors import ConfigError
 
-__all__ = ["CallbackServer", "ConfigError", "run_callback_server"]
+__all__ = ["CallbackServer", "run_callback_server"]
 
 SERVERS = ("auto", "gevent", "werkzeug")
 """The original's `server` choices; one server serves them all."""
 
-EXIT_USAGE, EXIT_TIMEOUT = 2, 124
-EXIT_INTERRUPTED, EXIT_TERMINATED = 130, 143
-
-READY = re.compile(r"^listening on (\S+)$")
-LEVELED = re.compile(r"^(trace|debug|warning|error): (.*)$")
-"""Log lines other than informational ones start with their level; the
-informational ones are plain sentences."""
-LEVELS = {
-    "trace": logging.DEBUG,
-    "debug": logging.DEBUG,
-    "warning": logging.WARNING,
-    "error": logging.ERROR,
-}
-PASTE_ACCEPTED = "the pasted address completed the sign-in"
-PASTE_REFUSED = re.compile(r"^(.*); (still waiting|the pasted address was not used)$")
-"""How the binary answers a pasted address: accepted, or refused (and it goes
-on waiting, or had ended)."""
-FATAL_PREFIX = "oauth-callback: "
-# The expected values travel in the environment, never in the arguments that
-# every local user can read (CWE-214).
-EXPECTED_VARIABLES = {
-    "expect_state": "OAUTH_CALLBACK_EXPECT_STATE",
-    "expect_issuer": "OAUTH_CALLBACK_EXPECT_ISSUER",
-}
-STOP_GRACE = 5.0
-"""Seconds a stopping server gets to finish before it is killed."""
-
-
-class ConfigError(ValueError):
-    """The server refused its configuration (an unreadable or invalid PEM
-    file, a key that does not match, a port in use, an unusable handler...);
-    the message is the command line's one line."""
+if hasattr(os, "register_at_fork"):
+    # A child made by fork() (multiprocessing on Linux) never holds a
+    # running server's port.
+    os.register_at_fork(after_in_child=_native.after_fork_in_child)
 
 
 class CallbackServer:
     """One callback server: `start()`, open the browser at the provider,
     `wait()`, `shutdown()`. Also a context manager (started on entry, shut
     down on exit). `wait` may be called from another thread, and several
-    servers may run at once."""
+    servers may run at once, each with its own `logger`."""
 
     def __init__(
         self,
@@ -89,102 +55,65 @@ class CallbackServer:
         one_scheme: bool = False,
     ) -> None:
         if server not in SERVERS:
-            raise ValueError(f"server must be one of {', '.join(SERVERS)}, not {server!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
-            raise ValueError(f"timeout must be a number of seconds, not {timeout!r}")
-        if math.isnan(timeout) or timeout < 0:
-            raise ValueError(f"timeout must not be negative, not {timeout!r}")
-        if (ssl_cert is None) != (ssl_key is None):
-            raise ValueError("ssl_cert and ssl_key go together: give both PEM files or neither")
+            raise ConfigError(f"server must be one of {', '.join(SERVERS)}, not {server!r}")
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout):
+            raise ConfigError(f"timeout must be a number of seconds, not {timeout!r}")
+        if timeout < 0:
+            raise ConfigError(f"timeout must not be negative, not {timeout!r}")
+        ports = [port] if isinstance(port, int) else list(port)
+        if not ports or any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= 65535 for p in ports):
+            raise ConfigError(f"port must be a port number (0 to 65535) or a list of them, not {port!r}")
         self.timeout = float(timeout)
         self._logger = logger or logging.getLogger("oauth_callback")
-        ports = [port] if isinstance(port, int) else list(port)
-        if not ports or any(isinstance(p, bool) or not isinstance(p, int) for p in ports):
-            raise ValueError(f"port must be a port number or a list of them, not {port!r}")
-        # Each value as `--flag=value`: one that begins with `-` is a value.
-        # stdin is a pipe of ours, read for complete_from_url; never the caller's.
-        self._args = [f"--host={host}", f"--port={','.join(map(str, ports))}",
-                      f"--path={path}", f"--timeout={self.timeout!r}", "--paste"]
-        if ssl_cert is not None and ssl_key is not None:
-            self._args += [f"--ssl-cert={ssl_cert}", f"--ssl-key={ssl_key}"]
-        if adhoc_ssl:
-            self._args.append("--adhoc-ssl")
-        elif ssl_cert is None and not force_https:
-            self._args.append("--no-https")
-        for flag, value in (
-            ("--success-html", success_html_path),
-            ("--error-html", error_html_path),
-            ("--open", open_url),
-            ("--ready-file", ready_file),
-            ("--handler", handler),
-            ("--redirect-uri", redirect_uri),
-            ("--success-redirect", success_redirect),
-            ("--error-redirect", error_redirect),
-        ):
-            if value is not None:
-                self._args.append(f"{flag}={value}")
-        self._expected = {EXPECTED_VARIABLES["expect_state"]: expect_state,
-                          EXPECTED_VARIABLES["expect_issuer"]: expect_issuer}
-        if one_scheme:
-            self._args.append("--one-scheme")
-        self._process: Optional["subprocess.Popen[str]"] = None
-        self._ready = threading.Event()
-        self._done = threading.Event()
-        self._stopping = False
-        self._redirect_uri: Optional[str] = None
-        self._result: Optional[Dict[str, Any]] = None
-        self._fatal: List[str] = []
-        self._errors: List[str] = []
-        self._readers: List[threading.Thread] = []
-        self._pastes: "queue.Queue[Optional[str]]" = queue.Queue()
-        self._paste_lock = threading.Lock()
+        # No certificate and no choice of plain HTTP: an ad hoc one, said once
+        # (as the command line says it when no certificate flag is given).
+        self._ready_file = ready_file
+        self._options: Dict[str, Any] = {
+            "host": host,
+            "ports": ports,
+            "path": path,
+            "timeout": self.timeout,
+            "ssl_cert": ssl_cert,
+            "ssl_key": ssl_key,
+            "adhoc_ssl": adhoc_ssl,
+            "force_https": force_https,
+            "success_html_path": success_html_path,
+            "error_html_path": error_html_path,
+            "expect_state": expect_state,
+            "expect_issuer": expect_issuer,
+            "open_url": open_url,
+            "handler": handler,
+            "redirect_uri": redirect_uri,
+            "success_redirect": success_redirect,
+            "error_redirect": error_redirect,
+            "one_scheme": one_scheme,
+        }
+        self._server: Optional[_native.Server] = None
 
     @property
     def redirect_uri(self) -> str:
         """The URI to register with the provider, e.g.
         `https://127.0.0.1:8080/callback` (known once started)."""
-        if self._redirect_uri is None:
-            raise RuntimeError("the server is not started: call start() first")
-        return self._redirect_uri
+        return self._started().redirect_uri
 
     @property
     def port(self) -> int:
         """The port listened on (useful with `port=0`)."""
-        port = urlsplit(self.redirect_uri).port
-        assert port is not None, self.redirect_uri
-        return port
+        return self._started().port
 
     def start(self) -> "CallbackServer":
         """Start the server; returns once it listens, so that the browser can
-        be opened next. Raises `ConfigError` when the configuration is refused."""
-        if self._process is not None:
+        be opened next. Raises `ConfigError` (`PortInUseError`,
+        `CertificateNotFoundError`) when the configuration is refused."""
+        if self._server is not None:
             raise RuntimeError("the server was already started")
-        self._process = subprocess.Popen(
-            [find_binary(), *self._args],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            env=self._environment(),
-            text=True,
-            encoding="utf-8",
-            errors="replace",
-            # Its own process group: a Ctrl-C in the caller's terminal is the
-            # caller's to handle (wait() then stops the server itself).
-            **_detached(),
-        )
-        assert self._process.stdout is not None and self._process.stderr is not None
-        self._readers = [
-            _spawn(self._read_stderr, self._process.stderr),
-            _spawn(self._read_stdout, self._process.stdout),
-        ]
-        try:
-            while not self._ready.wait(0.01):
-                if self._done.is_set():
-                    self._readers[0].join()
-                    raise self._failure()
-        except KeyboardInterrupt:
-            self.shutdown()
-            raise
+        self._server = _native.Server.start(self._options, self._logger)
+        if self._ready_file is not None:
+            try:
+                _write_ready_file(self._ready_file, self._server.redirect_uri)
+            except OSError:
+                self.shutdown()
+                raise
         return self
 
     def wait(self, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
@@ -192,15 +121,7 @@ class CallbackServer:
         once it arrives, or `None` after `timeout` seconds (by default the
         server's own timeout, after which it has stopped). On Ctrl-C the
         server is stopped, its port freed, and `KeyboardInterrupt` raised."""
-        if self._process is None:
-            raise RuntimeError("the server is not started: call start() first")
-        try:
-            if not self._done.wait(timeout):
-                return None
-        except KeyboardInterrupt:
-            self.shutdown()
-            raise
-        return self._outcome()
+        return self._started().wait(timeout)
 
     def complete_from_url(self, address: str) -> Dict[str, Any]:
         """Complete the flow from the address a browser on another machine
@@ -212,58 +133,16 @@ class CallbackServer:
         browser came first: `wait()` has its result)."""
         if "\n" in address or "\r" in address or not address.strip():
             raise ValueError("give one address, on one line")
-        process = self._process
-        if process is None or process.stdin is None:
-            raise RuntimeError("the server is not started: call start() first")
-        # One paste at a time: the binary answers them in order.
-        with self._paste_lock:
-            while not self._pastes.empty():
-                self._pastes.get_nowait()
-            try:
-                process.stdin.write(address + "\n")
-                process.stdin.flush()
-            except (OSError, ValueError):
-                pass  # it has exited: no answer will come
-            refusal = self._paste_answer()
-        if refusal is not None:
-            raise ValueError(refusal)
-        self._done.wait()  # the process prints its result, then exits
-        result = self._outcome()
-        if result is None:
-            raise RuntimeError("the server has stopped; nothing was taken")
-        return result
-
-    def _paste_answer(self) -> Optional[str]:
-        """The binary's answer to the paste just written: `None` when it
-        completed the flow, else why not."""
-        while True:
-            try:
-                return self._pastes.get(timeout=0.01)
-            except queue.Empty:
-                if self._done.is_set():
-                    self._readers[0].join()  # every line it printed is read
-                    try:
-                        return self._pastes.get_nowait()
-                    except queue.Empty:
-                        return "the sign-in had ended; the pasted address was not used"
+        return self._started().complete_from_url(address)
 
     def shutdown(self) -> None:
         """Stop the server and free its port (idempotent). A callback that
         completed meanwhile is still returned by `wait()`."""
-        process = self._process
-        if process is None or self._done.is_set():
-            return
-        self._stopping = True
-        if sys.platform == "win32":
-            process.terminate()
-        else:
-            process.send_signal(signal.SIGTERM)
-        if not self._done.wait(STOP_GRACE):
-            process.kill()
-            self._done.wait()
+        if self._server is not None:
+            self._server.shutdown()
 
     def __enter__(self) -> "CallbackServer":
-        return self if self._process is not None else self.start()
+        return self if self._server is not None else self.start()
 
     def __exit__(
         self,
@@ -273,75 +152,10 @@ class CallbackServer:
     ) -> None:
         self.shutdown()
 
-    def _environment(self) -> Dict[str, str]:
-        """The caller's environment with this server's expected values: only
-        those given to it, never ones inherited from the caller's environment."""
-        env = {k: v for k, v in os.environ.items() if k not in self._expected}
-        env.update((k, v) for k, v in self._expected.items() if v is not None)
-        return env
-
-    def _read_stderr(self, stream: IO[str]) -> None:
-        """Log each line at its level; note the ready line and fatal errors."""
-        for raw in stream:
-            line = raw.rstrip("\n")
-            ready = READY.match(line)
-            leveled = LEVELED.match(line)
-            refused = PASTE_REFUSED.match(line)
-            if ready:
-                self._redirect_uri = ready.group(1)
-                self._logger.info(line)
-                self._ready.set()
-            elif leveled:
-                if leveled.group(1) == "error":
-                    # Also how the command line refuses a flag.
-                    self._errors.append(leveled.group(2))
-                self._logger.log(LEVELS[leveled.group(1)], leveled.group(2))
-            elif line == PASTE_ACCEPTED:
-                self._logger.info(line)
-                self._pastes.put(None)
-            elif refused:
-                self._logger.warning(line)
-                self._pastes.put(refused.group(1))
-            elif line.startswith(FATAL_PREFIX):
-                self._fatal.append(line[len(FATAL_PREFIX):])
-                self._logger.error(line[len(FATAL_PREFIX):])
-            elif line:
-                self._logger.info(line)
-
-    def _read_stdout(self, stream: IO[str]) -> None:
-        """The result line; the process has exited at the end of stdout."""
-        for line in stream:
-            if line.strip():
-                self._result = json.loads(line)
-        assert self._process is not None
-        try:
-            self._process.wait()
-            if self._process.stdin is not None:
-                self._process.stdin.close()
-        except OSError:
-            pass  # a paste's unflushed line to a process that has exited
-        finally:
-            self._done.set()
-
-    def _outcome(self) -> Optional[Dict[str, Any]]:
-        """What the finished process says: its result, or `None`."""
-        assert self._process is not None
-        self._readers[0].join()
-        code = self._process.returncode
-        if self._result is not None:
-            return self._result
-        if code in (EXIT_TIMEOUT, EXIT_INTERRUPTED, EXIT_TERMINATED) or self._stopping:
-            return None
-        raise self._failure()
-
-    def _failure(self) -> Exception:
-        assert self._process is not None
-        code = self._process.returncode
-        said = self._fatal or self._errors
-        message = said[-1] if said else f"oauth-callback exited with code {code}"
-        if code == EXIT_USAGE:
-            return ConfigError(message)
-        return RuntimeError(f"oauth-callback failed (exit code {code}): {message}")
+    def _started(self) -> "_native.Server":
+        if self._server is None:
+            raise RuntimeError("the server is not started: call start() first")
+        return self._server
 
 
 def run_callback_server(
@@ -397,13 +211,21 @@ def run_callback_server(
         return callback_server.wait()
 
 
-def _spawn(target: Any, stream: IO[str]) -> threading.Thread:
-    thread = threading.Thread(target=target, args=(stream,), daemon=True)
-    thread.start()
-    return thread
 
-
-def _detached() -> Dict[str, Any]:
-    if sys.platform == "win32":
-        return {"creationflags": subprocess.CREATE_NEW_PROCESS_GROUP}
-    return {"start_new_session": True}
+def _write_ready_file(file: str, redirect_uri: str) -> None:
+    """Write the redirect URI through a new, randomly named file (created
+    exclusively, mode 0600) renamed over `file`, so that a script polling
+    for it never reads half of it and nothing planted there is written
+    through."""
+    directory = os.path.dirname(file) or "."
+    try:
+        descriptor, partial = tempfile.mkstemp(prefix=".ready-", dir=directory)
+    except OSError as error:
+        raise type(error)(error.errno, f"cannot write the ready file: {error.strerror}", file) from None
+    try:
+        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
+            out.write(redirect_uri + "\n")
+        os.replace(partial, file)
+    except BaseException:
+        os.unlink(partial)
+        raise

@@ -36,9 +36,19 @@ pub fn heavy() -> std::sync::MutexGuard<'static, ()> {
 }
 const WAIT_LIMIT: Duration = Duration::from_secs(60);
 
-/// The binary under test.
+/// The command line under test: this build's binary, or the program
+/// `$OAUTH_CALLBACK_CLI` names (the Python package's `oauth-callback`
+/// script, which carries the same command line: scripts/test-python runs
+/// the black-box tests against it too).
+pub fn program() -> std::path::PathBuf {
+    std::env::var_os("OAUTH_CALLBACK_CLI")
+        .map(Into::into)
+        .unwrap_or_else(|| env!("CARGO_BIN_EXE_oauth-callback").into())
+}
+
+/// The command line under test ([`program`]).
 pub fn binary() -> Command {
-    Command::new(env!("CARGO_BIN_EXE_oauth-callback"))
+    Command::new(program())
 }
 
 /// A running `oauth-callback` process.

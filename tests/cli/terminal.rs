@@ -10,7 +10,7 @@ use std::process::{Child, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::support::{binary, client, take_stdout};
+use crate::support::{self, binary, client, take_stdout};
 
 const ROWS: u16 = 30;
 const COLUMNS: u16 = 160;
@@ -39,7 +39,7 @@ impl OnTerminal {
         let mut command = std::process::Command::new("sh");
         command
             .args(["-c", r#"set -m; "$0" --port 0 "$@" & wait $!"#])
-            .arg(env!("CARGO_BIN_EXE_oauth-callback"))
+            .arg(support::program())
             .args(args);
         OnTerminal::run(command)
     }
@@ -252,7 +252,7 @@ fn at_the_prompt(rows: &[String]) -> bool {
 
 /// The binary's path, quoted for the shell.
 fn binary_for_the_shell() -> String {
-    format!("\"{}\"", env!("CARGO_BIN_EXE_oauth-callback"))
+    quoted(&support::program())
 }
 
 /// `path`, quoted for the shell.

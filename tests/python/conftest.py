@@ -1,16 +1,20 @@
 """Helpers for the Python package's tests: they run against the installed
-wheel (scripts/test-python installs it into a fresh virtual environment)."""
+wheel (scripts/test-python installs it into a fresh virtual environment), whose
+extension (`oauth_callback._native`) serves in the test's own process."""
 
 import json
+import logging
+import os
 import shutil
 import socket
 import ssl
 import subprocess
 import threading
 import time
+import urllib.error
 import urllib.request
 from pathlib import Path
-from typing import Any, Dict, Iterator, Optional, Tuple
+from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
 import pytest
 
@@ -100,6 +104,89 @@ def pages(tmp_path: Path) -> Tuple[str, str]:
 
 def parse(body: str) -> Any:
     return json.loads(body)
+
+
+TESTS = Path(__file__).resolve().parent
+"""This folder: a child Python adds it to `sys.path` to import these helpers."""
+
+
+class Records(logging.Handler):
+    """Keeps every record its logger handles."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.NOTSET)
+        self.records: List[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+    def messages(self) -> List[str]:
+        return [record.getMessage() for record in self.records]
+
+
+def private_logger(name: str, level: int = logging.DEBUG) -> Tuple[logging.Logger, Records]:
+    """A logger of its own (nothing propagates to the root's handlers) at
+    `level`, and what it received."""
+    logger = logging.getLogger(name)
+    for handler in list(logger.handlers):
+        logger.removeHandler(handler)
+    records = Records()
+    logger.addHandler(records)
+    logger.setLevel(level)
+    logger.propagate = False
+    return logger, records
+
+
+def thread_ids() -> Set[int]:
+    """The kernel's threads of this process (Python's and the extension's)."""
+    return {int(tid) for tid in os.listdir("/proc/self/task")}
+
+
+def thread_name(tid: int) -> str:
+    try:
+        with open(f"/proc/self/task/{tid}/comm") as comm:
+            return comm.read().strip()
+    except OSError:
+        return "(gone)"
+
+
+def command_lines() -> Dict[int, List[bytes]]:
+    """Every process's arguments that can be read (zombies have none)."""
+    found: Dict[int, List[bytes]] = {}
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/cmdline", "rb") as cmdline:
+                    found[int(entry)] = cmdline.read().split(b"\0")[:-1]
+            except OSError:
+                pass  # it ended meanwhile
+    return found
+
+
+def children(pid: int) -> Set[int]:
+    """The processes whose parent is `pid`, zombies included."""
+    found: Set[int] = set()
+    for entry in os.listdir("/proc"):
+        if entry.isdigit():
+            try:
+                with open(f"/proc/{entry}/stat") as stat:
+                    # pid (comm) state ppid ...: comm may hold spaces and parentheses.
+                    fields = stat.read().rsplit(")", 1)[1].split()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == pid:
+                found.add(int(entry))
+    return found
+
+
+def eventually(condition: Callable[[], bool], limit: float) -> bool:
+    """Whether `condition()` holds within `limit` seconds (polled)."""
+    deadline = time.monotonic() + limit
+    while not condition():
+        if time.monotonic() >= deadline:
+            return False
+        time.sleep(0.005)
+    return True
 
 
 @pytest.fixture(autouse=True)

@@ -1,19 +1,26 @@
-"""Every error is an exception with the command line's one line, never None."""
+"""Every error is an exception with the library's one line, never None; a
+refused configuration leaves nothing listening."""
 
+import errno
 import os
 import signal
 import socket
-import stat
 import subprocess
 import sys
 from pathlib import Path
-from typing import Tuple
+from typing import Any, Dict, List, Tuple
 
 import pytest
 
 from conftest import free_port, port_is_free, wait_until_up
 
-from oauth_callback import CallbackServer, ConfigError, run_callback_server
+from oauth_callback import (
+    CallbackServer,
+    CertificateNotFoundError,
+    ConfigError,
+    PortInUseError,
+    run_callback_server,
+)
 
 
 @pytest.mark.parametrize(
@@ -21,14 +28,28 @@ from oauth_callback import CallbackServer, ConfigError, run_callback_server
     [
         ({"server": "twisted"}, "server must be one of"),
         ({"timeout": -1}, "must not be negative"),
-        ({"timeout": float("nan")}, "must not be negative"),
-        ({"ssl_cert": "cert.pem"}, "go together"),
-        ({"ssl_key": "key.pem"}, "go together"),
+        ({"timeout": float("nan")}, "timeout must be a number"),
+        ({"timeout": "60"}, "timeout must be a number"),
+        ({"timeout": True}, "timeout must be a number"),
+        ({"port": 70000}, "port must be a port number"),
+        ({"port": -1}, "port must be a port number"),
+        ({"port": []}, "port must be a port number"),
+        ({"port": [0, "8080"]}, "port must be a port number"),
+        ({"port": True}, "port must be a port number"),
     ],
 )
-def test_bad_arguments_are_value_errors(kwargs: dict, needle: str) -> None:
-    with pytest.raises(ValueError, match=needle):
+def test_bad_arguments_are_config_errors(kwargs: Dict[str, Any], needle: str) -> None:
+    with pytest.raises(ConfigError, match=needle) as refused:
+        CallbackServer(**kwargs)
+    assert isinstance(refused.value, ValueError)
+    with pytest.raises(ConfigError, match=needle):
         run_callback_server(**kwargs)
+
+
+@pytest.mark.parametrize("kwargs", [{"ssl_cert": "cert.pem"}, {"ssl_key": "key.pem"}])
+def test_half_a_pem_pair_is_a_config_error(kwargs: Dict[str, Any]) -> None:
+    with pytest.raises(ConfigError, match="ssl_cert and ssl_key go together"):
+        run_callback_server(port=0, **kwargs)
 
 
 def test_configuration_refused_by_the_server_is_a_config_error(tmp_path: Path, pem_pair: Tuple[str, str]) -> None:
@@ -41,36 +62,74 @@ def test_configuration_refused_by_the_server_is_a_config_error(tmp_path: Path, p
          "-keyout", str(other_key), "-out", str(other_cert), "-days", "1", "-subj", "/CN=x"],
         check=True, capture_output=True,
     )
-    cases = [
+    cases: List[Tuple[Dict[str, Any], str]] = [
         ({"ssl_cert": "/nonexistent/cert.pem", "ssl_key": key}, "/nonexistent/cert.pem"),
         ({"ssl_cert": str(garbage), "ssl_key": key}, "garbage.pem"),
         ({"ssl_cert": cert, "ssl_key": str(other_key)}, "does not match"),
         ({"handler": str(garbage)}, "not a WebAssembly component"),
         ({"path": "/health"}, "reserved"),
         ({"timeout": 0}, "more than zero"),
+        ({"timeout": float("inf")}, "longer than"),
+        ({"host": "0.0.0.0"}, "not a loopback address"),
+        ({"redirect_uri": "ftp://x"}, "redirect URI"),
+        ({"success_redirect": "http://evil.example/"}, "success redirect"),
     ]
     for kwargs, needle in cases:
-        with pytest.raises(ConfigError, match=needle):
-            run_callback_server(port=0, **kwargs)  # type: ignore[arg-type]
+        with pytest.raises(ConfigError, match=needle) as refused:
+            run_callback_server(port=0, **kwargs)
+        # The library's words, not the command line's flags.
+        assert "--" not in str(refused.value), refused.value
     assert issubclass(ConfigError, ValueError)
 
 
-def test_a_port_in_use_is_a_config_error() -> None:
+@pytest.mark.parametrize("missing", ["ssl_cert", "ssl_key"])
+def test_a_missing_pem_file_is_a_certificate_not_found_error(pem_pair: Tuple[str, str], missing: str) -> None:
+    cert, key = pem_pair
+    files: Dict[str, Any] = {"ssl_cert": cert, "ssl_key": key, missing: f"/nonexistent/{missing}.pem"}
+    port = free_port()
+    with pytest.raises(CertificateNotFoundError) as refused:
+        run_callback_server(port=port, **files)
+    error = refused.value
+    assert isinstance(error, FileNotFoundError) and isinstance(error, ConfigError)
+    assert error.errno == errno.ENOENT
+    assert error.filename == f"/nonexistent/{missing}.pem"
+    assert f"/nonexistent/{missing}.pem" in str(error)
+    assert port_is_free(port)
+
+
+def test_a_port_in_use_is_a_port_in_use_error() -> None:
     with socket.socket() as busy:
         busy.bind(("127.0.0.1", 0))
         busy.listen()
         port = busy.getsockname()[1]
+        for ports in (port, [port, port]):
+            with pytest.raises(PortInUseError) as refused:
+                run_callback_server(port=ports)
+            error = refused.value
+            assert isinstance(error, OSError) and isinstance(error, ConfigError) and isinstance(error, ValueError)
+            assert error.errno == errno.EADDRINUSE
+            assert "in use" in str(error) and str(port) in str(error)
         with pytest.raises(ConfigError, match="already in use"):
             run_callback_server(port=port)
 
 
-def test_a_crashed_binary_raises_with_its_stderr(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    fake = tmp_path / "oauth-callback"
-    fake.write_text("#!/bin/sh\necho 'oauth-callback: something broke' >&2\nexit 3\n")
-    fake.chmod(fake.stat().st_mode | stat.S_IEXEC)
-    monkeypatch.setenv("OAUTH_CALLBACK_BIN", str(fake))
-    with pytest.raises(RuntimeError, match="exit code 3.*something broke"):
-        run_callback_server(port=0)
+def test_a_ready_file_that_cannot_be_written_stops_the_server(tmp_path: Path) -> None:
+    port = free_port()
+    with pytest.raises(OSError):
+        CallbackServer(port=port, force_https=False, ready_file=str(tmp_path / "missing" / "ready")).start()
+    assert port_is_free(port)
+    ready = tmp_path / "ready"
+    with CallbackServer(port=0, force_https=False, ready_file=str(ready)) as server:
+        assert ready.read_text() == server.redirect_uri + "\n"
+        assert os.stat(ready).st_mode & 0o077 == 0
+        assert [p.name for p in tmp_path.iterdir()] == ["ready"], "no partial file left"
+
+
+def test_a_wait_timeout_that_is_not_a_number_is_refused() -> None:
+    with CallbackServer(port=0, force_https=False) as server:
+        with pytest.raises(ValueError, match="not a number"):
+            server.wait(float("nan"))
+        assert server.wait(-1) is None, "a negative timeout does not wait"
 
 
 def test_ctrl_c_while_waiting_frees_the_port_and_raises_keyboard_interrupt() -> None:
@@ -83,11 +142,21 @@ def test_ctrl_c_while_waiting_frees_the_port_and_raises_keyboard_interrupt() -> 
     wait_until_up(f"http://127.0.0.1:{port}")
     waiting.send_signal(signal.SIGINT)
     _, stderr = waiting.communicate(timeout=30)
-    assert waiting.returncode != 0
-    assert "KeyboardInterrupt" in stderr, stderr
+    assert waiting.returncode == -signal.SIGINT
+    assert stderr.rstrip().splitlines()[-1] == "KeyboardInterrupt", stderr
     assert port_is_free(port)
 
 
-def test_a_refused_flag_is_reported_with_the_command_lines_own_words() -> None:
-    with pytest.raises(ConfigError, match="--open"):
+def test_a_refused_sign_in_page_is_reported_with_the_librarys_own_words() -> None:
+    with pytest.raises(ConfigError, match="open_url") as refused:
         run_callback_server(port=0, open_url="ftp://idp.example/authorize")
+    assert "https://" in str(refused.value) and "--open" not in str(refused.value), refused.value
+    with pytest.raises(ConfigError, match=r"open_url.*\{state\}.*expect_state"):
+        run_callback_server(port=0, open_url="https://idp.example/authorize?state={state}")
+
+
+def test_a_refused_sign_in_page_url_is_not_blamed_on_a_missing_state() -> None:
+    # Its scheme is what is wrong: expect_state would not help.
+    with pytest.raises(ConfigError) as refused:
+        run_callback_server(port=0, open_url="ftp://idp.example/authorize", expect_state="s")
+    assert "expect_state" not in str(refused.value), refused.value

@@ -120,11 +120,13 @@ def test_logs_go_to_the_logger_and_nothing_to_the_terminal(
     caplog: pytest.LogCaptureFixture, capfd: pytest.CaptureFixture[str]
 ) -> None:
     port = free_port()
-    Browser(f"https://127.0.0.1:{port}", "/callback?code=1")
-    with caplog.at_level(logging.INFO, logger="oauth_callback"):
+    browser = Browser(f"https://127.0.0.1:{port}", "/callback?code=1")
+    with caplog.at_level(logging.DEBUG, logger="oauth_callback"):
         assert run_callback_server(port=port, timeout=60) is not None
-    messages = [r.getMessage() for r in caplog.records if r.name == "oauth_callback"]
-    assert any("ad hoc" in m for m in messages), messages
-    assert any(m.startswith("listening on https://127.0.0.1:") for m in messages), messages
+    browser.join()
+    records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "oauth_callback"]
+    assert any(level == logging.INFO and "ad hoc" in m for level, m in records), records
+    assert (logging.DEBUG, f"listening on https://127.0.0.1:{port}/callback") in records, records
+    assert (logging.INFO, "callback received method=GET path=/callback") in records, records
     out, err = capfd.readouterr()
     assert (out, err) == ("", "")

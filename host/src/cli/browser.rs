@@ -7,6 +7,56 @@ use std::time::{Duration, Instant};
 
 /// Where `--browser-command` puts the URL.
 pub const URL_PLACEHOLDER: &str = "{url}";
+/// Where the sign-in page's URL takes the redirect URI (URL-encoded).
+pub const REDIRECT_URI_PLACEHOLDER: &str = "{redirect_uri}";
+/// Where the sign-in page's URL takes the expected state (URL-encoded).
+pub const STATE_PLACEHOLDER: &str = "{state}";
+
+/// The sign-in page `--open` opens once the server listens: a URL (https,
+/// or http on a loopback address) in which [`REDIRECT_URI_PLACEHOLDER`] and
+/// [`STATE_PLACEHOLDER`] stand for the redirect URI and the expected state,
+/// each URL-encoded as a query value.
+#[derive(Debug, Clone)]
+pub struct SignInPage(String);
+
+/// Why a sign-in page's URL cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum SignInPageError {
+    /// It is neither https nor http on a loopback address (the reason).
+    #[error("{0}")]
+    Url(String),
+    /// It uses [`STATE_PLACEHOLDER`], but no state is expected.
+    #[error("it uses {STATE_PLACEHOLDER}, but no state is expected")]
+    NoState,
+}
+
+impl SignInPage {
+    /// Check `template` and put the expected `state` in it.
+    pub fn new(template: &str, state: Option<&str>) -> Result<SignInPage, SignInPageError> {
+        crate::config::browser_url(template).map_err(SignInPageError::Url)?;
+        match state {
+            Some(state) => Ok(SignInPage(
+                template.replace(STATE_PLACEHOLDER, &url_encode(state)),
+            )),
+            None if template.contains(STATE_PLACEHOLDER) => Err(SignInPageError::NoState),
+            None => Ok(SignInPage(template.to_string())),
+        }
+    }
+
+    /// Open it now that the server listens on `redirect_uri`, with
+    /// `command` or as the system does (see [`open`]).
+    pub fn open(&self, redirect_uri: &str, command: Option<&str>) {
+        let url = self
+            .0
+            .replace(REDIRECT_URI_PLACEHOLDER, &url_encode(redirect_uri));
+        open(&url, command);
+    }
+}
+
+/// Encode a query value (`application/x-www-form-urlencoded`).
+fn url_encode(text: &str) -> String {
+    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
+}
 
 /// Open `url` with `command` (split like a shell would; `{url}` replaced,
 /// or the URL appended), else as the system does. Every opener gets the URL

@@ -6,7 +6,6 @@
 
 use std::io::Write;
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 use std::time::Duration;
 
 use crate::{AsyncCallbackServer, CallbackResult, Config, ConfigBuilder, Tls};
@@ -17,12 +16,8 @@ use super::signals::{Signals, Stop};
 use super::stdout;
 use super::terminal::{self, Waiting};
 use super::{EXIT_COMPLETED, EXIT_TIMEOUT, Failure, ISSUER_VARIABLE, STATE_VARIABLE};
-use super::{browser, paste};
-
-/// Where `--open` puts the redirect URI (URL-encoded).
-const REDIRECT_URI_PLACEHOLDER: &str = "{redirect_uri}";
-/// Where `--open` puts the expected state (URL-encoded).
-const STATE_PLACEHOLDER: &str = "{state}";
+use super::browser::{self, SignInPage, SignInPageError};
+use super::paste;
 
 /// Receiving one callback (the default task).
 #[derive(Debug, Args)]
@@ -184,16 +179,16 @@ enum LegacyServer {
 
 impl ServeArgs {
     /// Run the server once and turn the outcome into an exit code.
-    pub fn run(self, quiet: bool) -> Result<ExitCode, Failure> {
+    pub fn run(self, quiet: bool) -> Result<u8, Failure> {
         if self.server.is_some() {
             tracing::info!("--server is ignored: oauth-callback has one production-grade server");
         }
         let config = self.config()?;
-        let open = self.open_url()?;
+        let open = self.sign_in_page()?;
         let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
         let code = runtime.block_on(self.serve(config, open, quiet));
         runtime.shutdown_timeout(Duration::from_millis(100));
-        code.map(ExitCode::from)
+        code
     }
 
     /// Listen, say where, wait for the callback, a signal or the timeout,
@@ -201,7 +196,7 @@ impl ServeArgs {
     async fn serve(
         &self,
         config: Config,
-        open: Option<String>,
+        open: Option<SignInPage>,
         quiet: bool,
     ) -> Result<u8, Failure> {
         let timeout = config.timeout();
@@ -226,9 +221,8 @@ impl ServeArgs {
         if !quiet {
             terminal::say(format_args!("listening on {uri}"));
         }
-        if let Some(url) = &open {
-            let url = url.replace(REDIRECT_URI_PLACEHOLDER, &url_encode(&uri));
-            browser::open(&url, self.browser_command.as_deref());
+        if let Some(page) = &open {
+            page.open(&uri, self.browser_command.as_deref());
         }
         let ended = {
             // Dropped in reverse: the waiting line is cleared, then the
@@ -257,22 +251,20 @@ impl ServeArgs {
         }
     }
 
-    /// `--open`'s URL with the expected state in place of `{state}`
+    /// `--open`'s page, with the expected state in place of `{state}`
     /// (`{redirect_uri}` is known once listening).
-    fn open_url(&self) -> Result<Option<String>, Failure> {
+    fn sign_in_page(&self) -> Result<Option<SignInPage>, Failure> {
         let Some(url) = &self.open else {
             return Ok(None);
         };
-        if !url.contains(STATE_PLACEHOLDER) {
-            return Ok(Some(url.clone()));
-        }
-        match &self.expect_state {
-            Some(state) => Ok(Some(url.replace(STATE_PLACEHOLDER, &url_encode(state)))),
-            None => Err(Failure::Usage(format!(
-                "--open uses {STATE_PLACEHOLDER}, but no state is expected: give \
-                 --expect-state or {STATE_VARIABLE}"
-            ))),
-        }
+        SignInPage::new(url, self.expect_state.as_deref())
+            .map(Some)
+            .map_err(|e| match e {
+                SignInPageError::NoState => Failure::Usage(format!(
+                    "--open: {e}: give --expect-state or {STATE_VARIABLE}"
+                )),
+                SignInPageError::Url(reason) => Failure::Usage(format!("--open: {reason}")),
+            })
     }
 
     /// Whether HTTPS uses an ad hoc certificate only because none was given.
@@ -396,11 +388,6 @@ fn write_ready_file(file: &Path, uri: &str) -> Result<(), Failure> {
     })
 }
 
-/// Encode a query value (`application/x-www-form-urlencoded`).
-fn url_encode(text: &str) -> String {
-    url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
-}
-
 /// Take the expected values' variables out of this process's environment
 /// once clap has read them: no program it starts (the browser opener)
 /// inherits them.
@@ -495,13 +482,5 @@ mod tests {
         for value in ["-abc", "--x-not-ours", "-", "state"] {
             assert_eq!(not_a_flag(value).as_deref(), Ok(value));
         }
-    }
-
-    #[test]
-    fn redirect_uris_are_encoded_for_a_query() {
-        assert_eq!(
-            url_encode("https://127.0.0.1:8080/cb"),
-            "https%3A%2F%2F127.0.0.1%3A8080%2Fcb"
-        );
     }
 }

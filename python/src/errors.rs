@@ -1,0 +1,50 @@
+//! The library's errors as the Python exceptions of `oauth_callback._errors`
+//! (defined in Python, so that they can have two bases), each carrying the
+//! library's message with its causes.
+
+use oauth_callback::{Error, PemError};
+use pyo3::exceptions::PyOSError;
+use pyo3::prelude::*;
+
+pyo3::import_exception!(oauth_callback._errors, ConfigError);
+pyo3::import_exception!(oauth_callback._errors, PortInUseError);
+pyo3::import_exception!(oauth_callback._errors, CertificateNotFoundError);
+
+/// The Python exception for a server that could not start: a busy port is a
+/// `PortInUseError` (`OSError` with `errno.EADDRINUSE`, and `ConfigError`),
+/// a missing certificate or key file a `CertificateNotFoundError`
+/// (`FileNotFoundError` and `ConfigError`), another I/O failure an
+/// `OSError`, and the rest a `ConfigError`.
+pub fn to_python(error: &Error) -> PyErr {
+    let message = report(error);
+    match error {
+        Error::PortInUse(_) => PortInUseError::new_err(message),
+        Error::NoPortAvailable(attempts)
+            if attempts.iter().all(|e| matches!(e, Error::PortInUse(_))) =>
+        {
+            PortInUseError::new_err(message)
+        }
+        Error::Pem {
+            path,
+            source: PemError::Read(io),
+        } if io.kind() == std::io::ErrorKind::NotFound => {
+            CertificateNotFoundError::new_err((message, path.display().to_string()))
+        }
+        Error::Io(_) => PyOSError::new_err(message),
+        _ => ConfigError::new_err(message),
+    }
+}
+
+/// A refusal of the settings before anything started (`ConfigError`).
+pub fn config_error(message: impl Into<String>) -> PyErr {
+    ConfigError::new_err(message.into())
+}
+
+/// The error and each of its causes in turn, on one line.
+fn report(error: &Error) -> String {
+    std::iter::successors(Some(error as &dyn std::error::Error), |e| (*e).source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+

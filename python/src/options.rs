@@ -1,0 +1,131 @@
+//! The keyword arguments of the original `run_callback_server(...)` /
+//! `CallbackServer(...)`, as the package hands them over (a dict), turned
+//! into the library's [`Config`]. The library checks every value; its
+//! refusals become `ConfigError` with its message.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use oauth_callback::cli::{SignInPage, SignInPageError};
+use oauth_callback::{Config, Tls};
+use pyo3::prelude::*;
+
+use crate::errors::{config_error, to_python};
+
+/// The settings, by the original module's names.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct Options {
+    host: String,
+    ports: Vec<u16>,
+    path: String,
+    /// Seconds.
+    timeout: f64,
+    ssl_cert: Option<PathBuf>,
+    ssl_key: Option<PathBuf>,
+    adhoc_ssl: bool,
+    force_https: bool,
+    success_html_path: Option<PathBuf>,
+    error_html_path: Option<PathBuf>,
+    expect_state: Option<String>,
+    expect_issuer: Option<String>,
+    open_url: Option<String>,
+    handler: Option<PathBuf>,
+    redirect_uri: Option<String>,
+    success_redirect: Option<String>,
+    error_redirect: Option<String>,
+    one_scheme: bool,
+}
+
+/// What a server is started with.
+pub struct Prepared {
+    pub config: Config,
+    /// The sign-in page to open once listening (`open_url`, with the
+    /// expected state in it).
+    pub page: Option<SignInPage>,
+    /// HTTPS with an ad hoc certificate only because none was given: said
+    /// in the log once started, as the command line says it.
+    pub implicit_adhoc: bool,
+}
+
+impl Options {
+    /// The library's configuration, checked.
+    pub fn prepare(self) -> PyResult<Prepared> {
+        let implicit_adhoc =
+            self.ssl_cert.is_none() && self.ssl_key.is_none() && !self.adhoc_ssl && self.force_https;
+        let page = self
+            .open_url
+            .as_deref()
+            .map(|url| SignInPage::new(url, self.expect_state.as_deref()))
+            .transpose()
+            .map_err(|e| match e {
+                SignInPageError::NoState => config_error(format!("open_url: {e}: give expect_state")),
+                SignInPageError::Url(reason) => config_error(format!("open_url: {reason}")),
+            })?;
+        let mut builder = Config::builder()
+            .host(self.host)
+            .ports(self.ports)
+            .path(self.path)
+            .timeout(seconds(self.timeout)?)
+            .tls(tls(self.ssl_cert, self.ssl_key, self.adhoc_ssl, self.force_https)?)
+            .one_scheme(self.one_scheme);
+        if let Some(file) = self.success_html_path {
+            builder = builder.success_html(file);
+        }
+        if let Some(file) = self.error_html_path {
+            builder = builder.error_html(file);
+        }
+        if let Some(file) = self.handler {
+            builder = builder.handler(file);
+        }
+        if let Some(state) = self.expect_state {
+            builder = builder.expect_state(state);
+        }
+        if let Some(issuer) = self.expect_issuer {
+            builder = builder.expect_issuer(issuer);
+        }
+        let library = |e: oauth_callback::Error| to_python(&e);
+        if let Some(uri) = self.redirect_uri {
+            builder = builder.redirect_uri(&uri).map_err(library)?;
+        }
+        if let Some(url) = self.success_redirect {
+            builder = builder.success_redirect(&url).map_err(library)?;
+        }
+        if let Some(url) = self.error_redirect {
+            builder = builder.error_redirect(&url).map_err(library)?;
+        }
+        let config = builder.build().map_err(library)?;
+        Ok(Prepared {
+            config,
+            page,
+            implicit_adhoc,
+        })
+    }
+}
+
+/// The timeout: a negative one is zero (which the library refuses), an
+/// endless one longer than the library's limit; NaN is refused here.
+fn seconds(timeout: f64) -> PyResult<Duration> {
+    if timeout.is_nan() {
+        return Err(config_error("invalid timeout: it is not a number of seconds"));
+    }
+    Ok(Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX))
+}
+
+/// The original module's TLS choices: a PEM pair; else an ad hoc
+/// certificate, unless `force_https=False` asks for plain HTTP.
+fn tls(
+    cert: Option<PathBuf>,
+    key: Option<PathBuf>,
+    adhoc: bool,
+    force_https: bool,
+) -> PyResult<Tls> {
+    match (cert, key) {
+        (Some(cert), Some(key)) => Ok(Tls::Pem { cert, key }),
+        (None, None) if adhoc || force_https => Ok(Tls::Adhoc),
+        (None, None) => Ok(Tls::Disabled),
+        _ => Err(config_error(
+            "ssl_cert and ssl_key go together: give both PEM files or neither",
+        )),
+    }
+}
