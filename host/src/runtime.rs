@@ -2,7 +2,7 @@
 //! once into an `InstancePre`, and a fresh sandboxed instance per request.
 
 use std::path::Path;
-use std::sync::mpsc;
+use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -79,18 +79,38 @@ pub enum Fault {
 
 /// A loaded handler, ready to answer requests.
 pub struct Runtime {
-    pre: bindings::CallbackHandlerPre<Sandbox>,
-    slots: Semaphore,
+    loaded: Loaded,
     _ticker: EpochTicker,
 }
 
+/// A handler linked on its engine, and the engine's pool of instance slots
+/// (shared by every server that uses the same `Loaded`).
+#[derive(Clone)]
+struct Loaded {
+    pre: bindings::CallbackHandlerPre<Sandbox>,
+    slots: Arc<Semaphore>,
+}
+
+/// The embedded handler, once loaded in this process: later servers (a
+/// program that signs in again, each call of the Python package) reuse its
+/// engine, compiled code and linked template instead of loading it anew.
+static EMBEDDED_LOADED: Mutex<Option<Loaded>> = Mutex::new(None);
+
 impl Runtime {
+    /// `loaded`, with its engine's epoch ticking for as long as this lives.
+    fn running(loaded: Loaded) -> Self {
+        Runtime {
+            _ticker: EpochTicker::start(loaded.pre.engine().clone()),
+            loaded,
+        }
+    }
+
     /// Make an engine, get the compiled handler from `compile`, check it
     /// against the contract and link it; `origin` names it in errors.
     fn load(
         origin: &str,
         compile: impl FnOnce(&Engine) -> wasmtime::Result<Component>,
-    ) -> Result<Self> {
+    ) -> Result<Loaded> {
         let failed = |e: wasmtime::Error| handler_error(origin, HandlerError::Load(e.into()));
         let engine = new_engine().map_err(failed)?;
         let component = compile(&engine).map_err(failed)?;
@@ -100,17 +120,21 @@ impl Runtime {
         wasmtime_wasi_http::p2::add_to_linker_async(&mut linker)
             .and_then(|()| linker.instantiate_pre(&component))
             .and_then(bindings::CallbackHandlerPre::new)
-            .map(|pre| Runtime {
-                _ticker: EpochTicker::start(engine),
-                slots: Semaphore::new(POOLED_INSTANCES as usize),
+            .map(|pre| Loaded {
+                slots: Arc::new(Semaphore::new(POOLED_INSTANCES as usize)),
                 pre,
             })
             .map_err(failed)
-            .inspect(Runtime::warm_up)
+            .inspect(Loaded::warm_up)
     }
 
     /// Compile (or take from the cache), check and link a handler component.
     pub fn new(component: &[u8], origin: &str) -> Result<Self> {
+        Runtime::compile(component, origin).map(Runtime::running)
+    }
+
+    /// Check a component, then compile it (or take it from the cache) and link it.
+    fn compile(component: &[u8], origin: &str) -> Result<Loaded> {
         check_is_component(component)
             .map_err(|r| handler_error(origin, HandlerError::Contract(r.into())))?;
         Runtime::load(origin, |engine| cache::load(engine, component))
@@ -126,22 +150,27 @@ impl Runtime {
 
     /// The default handler, precompiled at build time (compiled here, and
     /// cached, only in a build for another architecture than the builder's:
-    /// see `build.rs`).
+    /// see `build.rs`); loaded on the first call in a process, reused after
+    /// ([`EMBEDDED_LOADED`]).
     pub fn embedded() -> Result<Self> {
-        if EMBEDDED_COMPILED.is_empty() {
-            return Runtime::new(EMBEDDED_HANDLER, "embedded");
+        let mut cached = EMBEDDED_LOADED
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner());
+        if let Some(loaded) = &*cached {
+            return Ok(Runtime::running(loaded.clone()));
         }
-        Runtime::load("embedded", |engine| {
-            // SAFETY: the artifact was made by the build script with
-            // `engine::compilation_config` and this wasmtime version;
-            // wasmtime still checks its header, settings and CPU features.
-            unsafe { Component::deserialize(engine, EMBEDDED_COMPILED) }
-        })
-    }
-
-    /// The engine the handler was compiled for.
-    fn engine(&self) -> &Engine {
-        self.pre.engine()
+        let loaded = if EMBEDDED_COMPILED.is_empty() {
+            Runtime::compile(EMBEDDED_HANDLER, "embedded")?
+        } else {
+            Runtime::load("embedded", |engine| {
+                // SAFETY: the artifact was made by the build script with
+                // `engine::compilation_config` and this wasmtime version;
+                // wasmtime still checks its header, settings and CPU features.
+                unsafe { Component::deserialize(engine, EMBEDDED_COMPILED) }
+            })?
+        };
+        *cached = Some(loaded.clone());
+        Ok(Runtime::running(loaded))
     }
 
     /// Run one request on a fresh instance, waiting for a free one first.
@@ -151,9 +180,10 @@ impl Runtime {
         request: &wit::Request,
     ) -> std::result::Result<wit::Reply, Fault> {
         // A free slot is taken at once; only a wait needs a timer.
-        let _slot = match self.slots.try_acquire() {
+        let slots = &self.loaded.slots;
+        let _slot = match slots.try_acquire() {
             Ok(slot) => slot,
-            Err(_) => tokio::time::timeout(SLOT_WAIT, self.slots.acquire())
+            Err(_) => tokio::time::timeout(SLOT_WAIT, slots.acquire())
                 .await
                 .map_err(|_| Fault::Busy)?
                 .expect("the slot semaphore is never closed"),
@@ -170,17 +200,19 @@ impl Runtime {
         settings: &wit::Settings,
         request: &wit::Request,
     ) -> wasmtime::Result<wit::Reply> {
-        let mut store = self.store();
-        let handler = self.pre.instantiate_async(&mut store).await?;
+        let mut store = self.loaded.store();
+        let handler = self.loaded.pre.instantiate_async(&mut store).await?;
         handler
             .oauth_callback_handler()
             .call_handle(&mut store, settings, request)
             .await
     }
+}
 
+impl Loaded {
     /// A store for one instance, in a fresh sandbox.
     fn store(&self) -> Store<Sandbox> {
-        let mut store = Store::new(self.engine(), Sandbox::new());
+        let mut store = Store::new(self.pre.engine(), Sandbox::new());
         store.limiter(|sandbox| &mut sandbox.limits);
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);

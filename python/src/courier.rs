@@ -22,10 +22,13 @@ pub const MAX_PENDING: usize = 1024;
 /// the thread delivers any left after that on its own, then ends.
 pub const CLOSE_WAIT: Duration = Duration::from_secs(1);
 
-/// A log record: its `logging` level and its sentence.
-struct Delivery {
-    level: i32,
-    message: String,
+/// What the thread is sent.
+enum Delivery {
+    /// A log record: its `logging` level and its sentence.
+    Record { level: i32, message: String },
+    /// The server has stopped: deliver what came before, then end (records
+    /// its last threads may still write as they exit are dropped).
+    End,
 }
 
 /// The courier of one server; [`close`](Self::close) ends its thread.
@@ -36,26 +39,24 @@ pub struct Courier {
     thread_id: ThreadId,
 }
 
-impl Courier {
-    /// Start the thread delivering to `logger`, and the tracing dispatcher
-    /// whose records it delivers: events at `logger`'s effective level and
-    /// above, as sentences (`callback received method=GET path=/callback`).
-    pub fn start(logger: Py<PyAny>, level: LevelFilter) -> std::io::Result<(Courier, Dispatch)> {
+/// A server's log records on their way to Python, queued from the start
+/// (the server's first threads log before the courier runs).
+pub struct Queue {
+    sender: Sender<Delivery>,
+    receiver: Receiver<Delivery>,
+    pending: Arc<AtomicUsize>,
+}
+
+impl Queue {
+    /// A queue, and the tracing dispatcher that writes into it: events at
+    /// `level` and above, as sentences (`callback received method=GET
+    /// path=/callback`).
+    pub fn new(level: LevelFilter) -> (Queue, Dispatch) {
         let (sender, receiver) = channel();
-        let (ending, ended) = channel::<()>();
         let pending = Arc::new(AtomicUsize::new(0));
-        let thread = std::thread::Builder::new()
-            .name("oauth-callback-log".into())
-            .spawn({
-                let pending = pending.clone();
-                move || {
-                    deliver(receiver, logger, &pending);
-                    drop(ending);
-                }
-            })?;
         let records = Records {
             sender: sender.clone(),
-            pending,
+            pending: pending.clone(),
         };
         let subscriber = tracing_subscriber::fmt()
             .with_max_level(level)
@@ -65,22 +66,44 @@ impl Courier {
             .with_ansi(false)
             .with_writer(records)
             .finish();
-        let courier = Courier {
+        let queue = Queue {
+            sender,
+            receiver,
+            pending,
+        };
+        (queue, Dispatch::new(subscriber))
+    }
+}
+
+impl Courier {
+    /// Start the thread that delivers `queue`'s records to `logger`.
+    pub fn start(queue: Queue, logger: Py<PyAny>) -> std::io::Result<Courier> {
+        let Queue {
+            sender,
+            receiver,
+            pending,
+        } = queue;
+        let (ending, ended) = channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("oauth-callback-log".into())
+            .spawn(move || {
+                deliver(receiver, logger, &pending);
+                drop(ending);
+            })?;
+        Ok(Courier {
             sender: Mutex::new(Some(sender)),
             thread_id: thread.thread().id(),
             thread: Mutex::new(Some((thread, ended))),
-        };
-        Ok((courier, Dispatch::new(subscriber)))
+        })
     }
 
-    /// Let the thread end once every sender is gone (the dispatcher's go
-    /// with the server's runtime); with `join`, wait for it to, for at most
-    /// [`CLOSE_WAIT`]. Never join from the thread itself (a logging handler
-    /// that shuts its server down): see [`is_current`](Self::is_current).
-    /// Call without the GIL.
+    /// Let the thread end once it has delivered the records sent so far;
+    /// with `join`, wait for it to, for at most [`CLOSE_WAIT`]. Never join
+    /// from the thread itself (a logging handler that shuts its server
+    /// down): see [`is_current`](Self::is_current). Call without the GIL.
     pub fn close(&self, join: bool) {
-        if let Ok(mut sender) = self.sender.lock() {
-            sender.take();
+        if let Some(sender) = self.sender.lock().ok().and_then(|mut s| s.take()) {
+            let _ = sender.send(Delivery::End);
         }
         let thread = self.thread.lock().ok().and_then(|mut t| t.take());
         if let Some((thread, ended)) = thread
@@ -99,7 +122,7 @@ impl Courier {
 
 /// The courier's loop: until every sender is gone.
 fn deliver(receiver: Receiver<Delivery>, logger: Py<PyAny>, pending: &AtomicUsize) {
-    for Delivery { level, message } in receiver {
+    while let Ok(Delivery::Record { level, message }) = receiver.recv() {
         pending.fetch_sub(1, Ordering::Relaxed);
         Python::attach(|py| {
             if let Err(e) = logger.call_method1(py, "log", (level, message)) {
@@ -192,7 +215,7 @@ impl Drop for Record {
             self.pending.fetch_sub(1, Ordering::Relaxed);
             return;
         }
-        let record = Delivery {
+        let record = Delivery::Record {
             level: self.level,
             message,
         };

@@ -11,7 +11,7 @@ use pyo3::prelude::*;
 use tokio::sync::oneshot;
 use tracing::Dispatch;
 
-use crate::courier::{self, Courier};
+use crate::courier::{self, Courier, Queue};
 use crate::errors::to_python;
 use crate::options::{Options, Prepared};
 
@@ -70,17 +70,31 @@ impl Server {
         } = options.prepare()?;
         let deadline = Instant::now() + config.timeout();
         let level: i32 = logger.call_method0(py, "getEffectiveLevel")?.extract(py)?;
-        let (courier, dispatch) = Courier::start(logger, courier::level_filter(level))?;
+        let (queue, dispatch) = Queue::new(courier::level_filter(level));
+        // The runtime before the GIL goes (starting a thread takes
+        // microseconds), so that the first thing done without it is to
+        // listen: another thread of the caller's may be the browser. The
+        // log thread comes after, for the same reason.
+        let runtime = runtime(&dispatch)?;
         let started = py.detach(|| {
-            let runtime = runtime(&dispatch)?;
-            let server = tracing::dispatcher::with_default(&dispatch, || {
+            tracing::dispatcher::with_default(&dispatch, || {
                 runtime.block_on(AsyncCallbackServer::start(config))
-            });
-            Ok::<_, oauth_callback::Error>((runtime, server))
+            })
         });
-        let (runtime, flow) = match started {
-            Ok((runtime, Ok(flow))) => (runtime, flow),
-            Ok((runtime, Err(e))) => {
+        let courier = match Courier::start(queue, logger) {
+            Ok(courier) => courier,
+            Err(e) => {
+                py.detach(|| {
+                    drop(started);
+                    runtime.shutdown_timeout(QUICK_STOP);
+                });
+                return Err(e.into());
+            }
+        };
+        let flow = match started {
+            Ok(flow) => flow,
+            Err(e) => {
+                // What it logged about the refusal reaches the logger first.
                 drop(dispatch);
                 py.detach(|| {
                     runtime.shutdown_timeout(QUICK_STOP);
@@ -88,7 +102,6 @@ impl Server {
                 });
                 return Err(to_python(&e));
             }
-            Err(e) => return Err(to_python(&e)),
         };
         let outcome = Arc::new(Outcome::new());
         let (stop, stopped) = oneshot::channel();
@@ -225,7 +238,10 @@ impl Server {
         };
         let _ = running.stop.send(());
         self.outcome.wait_finished(grace);
-        running.runtime.shutdown_timeout(QUICK_STOP);
+        // Its threads end on their own: the port is free already, and what
+        // they still hold (idle workers, a connection past its drain) goes
+        // with them.
+        running.runtime.shutdown_background();
         lock(&self.paste_back).take();
         self.outcome.finish(None);
         lock(&self.logs).take();
@@ -261,12 +277,13 @@ impl Drop for Server {
     }
 }
 
-/// The server's runtime: two workers named after us, each of whose threads
-/// logs through `dispatch`; dropped with the server, so no thread outlives it.
+/// The server's runtime: one worker (a loopback sign-in needs no more),
+/// named after us, each of whose threads logs through `dispatch`; dropped
+/// with the server, so no thread outlives it.
 fn runtime(dispatch: &Dispatch) -> std::io::Result<tokio::runtime::Runtime> {
     let dispatch = dispatch.downgrade();
     tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
+        .worker_threads(1)
         .thread_name("oauth-callback")
         .on_thread_start(move || {
             let guard = dispatch
