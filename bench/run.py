@@ -33,6 +33,8 @@ BINARY = TARGET / "release" / "oauth-callback"
 BASELINE = TARGET / "release" / "examples" / "baseline_server"
 SEED = Path(os.environ.get("SEED_CALLBACK", ROOT.parent / "shared" / "anchors" / "seed_flask" / "callback.py"))
 VENV = TARGET / "bench-venv"
+WASMTIME_VERSION = (ROOT / "scripts" / "wasmtime-version").read_text().strip()
+"""The wasmtime-cli the throughput table runs (`wasmtime serve`): the host's."""
 INSECURE = ssl._create_unverified_context()  # ad hoc certificates, loopback only
 QUERY = "/callback?code=4%2F0AbCdEf&state=af0ifjsldkj"
 
@@ -135,10 +137,15 @@ def throughput(subject, seconds):
 
 
 def ensure_tools():
-    """wrk from Debian, and the release binaries this script measures."""
+    """wrk from Debian, an optimised `wasmtime` (the test command's own copy
+    is built with less optimisation), and the release binaries this script
+    measures."""
     if not shutil.which("wrk"):
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
+    if not shutil.which("wasmtime"):
+        subprocess.run(["cargo", "install", "--locked", "wasmtime-cli", "--version", WASMTIME_VERSION],
+                       check=True)
     subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "oauth-callback",
                     "--example", "baseline_server"], cwd=ROOT, check=True)
 

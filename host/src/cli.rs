@@ -19,8 +19,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{CommandFactory, Parser, Subcommand};
 pub use browser::{REDIRECT_URI_PLACEHOLDER, STATE_PLACEHOLDER, SignInPage, SignInPageError};
+use clap::{CommandFactory, Parser, Subcommand};
 pub use failure::Failure;
 
 /// Run the command line of this process (`std::env::args`) to its end: the

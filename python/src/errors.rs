@@ -47,4 +47,3 @@ fn report(error: &Error) -> String {
         .collect::<Vec<_>>()
         .join(": ")
 }
-

@@ -51,15 +51,19 @@ pub struct Prepared {
 impl Options {
     /// The library's configuration, checked.
     pub fn prepare(self) -> PyResult<Prepared> {
-        let implicit_adhoc =
-            self.ssl_cert.is_none() && self.ssl_key.is_none() && !self.adhoc_ssl && self.force_https;
+        let implicit_adhoc = self.ssl_cert.is_none()
+            && self.ssl_key.is_none()
+            && !self.adhoc_ssl
+            && self.force_https;
         let page = self
             .open_url
             .as_deref()
             .map(|url| SignInPage::new(url, self.expect_state.as_deref()))
             .transpose()
             .map_err(|e| match e {
-                SignInPageError::NoState => config_error(format!("open_url: {e}: give expect_state")),
+                SignInPageError::NoState => {
+                    config_error(format!("open_url: {e}: give expect_state"))
+                }
                 SignInPageError::Url(reason) => config_error(format!("open_url: {reason}")),
             })?;
         let mut builder = Config::builder()
@@ -67,7 +71,12 @@ impl Options {
             .ports(self.ports)
             .path(self.path)
             .timeout(seconds(self.timeout)?)
-            .tls(tls(self.ssl_cert, self.ssl_key, self.adhoc_ssl, self.force_https)?)
+            .tls(tls(
+                self.ssl_cert,
+                self.ssl_key,
+                self.adhoc_ssl,
+                self.force_https,
+            )?)
             .one_scheme(self.one_scheme);
         if let Some(file) = self.success_html_path {
             builder = builder.success_html(file);
@@ -107,7 +116,9 @@ impl Options {
 /// endless one longer than the library's limit; NaN is refused here.
 fn seconds(timeout: f64) -> PyResult<Duration> {
     if timeout.is_nan() {
-        return Err(config_error("invalid timeout: it is not a number of seconds"));
+        return Err(config_error(
+            "invalid timeout: it is not a number of seconds",
+        ));
     }
     Ok(Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX))
 }

@@ -212,7 +212,9 @@ impl Server {
         let result = py.detach(|| self.outcome.wait_settled_until(self.deadline + SETTLING));
         match result.flatten() {
             Some(result) => to_dict(py, &result),
-            None => Err(PyRuntimeError::new_err("the server has stopped; nothing was taken")),
+            None => Err(PyRuntimeError::new_err(
+                "the server has stopped; nothing was taken",
+            )),
         }
     }
 
@@ -304,11 +306,7 @@ thread_local! {
 
 /// Serve until the first completed callback, the timeout or `stop`; hand
 /// the result over before the connections finish, then finish them.
-async fn serve(
-    mut server: AsyncRunningServer,
-    stop: oneshot::Receiver<()>,
-    outcome: Arc<Outcome>,
-) {
+async fn serve(mut server: AsyncRunningServer, stop: oneshot::Receiver<()>, outcome: Arc<Outcome>) {
     let result = tokio::select! {
         biased;
         result = server.wait() => result,
@@ -335,12 +333,16 @@ fn register_listeners(server: &AsyncRunningServer) -> crate::fork::Registration 
 /// `received_at`): the same JSON line the command line prints, parsed.
 fn to_dict(py: Python<'_>, result: &CallbackResult) -> PyResult<Py<PyAny>> {
     let json = py.import("json")?;
-    Ok(json.call_method1("loads", (result.to_json_line(),))?.unbind())
+    Ok(json
+        .call_method1("loads", (result.to_json_line(),))?
+        .unbind())
 }
 
 /// A lock that a panic elsewhere does not poison for good.
 fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What became of the flow, shared by the server's task and its callers.

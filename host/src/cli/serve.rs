@@ -11,13 +11,13 @@ use std::time::Duration;
 use crate::{AsyncCallbackServer, CallbackResult, Config, ConfigBuilder, Tls};
 use clap::{Args, CommandFactory, ValueEnum};
 
+use super::browser::{self, SignInPage, SignInPageError};
 use super::jobs;
+use super::paste;
 use super::signals::{Signals, Stop};
 use super::stdout;
 use super::terminal::{self, Waiting};
 use super::{EXIT_COMPLETED, EXIT_TIMEOUT, Failure, ISSUER_VARIABLE, STATE_VARIABLE};
-use super::browser::{self, SignInPage, SignInPageError};
-use super::paste;
 
 /// Receiving one callback (the default task).
 #[derive(Debug, Args)]
