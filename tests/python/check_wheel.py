@@ -61,8 +61,8 @@ def check_linux(wheel: Path, extension: Path) -> None:
         fail(f"{extension.name} links against {sorted(needed - LINUX_LIBRARIES)}")
     shown = run(["auditwheel", "show", str(wheel)])
     tag = re.search(r'"(manylinux_\d+_\d+_x86_64)"', shown)
-    if tag is None:
-        fail(f"auditwheel finds no manylinux tag:\n{shown}")
+    if tag is None or tag.group(1) != "manylinux_2_17_x86_64":
+        fail(f"auditwheel finds no manylinux_2_17 (manylinux2014) tag:\n{shown}")
     print(f"check_wheel: auditwheel: {tag.group(1)}; links against {sorted(needed)}")
 
 

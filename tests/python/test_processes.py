@@ -2,6 +2,7 @@
 signals, and the children it forks."""
 
 import asyncio
+import ctypes
 import gc
 import json
 import multiprocessing
@@ -358,3 +359,55 @@ def test_a_running_server_has_threads_of_its_own() -> None:
     with CallbackServer(port=0, force_https=False, timeout=60):
         names = sorted(thread_name(t) for t in thread_ids() - before)
     assert any(name.startswith("oauth-callback") for name in names), names
+
+
+WASM_TRAP_SIGNALS = {signal.SIGSEGV, signal.SIGBUS, signal.SIGILL, signal.SIGFPE}
+"""wasmtime's trap handlers, installed with the first engine: they act only
+on faults in WebAssembly code and pass any other fault on to the handler
+before them (faulthandler's, say)."""
+
+GLIBC_THREAD_SIGNALS = (1 << (32 - 1)) | (1 << (33 - 1))
+"""SIGCANCEL and SIGSETXID (32, 33): glibc's own, which it handles from the
+process's first `pthread_create` on, whoever creates the thread."""
+
+
+def caught_signals() -> int:
+    """The signals this process has a handler for (`SigCgt`, from the kernel:
+    what C code installs too, not only Python's `signal` module), glibc's
+    own thread signals and wasmtime's trap signals aside."""
+    status = Path("/proc/self/status").read_text()
+    [mask] = [line.split()[1] for line in status.splitlines() if line.startswith("SigCgt:")]
+    ignored = GLIBC_THREAD_SIGNALS | sum(1 << (number - 1) for number in WASM_TRAP_SIGNALS)
+    return int(mask, 16) & ~ignored
+
+
+def handler_addresses() -> List[int]:
+    """The C-level handler of each standard signal but wasmtime's trap
+    signals (`sigaction`): a handler installed over one Python already
+    catches (SIGINT) shows only here."""
+
+    class SigAction(ctypes.Structure):  # glibc's struct sigaction, x86-64
+        _fields_ = [("handler", ctypes.c_void_p), ("mask", ctypes.c_ulong * 16),
+                    ("flags", ctypes.c_int), ("restorer", ctypes.c_void_p)]
+
+    libc = ctypes.CDLL(None, use_errno=True)
+    addresses = []
+    for number in range(1, 32):
+        if number in WASM_TRAP_SIGNALS:
+            continue
+        action = SigAction()
+        assert libc.sigaction(number, None, ctypes.byref(action)) == 0
+        addresses.append(action.handler or 0)
+    return addresses
+
+
+def test_the_in_process_api_installs_no_signal_handler() -> None:
+    before, handlers = caught_signals(), handler_addresses()
+    port = free_port()
+    with CallbackServer(port=port, force_https=False, timeout=30) as server:
+        during = caught_signals()
+        status, _ = get(f"http://127.0.0.1:{port}/callback?code=c")
+        assert status == 200
+        assert server.wait(5) is not None
+    assert (during, caught_signals()) == (before, before)
+    assert handler_addresses() == handlers
