@@ -73,7 +73,7 @@ impl Flow {
             Some(path) => Runtime::from_file(&path),
             None => Runtime::embedded(),
         });
-        let tls = tls::server_config(config.tls())?;
+        let tls = tls::server_config(config.tls(), config.timeout())?;
         let settings = wit::Settings {
             callback_path: config.path().to_string(),
             success_page: config.success_html.as_deref().and_then(read_page),

@@ -3,22 +3,29 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::LocalCa;
 use crate::config::Tls;
 use crate::error::{Error, PemError, Result};
 
 /// Names every loopback certificate covers.
 pub const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "::1", "localhost"];
 
-/// The TLS configuration for `tls`, or none for plain HTTP.
-pub fn server_config(tls: &Tls) -> Result<Option<Arc<ServerConfig>>> {
+/// The TLS configuration for `tls`, or none for plain HTTP; a certificate
+/// made for the run is valid for at least `timeout`.
+pub fn server_config(tls: &Tls, timeout: Duration) -> Result<Option<Arc<ServerConfig>>> {
     let (certs, key) = match tls {
         Tls::Disabled => return Ok(None),
-        Tls::Adhoc => adhoc_certificate()?,
+        Tls::Adhoc => run_certificate(timeout)?,
+        Tls::SelfSigned => {
+            tracing::info!("serving a self-signed certificate made for this run");
+            adhoc_certificate()?
+        }
         Tls::Pem { cert, key } => (load_certs(cert)?, load_private_key(key)?),
         Tls::Dir(dir) => {
             let pair = LoopbackCertificate::in_dir(dir)?;
@@ -46,6 +53,29 @@ pub fn server_config(tls: &Tls) -> Result<Option<Arc<ServerConfig>>> {
     // client has already sent its request and gone (the request is lost).
     config.send_tls13_tickets = 0;
     Ok(Some(Arc::new(config)))
+}
+
+/// A certificate for this run, never written to disk: from the local CA
+/// when there is one (said in the log, as is falling back when it cannot
+/// be read), else self-signed.
+fn run_certificate(
+    timeout: Duration,
+) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+    let local = LocalCa::default_dir().map(|dir| LocalCa::load(&dir));
+    match local {
+        Some(Ok(Some(ca))) => {
+            tracing::info!("serving a certificate of the local CA (oauth-callback trust)");
+            return ca.leaf(timeout);
+        }
+        Some(Err(e)) => {
+            tracing::warn!("cannot use the local CA ({e}); using a self-signed certificate")
+        }
+        _ => {}
+    }
+    tracing::info!(
+        "serving a self-signed certificate made for this run (`oauth-callback trust` removes the browser's warning)"
+    );
+    adhoc_certificate()
 }
 
 /// A fresh self-signed certificate for the loopback names, never written to disk.
@@ -150,7 +180,7 @@ fn expires_soon(der: &[u8]) -> bool {
 }
 
 /// Write a file only its owner can read (also when it existed before).
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -233,12 +263,19 @@ fn pem_error(path: &Path, error: rustls::pki_types::pem::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DEFAULT_TIMEOUT;
 
     #[test]
     fn adhoc_certificates_make_a_server_config() {
-        let config = server_config(&Tls::Adhoc).unwrap().unwrap();
+        let config = server_config(&Tls::Adhoc, DEFAULT_TIMEOUT)
+            .unwrap()
+            .unwrap();
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        assert!(server_config(&Tls::Disabled).unwrap().is_none());
+        assert!(
+            server_config(&Tls::Disabled, DEFAULT_TIMEOUT)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -249,7 +286,7 @@ mod tests {
         assert_eq!(first.fingerprint, again.fingerprint);
         assert_eq!(first.fingerprint.len(), 32 * 3 - 1);
         assert!(
-            server_config(&Tls::Dir(dir.path().join("tls")))
+            server_config(&Tls::Dir(dir.path().join("tls")), DEFAULT_TIMEOUT)
                 .unwrap()
                 .is_some()
         );
@@ -267,7 +304,7 @@ mod tests {
             cert: "/nonexistent/cert.pem".into(),
             key: "/nonexistent/key.pem".into(),
         };
-        let error = server_config(&tls).unwrap_err();
+        let error = server_config(&tls, DEFAULT_TIMEOUT).unwrap_err();
         assert_eq!(error.to_string(), "/nonexistent/cert.pem");
         assert!(
             matches!(
