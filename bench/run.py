@@ -137,9 +137,8 @@ def throughput(subject, seconds):
 
 
 def ensure_tools():
-    """wrk from Debian, an optimised `wasmtime` (the test command's own copy
-    is built with less optimisation), and the release binaries this script
-    measures."""
+    """wrk from Debian, `wasmtime` (the test command's own copy stays in
+    target/), and the release binaries this script measures."""
     if not shutil.which("wrk"):
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
