@@ -317,7 +317,7 @@ mod tests {
             .map(|e| e.unwrap().file_name().into_string().unwrap())
             .collect();
         files.sort();
-        assert_eq!(files, [INTERMEDIATE_FILE, KEY_FILE, ROOT_FILE]);
+        assert_eq!(files, [KEY_FILE, INTERMEDIATE_FILE, ROOT_FILE]);
         let private = files
             .iter()
             .filter(|f| {

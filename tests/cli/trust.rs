@@ -9,12 +9,25 @@ use std::time::Duration;
 
 use oauth_callback::LocalCa;
 
-/// `openssl verify` of `leaf` against the CA in `dir` for `purpose`:
-/// whether it passed, and what openssl said.
+/// `openssl verify` of `leaf` against the CA in `dir` for `purpose`, its
+/// root trusted as the stores trust it: for TLS servers only (openssl's
+/// auxiliary trust `serverAuth`, what NSS's `C,,` says); whether it passed,
+/// and what openssl said.
 fn verify(dir: &Path, leaf: &Path, purpose: &str) -> (bool, String) {
+    let trusted = dir.join("root-for-tls-servers.pem");
+    if !trusted.exists() {
+        let made = Command::new("openssl")
+            .args(["x509", "-addtrust", "serverAuth", "-in"])
+            .arg(dir.join("root.pem"))
+            .arg("-out")
+            .arg(&trusted)
+            .status()
+            .unwrap();
+        assert!(made.success());
+    }
     let out = Command::new("openssl")
         .args(["verify", "-purpose", purpose, "-CAfile"])
-        .arg(dir.join("root.pem"))
+        .arg(&trusted)
         .arg("-untrusted")
         .arg(dir.join("intermediate.pem"))
         .arg(leaf)
