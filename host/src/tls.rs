@@ -16,20 +16,45 @@ use crate::error::{Error, PemError, Result};
 /// Names every loopback certificate covers.
 pub const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "::1", "localhost"];
 
-/// The TLS configuration for `tls`, or none for plain HTTP; a certificate
-/// made for the run is valid for at least `timeout`.
-pub fn server_config(tls: &Tls, timeout: Duration) -> Result<Option<Arc<ServerConfig>>> {
-    let (certs, key) = match tls {
+/// Which certificate a server serves; its [`Display`](std::fmt::Display)
+/// is the log line said once the server listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// A leaf of the local CA, made for this run.
+    LocalCa,
+    /// A self-signed certificate made for this run.
+    SelfSigned,
+    /// The certificate files given.
+    Files,
+}
+
+impl std::fmt::Display for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Served::LocalCa => "serving a certificate of the local CA made for this run",
+            Served::SelfSigned => {
+                "serving a self-signed certificate made for this run (browsers warn; \
+                 `oauth-callback trust` removes the warning)"
+            }
+            Served::Files => "serving the certificate files given",
+        })
+    }
+}
+
+/// The TLS configuration for `tls` and what it serves, or none for plain
+/// HTTP; a certificate made for the run is valid for at least `timeout`.
+pub fn server_config(tls: &Tls, timeout: Duration) -> Result<Option<(Arc<ServerConfig>, Served)>> {
+    let ((certs, key), served) = match tls {
         Tls::Disabled => return Ok(None),
         Tls::Adhoc => run_certificate(timeout)?,
-        Tls::SelfSigned => {
-            tracing::info!("serving a self-signed certificate made for this run");
-            adhoc_certificate()?
-        }
-        Tls::Pem { cert, key } => (load_certs(cert)?, load_private_key(key)?),
+        Tls::SelfSigned => (adhoc_certificate()?, Served::SelfSigned),
+        Tls::Pem { cert, key } => ((load_certs(cert)?, load_private_key(key)?), Served::Files),
         Tls::Dir(dir) => {
             let pair = LoopbackCertificate::in_dir(dir)?;
-            (load_certs(&pair.cert)?, load_private_key(&pair.key)?)
+            (
+                (load_certs(&pair.cert)?, load_private_key(&pair.key)?),
+                Served::Files,
+            )
         }
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -52,34 +77,28 @@ pub fn server_config(tls: &Tls, timeout: Duration) -> Result<Option<Arc<ServerCo
     // server, and writing them after the handshake would fail it when the
     // client has already sent its request and gone (the request is lost).
     config.send_tls13_tickets = 0;
-    Ok(Some(Arc::new(config)))
+    Ok(Some((Arc::new(config), served)))
 }
 
+/// A certificate pair as rustls takes it.
+type Pair = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
 /// A certificate for this run, never written to disk: from the local CA
-/// when there is one (said in the log, as is falling back when it cannot
-/// be read), else self-signed.
-fn run_certificate(
-    timeout: Duration,
-) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
-    let local = LocalCa::default_dir().map(|dir| LocalCa::load(&dir));
-    match local {
-        Some(Ok(Some(ca))) => {
-            tracing::info!("serving a certificate of the local CA (oauth-callback trust)");
-            return ca.leaf(timeout);
-        }
+/// when there is one (a CA that cannot be read is said, and skipped), else
+/// self-signed.
+fn run_certificate(timeout: Duration) -> Result<(Pair, Served)> {
+    match LocalCa::default_dir().map(|dir| LocalCa::load(&dir)) {
+        Some(Ok(Some(ca))) => return Ok((ca.leaf(timeout)?, Served::LocalCa)),
         Some(Err(e)) => {
             tracing::warn!("cannot use the local CA ({e}); using a self-signed certificate")
         }
         _ => {}
     }
-    tracing::info!(
-        "serving a self-signed certificate made for this run (`oauth-callback trust` removes the browser's warning)"
-    );
-    adhoc_certificate()
+    Ok((adhoc_certificate()?, Served::SelfSigned))
 }
 
 /// A fresh self-signed certificate for the loopback names, never written to disk.
-pub fn adhoc_certificate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+pub fn adhoc_certificate() -> Result<Pair> {
     let certified = loopback_certificate()?;
     let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
     Ok((vec![certified.cert.der().clone()], key.into()))
@@ -267,9 +286,10 @@ mod tests {
 
     #[test]
     fn adhoc_certificates_make_a_server_config() {
-        let config = server_config(&Tls::Adhoc, DEFAULT_TIMEOUT)
+        let (config, served) = server_config(&Tls::SelfSigned, DEFAULT_TIMEOUT)
             .unwrap()
             .unwrap();
+        assert_eq!(served, Served::SelfSigned);
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
         assert!(
             server_config(&Tls::Disabled, DEFAULT_TIMEOUT)

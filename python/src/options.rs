@@ -76,6 +76,7 @@ impl Options {
                 self.ssl_cert,
                 self.ssl_key,
                 self.adhoc_ssl,
+                self.self_signed,
                 self.force_https,
             )?)
             .one_scheme(self.one_scheme);

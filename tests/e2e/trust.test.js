@@ -43,6 +43,12 @@ test('after trust, Chromium loads the callback with no certificate warning; afte
   assert.match(trust(env), /Chrome\/Chromium: already trusted/, 'a second run changes nothing');
   assert.match(trust(env, '--status'), /Chrome\/Chromium: trusted/);
 
+  const exported = join(home, 'exported-root.pem');
+  assert.match(trust(env, '--export', exported), /public root/);
+  assert.equal(readFileSync(exported, 'utf8'),
+    readFileSync(join(home, '.local/share/oauth-callback/ca/root.pem'), 'utf8'));
+  assert.ok(!readFileSync(exported, 'utf8').includes('PRIVATE KEY'));
+
   const keys = filesUnder(home).filter((path) => readFileSync(path).includes('PRIVATE KEY'));
   assert.deepEqual(keys.map((path) => path.slice(home.length)), ['/.local/share/oauth-callback/ca/intermediate.key'],
     'the only private key on disk is the intermediate\'s');

@@ -70,7 +70,7 @@ impl Schemes {
         let made = self.adhoc.get_or_init(|| async {
             let made = tokio::task::spawn_blocking(|| crate::tls::server_config(&Tls::Adhoc, crate::DEFAULT_TIMEOUT)).await;
             match made {
-                Ok(Ok(Some(config))) => {
+                Ok(Ok(Some((config, _)))) => {
                     tracing::info!(
                         "a browser asked for https on the http port: serving it with an ad hoc certificate"
                     );
@@ -111,7 +111,7 @@ mod tests {
     }
 
     fn tls() -> TlsAcceptor {
-        let config = crate::tls::server_config(&Tls::Adhoc, crate::DEFAULT_TIMEOUT)
+        let (config, _) = crate::tls::server_config(&Tls::Adhoc, crate::DEFAULT_TIMEOUT)
             .unwrap()
             .unwrap();
         TlsAcceptor::from(config)
