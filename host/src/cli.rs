@@ -13,6 +13,7 @@ mod serve;
 mod signals;
 mod stdout;
 mod terminal;
+mod trust;
 
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
@@ -119,6 +120,10 @@ enum Command {
     /// Generate a reusable loopback certificate and key (for 127.0.0.1, ::1
     /// and localhost), print its fingerprint and how to trust it once.
     Cert(cert::CertArgs),
+    /// Make a local CA that can vouch only for loopback servers (once), and
+    /// trust its root in your browsers for websites only: no certificate
+    /// warning for the callback.
+    Trust(trust::TrustArgs),
     /// Write the embedded default handler component (.wasm) to FILE, or to
     /// stdout: the same component runs under `wasmtime serve`.
     ExportHandler {
@@ -143,6 +148,7 @@ impl Cli {
         match self.command {
             None => return self.serve.run(self.quiet),
             Some(Command::Cert(args)) => args.run()?,
+            Some(Command::Trust(args)) => args.run()?,
             Some(Command::ExportHandler { file: Some(path) }) => {
                 std::fs::write(&path, crate::EMBEDDED_HANDLER)
                     .map_err(|source| Failure::Write { path, source })?

@@ -21,9 +21,14 @@ pub const HEALTH_PATH: &str = oauth_callback_guest::http::HEALTH_PATH;
 /// How the server secures its connections.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub enum Tls {
-    /// A self-signed certificate generated in memory for this run.
+    /// A certificate made in memory for this run: signed by the local CA
+    /// when `oauth-callback trust` made one ([`LocalCa`](crate::LocalCa):
+    /// no browser warning), else self-signed.
     #[default]
     Adhoc,
+    /// A self-signed certificate made in memory for this run, even when
+    /// there is a local CA.
+    SelfSigned,
     /// A certificate chain and private key from PEM files.
     Pem {
         /// PEM file with the certificate chain, leaf first.

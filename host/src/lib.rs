@@ -42,6 +42,7 @@ mod config;
 mod error;
 mod files;
 mod lifecycle;
+mod local_ca;
 mod nonblocking;
 mod result;
 // Public only for the handler benchmark (feature `bench`): wasmtime types
@@ -60,6 +61,7 @@ pub use crate::config::{
     Tls,
 };
 pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting};
+pub use crate::local_ca::{CA_VALIDITY, LocalCa};
 pub use crate::nonblocking::{AsyncCallbackServer, AsyncRunningServer};
 pub use crate::result::CallbackResult;
 pub use crate::runtime::EMBEDDED_HANDLER;

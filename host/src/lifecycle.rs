@@ -73,7 +73,10 @@ impl Flow {
             Some(path) => Runtime::from_file(&path),
             None => Runtime::embedded(),
         });
-        let tls = tls::server_config(config.tls())?;
+        let (tls, served) = match tls::server_config(config.tls(), config.timeout())? {
+            Some((tls, served)) => (Some(tls), Some(served)),
+            None => (None, None),
+        };
         let settings = wit::Settings {
             callback_path: config.path().to_string(),
             success_page: config.success_html.as_deref().and_then(read_page),
@@ -127,6 +130,9 @@ impl Flow {
             runtime: tokio::runtime::Handle::current(),
         };
         app.loaded(loading.await.expect("loading the handler panicked")?);
+        if let Some(served) = served {
+            tracing::info!("{served}");
+        }
         if bound.iter().any(|addr| !addr.ip().is_loopback()) {
             tracing::warn!("listening on {local_addr}: other machines can reach the callback");
         }

@@ -3,26 +3,58 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
+use crate::LocalCa;
 use crate::config::Tls;
 use crate::error::{Error, PemError, Result};
 
 /// Names every loopback certificate covers.
 pub const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "::1", "localhost"];
 
-/// The TLS configuration for `tls`, or none for plain HTTP.
-pub fn server_config(tls: &Tls) -> Result<Option<Arc<ServerConfig>>> {
-    let (certs, key) = match tls {
+/// Which certificate a server serves; its [`Display`](std::fmt::Display)
+/// is the log line said once the server listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Served {
+    /// A leaf of the local CA, made for this run.
+    LocalCa,
+    /// A self-signed certificate made for this run.
+    SelfSigned,
+    /// The certificate files given.
+    Files,
+}
+
+impl std::fmt::Display for Served {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Served::LocalCa => "serving a certificate of the local CA made for this run",
+            Served::SelfSigned => {
+                "serving a self-signed certificate made for this run (browsers warn; \
+                 `oauth-callback trust` removes the warning)"
+            }
+            Served::Files => "serving the certificate files given",
+        })
+    }
+}
+
+/// The TLS configuration for `tls` and what it serves, or none for plain
+/// HTTP; a certificate made for the run is valid for at least `timeout`.
+pub fn server_config(tls: &Tls, timeout: Duration) -> Result<Option<(Arc<ServerConfig>, Served)>> {
+    let ((certs, key), served) = match tls {
         Tls::Disabled => return Ok(None),
-        Tls::Adhoc => adhoc_certificate()?,
-        Tls::Pem { cert, key } => (load_certs(cert)?, load_private_key(key)?),
+        Tls::Adhoc => run_certificate(timeout)?,
+        Tls::SelfSigned => (adhoc_certificate()?, Served::SelfSigned),
+        Tls::Pem { cert, key } => ((load_certs(cert)?, load_private_key(key)?), Served::Files),
         Tls::Dir(dir) => {
             let pair = LoopbackCertificate::in_dir(dir)?;
-            (load_certs(&pair.cert)?, load_private_key(&pair.key)?)
+            (
+                (load_certs(&pair.cert)?, load_private_key(&pair.key)?),
+                Served::Files,
+            )
         }
     };
     let provider = Arc::new(rustls::crypto::ring::default_provider());
@@ -45,11 +77,28 @@ pub fn server_config(tls: &Tls) -> Result<Option<Arc<ServerConfig>>> {
     // server, and writing them after the handshake would fail it when the
     // client has already sent its request and gone (the request is lost).
     config.send_tls13_tickets = 0;
-    Ok(Some(Arc::new(config)))
+    Ok(Some((Arc::new(config), served)))
+}
+
+/// A certificate pair as rustls takes it.
+type Pair = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
+
+/// A certificate for this run, never written to disk: from the local CA
+/// when there is one (a CA that cannot be read is said, and skipped), else
+/// self-signed.
+fn run_certificate(timeout: Duration) -> Result<(Pair, Served)> {
+    match LocalCa::default_dir().map(|dir| LocalCa::load(&dir)) {
+        Some(Ok(Some(ca))) => return Ok((ca.leaf(timeout)?, Served::LocalCa)),
+        Some(Err(e)) => {
+            tracing::warn!("cannot use the local CA ({e}); using a self-signed certificate")
+        }
+        _ => {}
+    }
+    Ok((adhoc_certificate()?, Served::SelfSigned))
 }
 
 /// A fresh self-signed certificate for the loopback names, never written to disk.
-pub fn adhoc_certificate() -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>)> {
+pub fn adhoc_certificate() -> Result<Pair> {
     let certified = loopback_certificate()?;
     let key = PrivatePkcs8KeyDer::from(certified.signing_key.serialize_der());
     Ok((vec![certified.cert.der().clone()], key.into()))
@@ -150,7 +199,7 @@ fn expires_soon(der: &[u8]) -> bool {
 }
 
 /// Write a file only its owner can read (also when it existed before).
-fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;
     let mut options = std::fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
@@ -233,12 +282,20 @@ fn pem_error(path: &Path, error: rustls::pki_types::pem::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::DEFAULT_TIMEOUT;
 
     #[test]
     fn adhoc_certificates_make_a_server_config() {
-        let config = server_config(&Tls::Adhoc).unwrap().unwrap();
+        let (config, served) = server_config(&Tls::SelfSigned, DEFAULT_TIMEOUT)
+            .unwrap()
+            .unwrap();
+        assert_eq!(served, Served::SelfSigned);
         assert_eq!(config.alpn_protocols, vec![b"http/1.1".to_vec()]);
-        assert!(server_config(&Tls::Disabled).unwrap().is_none());
+        assert!(
+            server_config(&Tls::Disabled, DEFAULT_TIMEOUT)
+                .unwrap()
+                .is_none()
+        );
     }
 
     #[test]
@@ -249,7 +306,7 @@ mod tests {
         assert_eq!(first.fingerprint, again.fingerprint);
         assert_eq!(first.fingerprint.len(), 32 * 3 - 1);
         assert!(
-            server_config(&Tls::Dir(dir.path().join("tls")))
+            server_config(&Tls::Dir(dir.path().join("tls")), DEFAULT_TIMEOUT)
                 .unwrap()
                 .is_some()
         );
@@ -267,7 +324,7 @@ mod tests {
             cert: "/nonexistent/cert.pem".into(),
             key: "/nonexistent/key.pem".into(),
         };
-        let error = server_config(&tls).unwrap_err();
+        let error = server_config(&tls, DEFAULT_TIMEOUT).unwrap_err();
         assert_eq!(error.to_string(), "/nonexistent/cert.pem");
         assert!(
             matches!(

@@ -24,6 +24,7 @@ pub struct Options {
     ssl_cert: Option<PathBuf>,
     ssl_key: Option<PathBuf>,
     adhoc_ssl: bool,
+    self_signed: bool,
     force_https: bool,
     success_html_path: Option<PathBuf>,
     error_html_path: Option<PathBuf>,
@@ -75,6 +76,7 @@ impl Options {
                 self.ssl_cert,
                 self.ssl_key,
                 self.adhoc_ssl,
+                self.self_signed,
                 self.force_https,
             )?)
             .one_scheme(self.one_scheme);
@@ -123,16 +125,19 @@ fn seconds(timeout: f64) -> PyResult<Duration> {
     Ok(Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX))
 }
 
-/// The original module's TLS choices: a PEM pair; else an ad hoc
-/// certificate, unless `force_https=False` asks for plain HTTP.
+/// The original module's TLS choices: a PEM pair; else a certificate made
+/// for the run (self-signed when asked, else from the local CA when there
+/// is one), unless `force_https=False` asks for plain HTTP.
 fn tls(
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     adhoc: bool,
+    self_signed: bool,
     force_https: bool,
 ) -> PyResult<Tls> {
     match (cert, key) {
         (Some(cert), Some(key)) => Ok(Tls::Pem { cert, key }),
+        (None, None) if self_signed => Ok(Tls::SelfSigned),
         (None, None) if adhoc || force_https => Ok(Tls::Adhoc),
         (None, None) => Ok(Tls::Disabled),
         _ => Err(config_error(

@@ -125,7 +125,7 @@ impl Server {
             tracing::dispatcher::with_default(&dispatch, || {
                 if implicit_adhoc {
                     tracing::info!(
-                        "no certificate given (ssl_cert/ssl_key): using an ad hoc self-signed one"
+                        "no certificate given (ssl_cert/ssl_key): using an ad hoc one made for this run"
                     );
                 }
                 if let Some(page) = page {

@@ -19,5 +19,6 @@ mod security;
 mod support;
 #[cfg(unix)]
 mod terminal;
+mod trust;
 mod usability;
 mod wasi_hosts;

@@ -17,9 +17,10 @@ export const screenshots = join(repo, 'target', 'e2e');
 export const examples = join(repo, 'target', 'release', 'examples');
 export const CLIENT_ID = 'oauth-callback-e2e';
 
-/** Start oauth-callback (on a free port unless `port` is given); resolves once it is listening. */
-export function startCallback(args = [], { port = 0 } = {}) {
-  const child = spawn(binary, ['--port', String(port), ...args], { stdio: ['pipe', 'pipe', 'pipe'] });
+/** Start oauth-callback (on a free port unless `port` is given, in `env`);
+ * resolves once it is listening. */
+export function startCallback(args = [], { port = 0, env = process.env } = {}) {
+  const child = spawn(binary, ['--port', String(port), ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => { stdout += chunk; });
@@ -111,8 +112,10 @@ export async function exchangeCode(issuer, redirectUri, code, verifier) {
   return { status: response.status, body: await response.json() };
 }
 
-/** Headless Chromium (Debian's), a fresh profile, certificate errors ignored. */
-export async function launchBrowser() {
+/** Headless Chromium (Debian's), a fresh profile, certificate errors
+ * ignored, unless `verify`: then it trusts what its NSS database in
+ * `env.HOME` trusts, as a user's browser does. */
+export async function launchBrowser({ verify = false, env = process.env } = {}) {
   const executablePath = process.env.CHROMIUM ?? '/usr/bin/chromium';
   if (!existsSync(executablePath)) {
     throw new Error(`${executablePath} is missing; get it with: apt-get install chromium (or set CHROMIUM)`);
@@ -121,8 +124,9 @@ export async function launchBrowser() {
     executablePath,
     args: ['--no-sandbox', '--disable-gpu', '--no-first-run', '--disable-background-networking',
       '--disable-component-update', '--disable-sync', '--disable-quic'],
+    env,
   });
-  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const context = await browser.newContext({ ignoreHTTPSErrors: !verify });
   return { browser, page: await context.newPage() };
 }
 

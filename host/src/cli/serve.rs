@@ -62,10 +62,16 @@ pub struct ServeArgs {
     #[arg(allow_hyphen_values = true, value_parser = path_not_a_flag, long, value_name = "DIR", conflicts_with_all = ["adhoc_ssl", "no_https"])]
     tls_dir: Option<PathBuf>,
 
-    /// Use a self-signed certificate made in memory for this run (the default
-    /// when no certificate is given; the browser shows a warning).
+    /// Use a certificate made in memory for this run (the default when no
+    /// certificate is given): signed by the local CA when `oauth-callback
+    /// trust` made one (no browser warning), else self-signed.
     #[arg(long, conflicts_with = "no_https")]
     adhoc_ssl: bool,
+
+    /// Use a self-signed certificate made in memory for this run even when
+    /// there is a local CA (the browser shows a warning).
+    #[arg(long, conflicts_with_all = ["no_https", "adhoc_ssl", "ssl_cert", "tls_dir"])]
+    self_signed: bool,
 
     /// Serve plain HTTP instead of HTTPS (not recommended).
     #[arg(long)]
@@ -210,7 +216,7 @@ impl ServeArgs {
         })));
         if self.implicit_adhoc() {
             tracing::info!(
-                "no certificate given (--ssl-cert/--ssl-key): using an ad hoc self-signed one"
+                "no certificate given (--ssl-cert/--ssl-key): using an ad hoc one made for this run"
             );
         }
         let uri = server.redirect_uri().to_string();
@@ -281,6 +287,7 @@ impl ServeArgs {
             },
             (_, _, Some(dir)) => Tls::Dir(dir.clone()),
             _ if self.no_https => Tls::Disabled,
+            _ if self.self_signed => Tls::SelfSigned,
             _ => Tls::Adhoc,
         }
     }

@@ -68,9 +68,9 @@ impl Schemes {
     /// The ad hoc certificate's acceptor, made once (on a blocking thread).
     async fn adhoc(&self) -> Option<TlsAcceptor> {
         let made = self.adhoc.get_or_init(|| async {
-            let made = tokio::task::spawn_blocking(|| crate::tls::server_config(&Tls::Adhoc)).await;
+            let made = tokio::task::spawn_blocking(|| crate::tls::server_config(&Tls::Adhoc, crate::DEFAULT_TIMEOUT)).await;
             match made {
-                Ok(Ok(Some(config))) => {
+                Ok(Ok(Some((config, _)))) => {
                     tracing::info!(
                         "a browser asked for https on the http port: serving it with an ad hoc certificate"
                     );
@@ -111,7 +111,9 @@ mod tests {
     }
 
     fn tls() -> TlsAcceptor {
-        let config = crate::tls::server_config(&Tls::Adhoc).unwrap().unwrap();
+        let (config, _) = crate::tls::server_config(&Tls::Adhoc, crate::DEFAULT_TIMEOUT)
+            .unwrap()
+            .unwrap();
         TlsAcceptor::from(config)
     }
 
