@@ -172,6 +172,21 @@ impl LocalCa {
         Ok((chain, key))
     }
 
+    /// The root's subject common name, which names it in the stores.
+    pub fn name(&self) -> String {
+        let der = self.root_der();
+        x509_parser::parse_x509_certificate(&der)
+            .ok()
+            .and_then(|(_, cert)| {
+                cert.subject()
+                    .iter_common_name()
+                    .next()
+                    .and_then(|cn| cn.as_str().ok())
+                    .map(String::from)
+            })
+            .unwrap_or_default()
+    }
+
     /// When the CA stops being valid (its intermediate's `notAfter`).
     pub fn expires(&self) -> Option<time::OffsetDateTime> {
         let der = first_certificate(&self.intermediate_pem);

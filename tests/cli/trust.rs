@@ -137,3 +137,72 @@ fn the_local_ca_vouches_only_for_loopback_tls_servers() {
         assert!(!passed, "{purpose} verified: {said}");
     }
 }
+
+/// On WSL (as `WSL_DISTRO_NAME` says), `trust` also puts the root into the
+/// Windows user's Root store through `certutil.exe`, with the Windows path
+/// `wslpath -w` gives, and `--status` and `--uninstall` follow it there:
+/// stand-ins for both record what they were asked.
+#[cfg(unix)]
+#[test]
+fn on_wsl_the_windows_user_store_gets_the_root_too() {
+    use std::os::unix::fs::PermissionsExt;
+    let home = tempfile::tempdir().unwrap();
+    let bin = home.path().join("bin");
+    std::fs::create_dir(&bin).unwrap();
+    let log = home.path().join("certutil.exe.log");
+    let stand_ins = [
+        (
+            "certutil.exe",
+            "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$STAND_IN_LOG\"\ncase \"$2\" in\n  -addstore) touch \"$STAND_IN_LOG.added\";;\n  -verifystore) [ -f \"$STAND_IN_LOG.added\" ] || exit 1;;\n  -delstore) rm -f \"$STAND_IN_LOG.added\";;\nesac\n",
+        ),
+        ("wslpath", "#!/bin/sh\nprintf '%s\\n' 'C:\\Users\\alice\\root.pem'\n"),
+    ];
+    for (name, script) in stand_ins {
+        let path = bin.join(name);
+        std::fs::write(&path, script).unwrap();
+        std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o755)).unwrap();
+    }
+    let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
+    let trust = |args: &[&str]| {
+        let out = crate::support::binary()
+            .arg("trust")
+            .args(args)
+            .env("HOME", home.path())
+            .env_remove("XDG_DATA_HOME")
+            .env("WSL_DISTRO_NAME", "Debian")
+            .env("PATH", &path)
+            .env("STAND_IN_LOG", &log)
+            .output()
+            .unwrap();
+        let said = String::from_utf8_lossy(&out.stdout).to_string();
+        assert!(
+            out.status.success(),
+            "trust {args:?}: {said}{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        said
+    };
+    assert!(trust(&[]).contains("Windows, current user (from WSL): trusted"));
+    assert!(trust(&[]).contains("Windows, current user (from WSL): already trusted"));
+    assert!(trust(&["--status"]).contains("Windows, current user (from WSL): trusted"));
+    trust(&["--uninstall"]);
+    let asked: Vec<String> = std::fs::read_to_string(&log)
+        .unwrap()
+        .lines()
+        .map(|line| line.split(' ').take(3).collect::<Vec<_>>().join(" "))
+        .collect();
+    assert!(
+        asked.contains(&"-user -addstore Root".to_string()),
+        "{asked:?}"
+    );
+    assert!(
+        asked.contains(&"-user -delstore Root".to_string()),
+        "{asked:?}"
+    );
+    let added = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        added.contains(r"-user -addstore Root C:\Users\alice\root.pem"),
+        "{added}"
+    );
+    assert!(!log.with_extension("log.added").exists(), "removed again");
+}

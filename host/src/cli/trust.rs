@@ -7,6 +7,7 @@
 //! through `certutil` (Debian's `libnss3-tools`) with trust flags `C,,`
 //! (a CA for TLS servers only).
 
+use std::ffi::{OsStr, OsString};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -36,12 +37,6 @@ pub struct TrustArgs {
     /// Write the public root to FILE, for a browser on another machine.
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
-}
-
-/// One NSS database: where, and for which browser.
-struct NssStore {
-    dir: PathBuf,
-    browser: &'static str,
 }
 
 impl TrustArgs {
@@ -84,42 +79,226 @@ impl TrustArgs {
     }
 }
 
+/// A store the root is trusted in.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Store {
+    /// An NSS database (Chrome and Chromium on Linux, a Firefox profile),
+    /// through `certutil` (NSS's).
+    Nss { dir: PathBuf, browser: &'static str },
+    /// The current Windows user's Root store, through Windows' `certutil`
+    /// (`certutil.exe` from WSL, whose browser is Windows'); Windows asks
+    /// the user to confirm.
+    Windows { certutil: &'static str },
+    /// The macOS login keychain, trusted for SSL only (`security`).
+    Keychain { keychain: PathBuf },
+}
+
+impl Store {
+    /// What it is called in `trust`'s output.
+    fn name(&self) -> String {
+        match self {
+            Store::Nss { dir, browser } => format!("{browser} ({})", dir.display()),
+            Store::Windows { certutil } if *certutil == WSL_CERTUTIL => {
+                "Windows, current user (from WSL)".into()
+            }
+            Store::Windows { .. } => "Windows, current user".into(),
+            Store::Keychain { keychain } => {
+                format!("macOS login keychain ({})", keychain.display())
+            }
+        }
+    }
+
+    /// The program its commands run.
+    fn program(&self) -> &'static str {
+        match self {
+            Store::Nss { .. } => "certutil",
+            Store::Windows { certutil } => certutil,
+            Store::Keychain { .. } => "security",
+        }
+    }
+
+    /// Trust the root (`root`: its file, as the program reads it), for TLS
+    /// servers only where the store can say so.
+    fn add(&self, root: &OsStr) -> Vec<OsString> {
+        match self {
+            Store::Nss { dir, .. } => args([
+                "-A".into(),
+                "-d".into(),
+                sql(dir),
+                "-t".into(),
+                NSS_TRUST.into(),
+                "-n".into(),
+                NICKNAME.into(),
+                "-i".into(),
+                root.into(),
+            ]),
+            Store::Windows { .. } => args([
+                "-user".into(),
+                "-addstore".into(),
+                "Root".into(),
+                root.into(),
+            ]),
+            Store::Keychain { keychain } => args([
+                "add-trusted-cert".into(),
+                "-r".into(),
+                "trustRoot".into(),
+                "-p".into(),
+                "ssl".into(),
+                "-k".into(),
+                keychain.into(),
+                root.into(),
+            ]),
+        }
+    }
+
+    /// Whether it holds the root (exit status 0).
+    fn check(&self, name: &str) -> Vec<OsString> {
+        match self {
+            Store::Nss { dir, .. } => args([
+                "-L".into(),
+                "-d".into(),
+                sql(dir),
+                "-n".into(),
+                NICKNAME.into(),
+            ]),
+            Store::Windows { .. } => args([
+                "-user".into(),
+                "-verifystore".into(),
+                "Root".into(),
+                name.into(),
+            ]),
+            Store::Keychain { keychain } => args([
+                "find-certificate".into(),
+                "-c".into(),
+                name.into(),
+                keychain.into(),
+            ]),
+        }
+    }
+
+    /// Remove one copy of the root.
+    fn remove(&self, name: &str) -> Vec<OsString> {
+        match self {
+            Store::Nss { dir, .. } => args([
+                "-D".into(),
+                "-d".into(),
+                sql(dir),
+                "-n".into(),
+                NICKNAME.into(),
+            ]),
+            Store::Windows { .. } => args([
+                "-user".into(),
+                "-delstore".into(),
+                "Root".into(),
+                name.into(),
+            ]),
+            Store::Keychain { keychain } => args([
+                "delete-certificate".into(),
+                "-c".into(),
+                name.into(),
+                keychain.into(),
+            ]),
+        }
+    }
+
+    /// Whether its program can be run here.
+    fn available(&self) -> bool {
+        which(self.program())
+    }
+
+    /// Whether it holds the root.
+    fn holds(&self, name: &str) -> bool {
+        Command::new(self.program())
+            .args(self.check(name))
+            .output()
+            .is_ok_and(|out| out.status.success())
+    }
+}
+
+/// Windows' certutil as WSL runs it.
+const WSL_CERTUTIL: &str = "certutil.exe";
+
+fn args<const N: usize>(words: [OsString; N]) -> Vec<OsString> {
+    words.into()
+}
+
+/// The stores of this system: on Linux the NSS databases (Chromium's made
+/// when `create` and missing) and, on WSL, Windows'; on macOS the login
+/// keychain; on Windows the current user's Root store.
+fn stores(create: bool) -> Vec<Store> {
+    if cfg!(windows) {
+        return vec![Store::Windows {
+            certutil: "certutil",
+        }];
+    }
+    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
+        return Vec::new();
+    };
+    if cfg!(target_os = "macos") {
+        return vec![Store::Keychain {
+            keychain: home.join("Library/Keychains/login.keychain-db"),
+        }];
+    }
+    let mut stores = nss_stores(&home, create);
+    if super::browser::on_wsl() {
+        stores.push(Store::Windows {
+            certutil: WSL_CERTUTIL,
+        });
+    }
+    stores
+}
+
+/// The file of the root as `store`'s program reads it: a Windows path for
+/// WSL's `certutil.exe` (`wslpath -w`).
+fn root_for(store: &Store, root: &Path) -> Result<OsString, Failure> {
+    if store.program() != WSL_CERTUTIL {
+        return Ok(root.into());
+    }
+    let out = Command::new("wslpath")
+        .arg("-w")
+        .arg(root)
+        .output()
+        .map_err(|e| Failure::Usage(format!("cannot run wslpath: {e}")))?;
+    let windows = String::from_utf8_lossy(&out.stdout).trim().to_string();
+    if !out.status.success() || windows.is_empty() {
+        return Err(Failure::Usage(format!(
+            "wslpath cannot name {} for Windows",
+            root.display()
+        )));
+    }
+    Ok(windows.into())
+}
+
 /// Install the root into every store that lacks it.
 fn install(ca: &LocalCa) -> Result<(), Failure> {
-    certutil_present()?;
     let root = ca.dir().join("root.pem");
-    for store in nss_stores(true) {
-        if nss_has_root(&store.dir) {
-            println!(
-                "{}: already trusted ({})",
-                store.browser,
-                store.dir.display()
-            );
+    let name = ca.name();
+    let stores = stores(true);
+    if stores.iter().all(|store| !store.available()) {
+        return Err(missing_tools());
+    }
+    for store in stores.iter().filter(|store| store.available()) {
+        if store.holds(&name) {
+            println!("{}: already trusted", store.name());
             continue;
         }
-        run(Command::new("certutil")
-            .arg("-A")
-            .arg("-d")
-            .arg(sql(&store.dir))
-            .args(["-t", NSS_TRUST, "-n", NICKNAME, "-i"])
-            .arg(&root))?;
-        println!("{}: trusted ({})", store.browser, store.dir.display());
+        let file = root_for(store, &root)?;
+        run(store.program(), store.add(&file))?;
+        println!("{}: trusted", store.name());
     }
     Ok(())
 }
 
 /// Remove the root from every store, then the CA.
 fn uninstall(dir: &Path) -> Result<(), Failure> {
-    certutil_present()?;
-    for store in nss_stores(false) {
-        while nss_has_root(&store.dir) {
-            run(Command::new("certutil")
-                .arg("-D")
-                .arg("-d")
-                .arg(sql(&store.dir))
-                .args(["-n", NICKNAME]))?;
+    if let Some(ca) = LocalCa::load(dir)? {
+        let name = ca.name();
+        for store in stores(false).iter().filter(|store| store.available()) {
+            while store.holds(&name) {
+                run(store.program(), store.remove(&name))?;
+            }
+            println!("{}: removed", store.name());
         }
-        println!("{}: removed ({})", store.browser, store.dir.display());
     }
     LocalCa::remove(dir).map_err(|source| Failure::Write {
         path: dir.into(),
@@ -131,7 +310,8 @@ fn uninstall(dir: &Path) -> Result<(), Failure> {
 
 /// Each store, trusted or missing, and the CA's expiry.
 fn status(dir: &Path) -> Result<(), Failure> {
-    match LocalCa::load(dir)? {
+    let ca = LocalCa::load(dir)?;
+    match &ca {
         Some(ca) => match ca.expires() {
             Some(expires) => println!(
                 "local CA: {} (valid until {})",
@@ -142,27 +322,24 @@ fn status(dir: &Path) -> Result<(), Failure> {
         },
         None => println!("local CA: none (run `oauth-callback trust`)"),
     }
-    let certutil = which("certutil");
-    for store in nss_stores(false) {
-        let state = match certutil {
-            false => "unknown (certutil is missing: apt-get install libnss3-tools)",
-            true if nss_has_root(&store.dir) => "trusted",
-            true => "missing",
+    let name = ca.as_ref().map(LocalCa::name).unwrap_or_default();
+    for store in stores(false) {
+        let state = match (store.available(), &ca) {
+            (false, _) => format!("not present ({} is missing)", store.program()),
+            (true, Some(_)) if store.holds(&name) => "trusted".into(),
+            (true, _) => "missing".into(),
         };
-        println!("{}: {state} ({})", store.browser, store.dir.display());
+        println!("{}: {state}", store.name());
     }
     Ok(())
 }
 
 /// The user's NSS databases: Chromium's (made when `create` and missing),
 /// then each Firefox profile's.
-fn nss_stores(create: bool) -> Vec<NssStore> {
-    let Some(home) = std::env::var_os("HOME").map(PathBuf::from) else {
-        return Vec::new();
-    };
+fn nss_stores(home: &Path, create: bool) -> Vec<Store> {
     let mut stores = Vec::new();
     let chromium = home.join(".pki/nssdb");
-    if create && !chromium.join("cert9.db").exists() {
+    if create && which("certutil") && !chromium.join("cert9.db").exists() {
         let _ = std::fs::create_dir_all(&chromium);
         let _ = Command::new("certutil")
             .arg("-N")
@@ -172,7 +349,7 @@ fn nss_stores(create: bool) -> Vec<NssStore> {
             .output();
     }
     if chromium.join("cert9.db").exists() {
-        stores.push(NssStore {
+        stores.push(Store::Nss {
             dir: chromium,
             browser: "Chrome/Chromium",
         });
@@ -187,7 +364,7 @@ fn nss_stores(create: bool) -> Vec<NssStore> {
         };
         for profile in entries.flatten().map(|e| e.path()) {
             if profile.join("cert9.db").exists() {
-                stores.push(NssStore {
+                stores.push(Store::Nss {
                     dir: profile,
                     browser: "Firefox",
                 });
@@ -197,17 +374,6 @@ fn nss_stores(create: bool) -> Vec<NssStore> {
     stores
 }
 
-/// Whether the database holds our root.
-fn nss_has_root(dir: &Path) -> bool {
-    Command::new("certutil")
-        .arg("-L")
-        .arg("-d")
-        .arg(sql(dir))
-        .args(["-n", NICKNAME])
-        .output()
-        .is_ok_and(|out| out.status.success())
-}
-
 /// `sql:DIR`, NSS's name for a database folder.
 fn sql(dir: &Path) -> std::ffi::OsString {
     let mut name = std::ffi::OsString::from("sql:");
@@ -215,16 +381,13 @@ fn sql(dir: &Path) -> std::ffi::OsString {
     name
 }
 
-fn certutil_present() -> Result<(), Failure> {
-    if which("certutil") {
-        Ok(())
-    } else {
-        Err(Failure::Usage(
-            "certutil is missing: install it (Debian, Ubuntu: apt-get install libnss3-tools; \
-             Fedora: dnf install nss-tools) and run oauth-callback trust again"
-                .into(),
-        ))
-    }
+/// No store's program is here: one line naming the packages.
+fn missing_tools() -> Failure {
+    Failure::Usage(
+        "certutil is missing: install it (Debian, Ubuntu: apt-get install libnss3-tools; \
+         Fedora: dnf install nss-tools) and run oauth-callback trust again"
+            .into(),
+    )
 }
 
 fn which(program: &str) -> bool {
@@ -233,16 +396,98 @@ fn which(program: &str) -> bool {
 }
 
 /// Run a store's command; its failure is one line with what it said.
-fn run(command: &mut Command) -> Result<(), Failure> {
-    let out = command
+fn run(program: &str, arguments: Vec<OsString>) -> Result<(), Failure> {
+    let out = Command::new(program)
+        .args(arguments)
         .output()
-        .map_err(|e| Failure::Usage(format!("cannot run certutil: {e}")))?;
+        .map_err(|e| Failure::Usage(format!("cannot run {program}: {e}")))?;
     if out.status.success() {
         Ok(())
     } else {
         Err(Failure::Usage(format!(
-            "certutil failed: {}",
+            "{program} failed: {}",
             String::from_utf8_lossy(&out.stderr).trim()
         )))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn words(arguments: Vec<OsString>) -> Vec<String> {
+        arguments
+            .into_iter()
+            .map(|a| a.into_string().unwrap())
+            .collect()
+    }
+
+    #[test]
+    fn each_store_trusts_the_root_for_tls_servers_only_where_it_can_say_so() {
+        let name = "oauth-callback local CA root (alice@box 2026-11-30)";
+        let nss = Store::Nss {
+            dir: "/home/alice/.pki/nssdb".into(),
+            browser: "Chrome/Chromium",
+        };
+        assert_eq!(
+            words(nss.add("/ca/root.pem".as_ref())),
+            [
+                "-A",
+                "-d",
+                "sql:/home/alice/.pki/nssdb",
+                "-t",
+                "C,,",
+                "-n",
+                NICKNAME,
+                "-i",
+                "/ca/root.pem"
+            ]
+        );
+        assert_eq!(
+            words(nss.remove(name)),
+            ["-D", "-d", "sql:/home/alice/.pki/nssdb", "-n", NICKNAME]
+        );
+        let keychain = Store::Keychain {
+            keychain: "/Users/alice/Library/Keychains/login.keychain-db".into(),
+        };
+        assert_eq!(keychain.program(), "security");
+        assert_eq!(
+            words(keychain.add("/ca/root.pem".as_ref())),
+            [
+                "add-trusted-cert",
+                "-r",
+                "trustRoot",
+                "-p",
+                "ssl",
+                "-k",
+                "/Users/alice/Library/Keychains/login.keychain-db",
+                "/ca/root.pem"
+            ]
+        );
+        assert_eq!(
+            words(keychain.check(name)),
+            [
+                "find-certificate",
+                "-c",
+                name,
+                "/Users/alice/Library/Keychains/login.keychain-db"
+            ]
+        );
+        let wsl = Store::Windows {
+            certutil: WSL_CERTUTIL,
+        };
+        assert_eq!(wsl.program(), "certutil.exe");
+        assert_eq!(
+            words(wsl.add(r"C:\Users\alice\root.pem".as_ref())),
+            ["-user", "-addstore", "Root", r"C:\Users\alice\root.pem"]
+        );
+        assert_eq!(
+            words(wsl.check(name)),
+            ["-user", "-verifystore", "Root", name]
+        );
+        assert_eq!(
+            words(wsl.remove(name)),
+            ["-user", "-delstore", "Root", name]
+        );
     }
 }
