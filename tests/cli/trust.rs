@@ -155,7 +155,10 @@ fn on_wsl_the_windows_user_store_gets_the_root_too() {
             "certutil.exe",
             "#!/bin/sh\nprintf '%s\\n' \"$*\" >> \"$STAND_IN_LOG\"\ncase \"$2\" in\n  -addstore) touch \"$STAND_IN_LOG.added\";;\n  -verifystore) [ -f \"$STAND_IN_LOG.added\" ] || exit 1;;\n  -delstore) rm -f \"$STAND_IN_LOG.added\";;\nesac\n",
         ),
-        ("wslpath", "#!/bin/sh\nprintf '%s\\n' 'C:\\Users\\alice\\root.pem'\n"),
+        (
+            "wslpath",
+            "#!/bin/sh\nprintf '%s\\n' 'C:\\Users\\alice\\root.pem'\n",
+        ),
     ];
     for (name, script) in stand_ins {
         let path = bin.join(name);
@@ -205,4 +208,60 @@ fn on_wsl_the_windows_user_store_gets_the_root_too() {
         "{added}"
     );
     assert!(!log.with_extension("log.added").exists(), "removed again");
+}
+
+/// `trust --system`, inside a private mount namespace over copies of
+/// `/etc/ssl` and an empty `/usr/local/share/ca-certificates` (the
+/// machine's own store is never touched, even when this fails): curl
+/// without `-k` and Python's default SSL context accept a default run's
+/// chain; after `trust --uninstall` curl refuses it again.
+#[cfg(target_os = "linux")]
+#[test]
+fn trust_system_adds_the_root_for_curl_and_python_and_uninstall_takes_it_out() {
+    let home = tempfile::tempdir().unwrap();
+    let script = r#"
+set -eu
+cp -a /etc/ssl "$WORK/etc-ssl"
+mkdir "$WORK/anchors"
+mount --bind "$WORK/etc-ssl" /etc/ssl
+mount --bind "$WORK/anchors" /usr/local/share/ca-certificates
+"$BIN" trust --system
+"$BIN" --port 0 --timeout 30 -q --ready-file "$WORK/ready" > /dev/null 2>&1 &
+server=$!
+while [ ! -s "$WORK/ready" ]; do sleep 0.05; done
+health="$(sed 's|/callback$|/health|' "$WORK/ready")"
+echo "curl: $(curl -sS -o /dev/null -w '%{http_code}' "$health")"
+python3 -c 'import ssl, sys, urllib.request; print("python:", urllib.request.urlopen(sys.argv[1], context=ssl.create_default_context()).status)' "$health"
+"$BIN" trust --uninstall > /dev/null
+if curl -sS -o /dev/null "$health" 2> "$WORK/refused"; then echo "curl after uninstall: accepted"; else echo "curl after uninstall: refused"; fi
+kill "$server"
+wait "$server" || true
+"#;
+    let out = Command::new("unshare")
+        .args(["-m", "sh", "-c", script])
+        .env("BIN", crate::support::program())
+        .env("WORK", home.path())
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .expect("unshare runs (util-linux)");
+    let said = String::from_utf8_lossy(&out.stdout).to_string();
+    let errors = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{said}{errors}");
+    assert!(
+        said.contains(
+            "system (/usr/local/share/ca-certificates/oauth-callback-local-ca.crt): trusted"
+        ),
+        "{said}"
+    );
+    assert!(said.contains("curl: 200"), "{said}{errors}");
+    assert!(said.contains("python: 200"), "{said}{errors}");
+    assert!(
+        said.contains("curl after uninstall: refused"),
+        "{said}{errors}"
+    );
+    assert!(
+        !Path::new("/usr/local/share/ca-certificates/oauth-callback-local-ca.crt").exists(),
+        "the machine's own store was touched"
+    );
 }

@@ -37,6 +37,12 @@ pub struct TrustArgs {
     /// Write the public root to FILE, for a browser on another machine.
     #[arg(long, value_name = "FILE")]
     export: Option<PathBuf>,
+
+    /// Also add the public root (never a key) to the system's store, for
+    /// curl, Python and other programs (Debian's update-ca-certificates,
+    /// Fedora's update-ca-trust; needs root).
+    #[arg(long, conflicts_with_all = ["status", "uninstall", "export"])]
+    system: bool,
 }
 
 impl TrustArgs {
@@ -75,8 +81,92 @@ impl TrustArgs {
             );
             return Ok(());
         }
-        install(&ca)
+        install(&ca)?;
+        if self.system {
+            install_system(&ca)?;
+        }
+        Ok(())
     }
+}
+
+/// The system's store of trusted roots: a folder of anchors and the
+/// command that rebuilds the bundles from it.
+struct SystemStore {
+    anchors: &'static str,
+    update: &'static str,
+    arguments: &'static [&'static str],
+}
+
+/// The root's file among the system's anchors.
+const SYSTEM_FILE: &str = "oauth-callback-local-ca.crt";
+
+/// Debian's and Fedora's stores, the first whose command is here.
+fn system_store() -> Option<SystemStore> {
+    [
+        SystemStore {
+            anchors: "/usr/local/share/ca-certificates",
+            update: "update-ca-certificates",
+            arguments: &[],
+        },
+        SystemStore {
+            anchors: "/etc/pki/ca-trust/source/anchors",
+            update: "update-ca-trust",
+            arguments: &["extract"],
+        },
+    ]
+    .into_iter()
+    .find(|store| which(store.update) || Path::new("/usr/sbin").join(store.update).is_file())
+}
+
+impl SystemStore {
+    fn file(&self) -> PathBuf {
+        Path::new(self.anchors).join(SYSTEM_FILE)
+    }
+
+    /// Rebuild the system's bundles.
+    fn update(&self) -> Result<(), Failure> {
+        let program = if which(self.update) {
+            PathBuf::from(self.update)
+        } else {
+            Path::new("/usr/sbin").join(self.update)
+        };
+        let arguments = self.arguments.iter().map(OsString::from).collect();
+        run(&program.to_string_lossy(), arguments)
+    }
+}
+
+/// Add the public root to the system's store.
+fn install_system(ca: &LocalCa) -> Result<(), Failure> {
+    let store = system_store().ok_or_else(|| {
+        Failure::Usage(
+            "no system store known here (update-ca-certificates or update-ca-trust); \
+             trust --export FILE writes the root to add by hand"
+                .into(),
+        )
+    })?;
+    let file = store.file();
+    std::fs::write(&file, ca.root_pem()).map_err(|source| Failure::Write {
+        path: file.clone(),
+        source,
+    })?;
+    store.update()?;
+    println!("system ({}): trusted", file.display());
+    Ok(())
+}
+
+/// Take the root out of the system's store, when `trust --system` put it there.
+fn uninstall_system() -> Result<(), Failure> {
+    let Some(store) = system_store().filter(|store| store.file().exists()) else {
+        return Ok(());
+    };
+    let file = store.file();
+    std::fs::remove_file(&file).map_err(|source| Failure::Write {
+        path: file.clone(),
+        source,
+    })?;
+    store.update()?;
+    println!("system ({}): removed", file.display());
+    Ok(())
 }
 
 /// A store the root is trusted in.
@@ -300,6 +390,7 @@ fn uninstall(dir: &Path) -> Result<(), Failure> {
             println!("{}: removed", store.name());
         }
     }
+    uninstall_system()?;
     LocalCa::remove(dir).map_err(|source| Failure::Write {
         path: dir.into(),
         source,
@@ -330,6 +421,14 @@ fn status(dir: &Path) -> Result<(), Failure> {
             (true, _) => "missing".into(),
         };
         println!("{}: {state}", store.name());
+    }
+    if let Some(system) = system_store() {
+        let state = if system.file().exists() {
+            "trusted"
+        } else {
+            "missing (trust --system)"
+        };
+        println!("system ({}): {state}", system.file().display());
     }
     Ok(())
 }
