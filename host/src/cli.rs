@@ -56,6 +56,32 @@ where
     }
 }
 
+/// Run `oauth-callback trust` with `flags` (`--status`, `--system`,
+/// `--export FILE`, `--uninstall`, or none) in this process, as the command
+/// line would, printing what it does on stdout: for programs that offer it
+/// to their users (the Python package's `trust()`). Unlike [`run`], it
+/// sets up no logging and leaves the environment alone. A usage error is
+/// [`Failure::Usage`] with clap's message.
+pub fn trust<I, T>(flags: I) -> Result<(), Failure>
+where
+    I: IntoIterator<Item = T>,
+    T: Into<OsString> + Clone,
+{
+    #[derive(Parser)]
+    #[command(name = "oauth-callback trust")]
+    struct Trust {
+        #[command(flatten)]
+        args: trust::TrustArgs,
+    }
+    let words = std::iter::once(OsString::from("trust")).chain(flags.into_iter().map(Into::into));
+    let parsed = Trust::try_parse_from(words).map_err(|e| {
+        let said = e.render().to_string();
+        let first = said.lines().next().unwrap_or_default();
+        Failure::Usage(first.trim_start_matches("error: ").to_string())
+    })?;
+    parsed.args.run()
+}
+
 /// Exit code: the flow completed (also for a provider `error`).
 pub const EXIT_COMPLETED: u8 = 0;
 /// Exit code: bad usage or configuration.

@@ -14,6 +14,7 @@ plus an asyncio face (`AsyncCallbackServer`).
 from ._asyncio import AsyncCallbackServer
 from ._errors import CertificateNotFoundError, ConfigError, PortInUseError
 from ._server import CallbackServer, run_callback_server
+from ._trust import trust
 
 __all__ = [
     "AsyncCallbackServer",
@@ -22,4 +23,5 @@ __all__ = [
     "ConfigError",
     "PortInUseError",
     "run_callback_server",
+    "trust",
 ]

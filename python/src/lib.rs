@@ -35,6 +35,16 @@ mod _native {
         py.detach(|| oauth_callback::cli::run(args))
     }
 
+    /// `oauth-callback trust FLAGS` in this process (the local CA, made once
+    /// and trusted in the user's browsers), without the GIL; what it does
+    /// is printed on stdout. Raises `ConfigError` with the reason when it
+    /// cannot.
+    #[pyfunction]
+    fn trust(py: Python<'_>, flags: Vec<std::ffi::OsString>) -> PyResult<()> {
+        py.detach(|| oauth_callback::cli::trust(flags))
+            .map_err(|e| super::errors::config_error(e.report()))
+    }
+
     /// Close, in a child made by `fork()`, its copies of every running
     /// server's listening sockets (registered with `os.register_at_fork`).
     #[pyfunction]

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import List, NoReturn
 
 PACKAGE_FILES = ["__init__.py", "__main__.py", "_asyncio.py", "_errors.py", "_server.py",
-                 "_native.pyi", "py.typed"]
+                 "_native.pyi", "_trust.py", "py.typed"]
 LINUX_LIBRARIES = {"libc.so.6", "libm.so.6", "libgcc_s.so.1", "libpthread.so.0", "libdl.so.2",
                    "librt.so.1", "ld-linux-x86-64.so.2"}
 """What an extension may link against (manylinux's base, no libpython)."""
