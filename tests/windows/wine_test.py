@@ -121,7 +121,17 @@ def main():
                 taken = run(exe, "--port", port)
                 assert taken.returncode == 2 and "already in use" in taken.stderr, taken
 
+        def trust_status():
+            # Wine has no certutil: the store is listed as not present, and
+            # the command still answers (the local CA lives in Wine's
+            # %LOCALAPPDATA%, where there is none yet).
+            status = run(exe, "trust", "--status")
+            assert status.returncode == 0, status
+            assert "local CA: none" in status.stdout, status
+            assert "Windows, current user: " in status.stdout, status
+
         check("--help", help_text)
+        check("trust --status", trust_status)
         check("HTTPS callback, ad hoc certificate", lambda: callback_completes(exe, "--adhoc-ssl"))
         check("HTTPS callback, PEM files (spaces and é in the paths)", pem)
         check("exit 2 on bad usage, one line naming the file", bad_usage)
