@@ -30,6 +30,8 @@ use crate::tls::LOOPBACK_NAMES;
 
 /// How long the root and the intermediate are valid.
 pub const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
+/// How long before the CA's end `trust` and every run say to renew it.
+pub const RENEW_WITHIN: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How far back a leaf's `notBefore` is set, for clients with skewed clocks.
 const BACKDATE: Duration = Duration::from_secs(3600);
 /// The shortest life of a leaf (a run's timeout plus a margin, at least this).
@@ -95,7 +97,7 @@ impl LocalCa {
 
     /// Make a new CA in `dir` (created if missing), replacing one there.
     pub fn create(dir: &Path) -> Result<LocalCa> {
-        let made = issue().map_err(|e| Error::Tls(e.into()))?;
+        let made = issue(CA_VALIDITY).map_err(|e| Error::Tls(e.into()))?;
         std::fs::create_dir_all(dir).map_err(|e| pem_error(dir, PemError::Write(e)))?;
         let key = dir.join(KEY_FILE);
         crate::tls::write_private(&key, made.key_pem.as_bytes())
@@ -187,6 +189,20 @@ impl LocalCa {
             .unwrap_or_default()
     }
 
+    /// A sentence saying when the CA ends and how to renew it, once that is
+    /// within [`RENEW_WITHIN`] (renewal is a new CA, trusted anew).
+    pub fn renewal_due(&self) -> Option<String> {
+        let expires = self.expires()?;
+        let left = expires - time::OffsetDateTime::now_utc();
+        (left < RENEW_WITHIN).then(|| {
+            format!(
+                "the local CA ends on {}: renew it with `oauth-callback trust --uninstall` \
+                 then `oauth-callback trust`",
+                expires.date()
+            )
+        })
+    }
+
     /// When the CA stops being valid (its intermediate's `notAfter`).
     pub fn expires(&self) -> Option<time::OffsetDateTime> {
         let der = first_certificate(&self.intermediate_pem);
@@ -195,9 +211,9 @@ impl LocalCa {
     }
 }
 
-/// A new root, the intermediate it signs, and the intermediate's key; the
-/// root's key is dropped here.
-fn issue() -> std::result::Result<LocalCa, rcgen::Error> {
+/// A new root, the intermediate it signs (both valid for `validity`), and
+/// the intermediate's key; the root's key is dropped here.
+fn issue(validity: Duration) -> std::result::Result<LocalCa, rcgen::Error> {
     let label = format!("{} {}", whoami(), time::OffsetDateTime::now_utc().date());
     let now = time::OffsetDateTime::now_utc();
 
@@ -209,7 +225,7 @@ fn issue() -> std::result::Result<LocalCa, rcgen::Error> {
     root.is_ca = IsCa::Ca(BasicConstraints::Constrained(1));
     root.key_usages = vec![KeyUsagePurpose::KeyCertSign, KeyUsagePurpose::CrlSign];
     root.not_before = now - BACKDATE;
-    root.not_after = now + CA_VALIDITY;
+    root.not_after = now + validity;
     let root_key = KeyPair::generate()?;
     let root_cert = root.self_signed(&root_key)?;
     let root_issuer = Issuer::new(root, root_key);
@@ -225,7 +241,7 @@ fn issue() -> std::result::Result<LocalCa, rcgen::Error> {
     intermediate.use_authority_key_identifier_extension = true;
     intermediate.custom_extensions = vec![name_constraints()];
     intermediate.not_before = now - BACKDATE;
-    intermediate.not_after = now + CA_VALIDITY;
+    intermediate.not_after = now + validity;
     let intermediate_key = KeyPair::generate()?;
     let intermediate_cert = intermediate.signed_by(&intermediate_key, &root_issuer)?;
     // The root's key goes with `root_issuer` here: it has signed its one certificate.
@@ -351,6 +367,15 @@ mod tests {
                 .mode();
             assert_eq!(mode & 0o777, 0o600);
         }
+    }
+
+    #[test]
+    fn renewal_is_said_only_near_the_end() {
+        let fresh = issue(CA_VALIDITY).unwrap();
+        assert_eq!(fresh.renewal_due(), None);
+        let ending = issue(Duration::from_secs(7 * 24 * 3600)).unwrap();
+        let said = ending.renewal_due().expect("a week before the end");
+        assert!(said.contains("oauth-callback trust --uninstall"), "{said}");
     }
 
     #[test]

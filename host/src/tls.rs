@@ -88,7 +88,12 @@ type Pair = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 /// self-signed.
 fn run_certificate(timeout: Duration) -> Result<(Pair, Served)> {
     match LocalCa::default_dir().map(|dir| LocalCa::load(&dir)) {
-        Some(Ok(Some(ca))) => return Ok((ca.leaf(timeout)?, Served::LocalCa)),
+        Some(Ok(Some(ca))) => {
+            if let Some(renew) = ca.renewal_due() {
+                tracing::warn!("{renew}");
+            }
+            return Ok((ca.leaf(timeout)?, Served::LocalCa));
+        }
         Some(Err(e)) => {
             tracing::warn!("cannot use the local CA ({e}); using a self-signed certificate")
         }

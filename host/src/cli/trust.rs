@@ -361,6 +361,9 @@ fn root_for(store: &Store, root: &Path) -> Result<OsString, Failure> {
 
 /// Install the root into every store that lacks it.
 fn install(ca: &LocalCa) -> Result<(), Failure> {
+    if let Some(renew) = ca.renewal_due() {
+        println!("{renew}");
+    }
     let root = ca.dir().join("root.pem");
     let name = ca.name();
     let stores = stores(true);
@@ -403,14 +406,19 @@ fn uninstall(dir: &Path) -> Result<(), Failure> {
 fn status(dir: &Path) -> Result<(), Failure> {
     let ca = LocalCa::load(dir)?;
     match &ca {
-        Some(ca) => match ca.expires() {
-            Some(expires) => println!(
-                "local CA: {} (valid until {})",
-                dir.display(),
-                expires.date()
-            ),
-            None => println!("local CA: {}", dir.display()),
-        },
+        Some(ca) => {
+            match ca.expires() {
+                Some(expires) => println!(
+                    "local CA: {} (valid until {})",
+                    dir.display(),
+                    expires.date()
+                ),
+                None => println!("local CA: {}", dir.display()),
+            }
+            if let Some(renew) = ca.renewal_due() {
+                println!("{renew}");
+            }
+        }
         None => println!("local CA: none (run `oauth-callback trust`)"),
     }
     let name = ca.as_ref().map(LocalCa::name).unwrap_or_default();
