@@ -1,7 +1,8 @@
 //! Reading the files named in the configuration (pages, PEM files, handler
 //! components): regular files only, never more than a set size. A FIFO, a
 //! device such as `/dev/zero` or an oversized file is refused at once
-//! instead of blocking the start or filling memory.
+//! instead of blocking the start or filling memory. And writing the private
+//! keys we make, readable by their owner only.
 
 use std::fs::File;
 use std::io::{self, Read};
@@ -48,6 +49,41 @@ fn open_without_blocking(path: &Path) -> io::Result<File> {
     #[cfg(unix)]
     std::os::unix::fs::OpenOptionsExt::custom_flags(&mut options, libc::O_NONBLOCK);
     options.open(path)
+}
+
+/// Write a file only its owner can read (also when it existed before).
+pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create(true).truncate(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let mut file = options.open(path)?;
+    #[cfg(unix)]
+    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
+    #[cfg(windows)]
+    restrict_to_current_user(path)?;
+    file.write_all(contents)
+}
+
+/// Windows: replace the inherited ACL with one entry, full control for the
+/// current user (`icacls`, part of every Windows since Vista).
+#[cfg(windows)]
+fn restrict_to_current_user(path: &Path) -> std::io::Result<()> {
+    let user = std::env::var("USERNAME").map_err(std::io::Error::other)?;
+    let status = std::process::Command::new("icacls")
+        .arg(path)
+        .args(["/inheritance:r", "/grant:r"])
+        .arg(format!("{user}:F"))
+        .stdout(std::process::Stdio::null())
+        .status()?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(std::io::Error::other(format!(
+            "icacls could not restrict the key to {user} ({status})"
+        )))
+    }
 }
 
 #[cfg(test)]

@@ -61,9 +61,9 @@ pub use crate::config::{
     Tls,
 };
 pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting};
-pub use crate::local_ca::{CA_VALIDITY, LocalCa};
+pub use crate::local_ca::{CA_VALIDITY, LOOPBACK_NAMES, LocalCa};
 pub use crate::nonblocking::{AsyncCallbackServer, AsyncRunningServer};
 pub use crate::result::CallbackResult;
 pub use crate::runtime::EMBEDDED_HANDLER;
 pub use crate::server::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
-pub use crate::tls::{LOOPBACK_NAMES, LoopbackCertificate};
+pub use crate::tls::LoopbackCertificate;

@@ -26,7 +26,10 @@ use rcgen::{
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
 use crate::error::{Error, PemError, Result};
-use crate::tls::LOOPBACK_NAMES;
+
+/// Names every loopback certificate covers (the local CA's leaves, the
+/// self-signed ones, `cert`'s).
+pub const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "::1", "localhost"];
 
 /// How long the root and the intermediate are valid.
 pub const CA_VALIDITY: Duration = Duration::from_secs(10 * 365 * 24 * 3600);
@@ -100,7 +103,7 @@ impl LocalCa {
         let made = issue(CA_VALIDITY).map_err(|e| Error::Tls(e.into()))?;
         std::fs::create_dir_all(dir).map_err(|e| pem_error(dir, PemError::Write(e)))?;
         let key = dir.join(KEY_FILE);
-        crate::tls::write_private(&key, made.key_pem.as_bytes())
+        crate::files::write_private(&key, made.key_pem.as_bytes())
             .map_err(|e| pem_error(&key, PemError::Write(e)))?;
         for (file, pem) in [
             (ROOT_FILE, &made.root_pem),

@@ -9,12 +9,9 @@ use rustls::ServerConfig;
 use rustls::pki_types::pem::PemObject;
 use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-use crate::LocalCa;
 use crate::config::Tls;
 use crate::error::{Error, PemError, Result};
-
-/// Names every loopback certificate covers.
-pub const LOOPBACK_NAMES: [&str; 3] = ["127.0.0.1", "::1", "localhost"];
+use crate::local_ca::{LOOPBACK_NAMES, LocalCa};
 
 /// Which certificate a server serves; its [`Display`](std::fmt::Display)
 /// is the log line said once the server listens.
@@ -153,7 +150,7 @@ impl LoopbackCertificate {
         let certified = loopback_certificate()?;
         let (cert, key) = (dir.join("cert.pem"), dir.join("key.pem"));
         std::fs::write(&cert, certified.cert.pem()).map_err(|e| io_error(&cert, e))?;
-        write_private(&key, certified.signing_key.serialize_pem().as_bytes())
+        crate::files::write_private(&key, certified.signing_key.serialize_pem().as_bytes())
             .map_err(|e| io_error(&key, e))?;
         Ok(LoopbackCertificate {
             fingerprint: fingerprint(certified.cert.der()),
@@ -201,41 +198,6 @@ fn expires_soon(der: &[u8]) -> bool {
     };
     let not_after = cert.validity().not_after.timestamp();
     not_after - time::OffsetDateTime::now_utc().unix_timestamp() < RENEW_WITHIN.whole_seconds()
-}
-
-/// Write a file only its owner can read (also when it existed before).
-pub(crate) fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    let mut file = options.open(path)?;
-    #[cfg(unix)]
-    file.set_permissions(std::os::unix::fs::PermissionsExt::from_mode(0o600))?;
-    #[cfg(windows)]
-    restrict_to_current_user(path)?;
-    file.write_all(contents)
-}
-
-/// Windows: replace the inherited ACL with one entry, full control for the
-/// current user (`icacls`, part of every Windows since Vista).
-#[cfg(windows)]
-fn restrict_to_current_user(path: &Path) -> std::io::Result<()> {
-    let user = std::env::var("USERNAME").map_err(std::io::Error::other)?;
-    let status = std::process::Command::new("icacls")
-        .arg(path)
-        .args(["/inheritance:r", "/grant:r"])
-        .arg(format!("{user}:F"))
-        .stdout(std::process::Stdio::null())
-        .status()?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(std::io::Error::other(format!(
-            "icacls could not restrict the key to {user} ({status})"
-        )))
-    }
 }
 
 /// SHA-256 of a DER certificate as `AB:CD:...`, the form browsers show.
@@ -287,7 +249,7 @@ fn pem_error(path: &Path, error: rustls::pki_types::pem::Error) -> Error {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::DEFAULT_TIMEOUT;
+    use crate::config::DEFAULT_TIMEOUT;
 
     #[test]
     fn adhoc_certificates_make_a_server_config() {

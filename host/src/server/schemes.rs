@@ -68,7 +68,7 @@ impl Schemes {
     /// The ad hoc certificate's acceptor, made once (on a blocking thread).
     async fn adhoc(&self) -> Option<TlsAcceptor> {
         let made = self.adhoc.get_or_init(|| async {
-            let made = tokio::task::spawn_blocking(|| crate::tls::server_config(&Tls::Adhoc, crate::DEFAULT_TIMEOUT)).await;
+            let made = tokio::task::spawn_blocking(|| crate::tls::server_config(&Tls::Adhoc, crate::config::DEFAULT_TIMEOUT)).await;
             match made {
                 Ok(Ok(Some((config, _)))) => {
                     tracing::info!(
@@ -111,7 +111,7 @@ mod tests {
     }
 
     fn tls() -> TlsAcceptor {
-        let (config, _) = crate::tls::server_config(&Tls::Adhoc, crate::DEFAULT_TIMEOUT)
+        let (config, _) = crate::tls::server_config(&Tls::Adhoc, crate::config::DEFAULT_TIMEOUT)
             .unwrap()
             .unwrap();
         TlsAcceptor::from(config)
