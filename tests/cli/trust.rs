@@ -157,7 +157,7 @@ fn on_wsl_the_windows_user_store_gets_the_root_too() {
         ),
         (
             "wslpath",
-            "#!/bin/sh\nprintf '%s\\n' 'C:\\Users\\alice\\root.pem'\n",
+            "#!/bin/sh\nprintf 'C:\\\\ca\\\\%s\\n' \"$(basename \"$2\")\"\n",
         ),
     ];
     for (name, script) in stand_ins {
@@ -202,12 +202,23 @@ fn on_wsl_the_windows_user_store_gets_the_root_too() {
         asked.contains(&"-user -delstore Root".to_string()),
         "{asked:?}"
     );
+    let restricted = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        restricted.lines().any(|line| line
+            .starts_with("-user -repairstore Root oauth-callback local CA root")
+            && line.ends_with(r"C:\ca\root-usage.inf")),
+        "the root's usage restricted to TLS servers: {restricted}"
+    );
     let added = std::fs::read_to_string(&log).unwrap();
     assert!(
-        added.contains(r"-user -addstore Root C:\Users\alice\root.pem"),
+        added.contains(r"-user -addstore Root C:\ca\root.pem"),
         "{added}"
     );
     assert!(!log.with_extension("log.added").exists(), "removed again");
+    assert!(
+        !home.path().join(".local/share/oauth-callback/ca").exists(),
+        "the CA's folder is gone, the usage file with it"
+    );
 }
 
 /// `trust --system`, inside a private mount namespace over copies of

@@ -5,7 +5,7 @@
 // after `trust --uninstall`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
@@ -67,6 +67,33 @@ test('after trust, Chromium loads the callback with no certificate warning; afte
     const { code, json } = await callback.finished();
     assert.equal(code, 0);
     assert.deepEqual(json.params, { code: 'trusted' });
+  }
+
+  // Leaves made with the stored intermediate key (what a thief could make):
+  // for a loopback address plus another name, or for another purpose than
+  // TLS servers, Chromium refuses them even on 127.0.0.1.
+  const ca = join(home, '.local/share/oauth-callback/ca');
+  for (const [name, extensions] of [
+    ['another name beside the loopback one', 'subjectAltName=IP:127.0.0.1,DNS:example.com\nextendedKeyUsage=serverAuth'],
+    ['another address beside the loopback one', 'subjectAltName=IP:127.0.0.1,IP:192.0.2.1\nextendedKeyUsage=serverAuth'],
+    ['client authentication only', 'subjectAltName=IP:127.0.0.1\nextendedKeyUsage=clientAuth'],
+  ]) {
+    const [key, csr, leaf, ext, chain] = ['key', 'csr', 'pem', 'ext', 'chain'].map((e) => join(home, `forged.${e}`));
+    for (const args of [
+      ['req', '-new', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-subj', '/CN=forged',
+        '-keyout', key, '-out', csr],
+      ['x509', '-req', '-days', '1', '-in', csr, '-CA', join(ca, 'intermediate.pem'), '-CAkey',
+        join(ca, 'intermediate.key'), '-extfile', ext, '-out', leaf],
+    ]) {
+      if (args[0] === 'x509') writeFileSync(ext, extensions);
+      const made = spawnSync('openssl', args, { encoding: 'utf8' });
+      assert.equal(made.status, 0, made.stderr);
+    }
+    writeFileSync(chain, readFileSync(leaf, 'utf8') + readFileSync(join(ca, 'intermediate.pem'), 'utf8'));
+    const forged = await startCallback(['--ssl-cert', chain, '--ssl-key', key, '--timeout', '30'], { env });
+    t.after(() => forged.kill());
+    await assert.rejects(page.goto(`${forged.redirectUri}?code=forged`), /ERR_CERT_/, name);
+    forged.kill();
   }
 
   trust(env, '--uninstall');

@@ -102,6 +102,13 @@ const SYSTEM_FILE: &str = "oauth-callback-local-ca.crt";
 
 /// Debian's and Fedora's stores, the first whose command is here.
 fn system_store() -> Option<SystemStore> {
+    system_stores()
+        .into_iter()
+        .find(|store| which(store.update) || Path::new("/usr/sbin").join(store.update).is_file())
+}
+
+/// Debian's store, then Fedora's.
+fn system_stores() -> [SystemStore; 2] {
     [
         SystemStore {
             anchors: "/usr/local/share/ca-certificates",
@@ -114,8 +121,6 @@ fn system_store() -> Option<SystemStore> {
             arguments: &["extract"],
         },
     ]
-    .into_iter()
-    .find(|store| which(store.update) || Path::new("/usr/sbin").join(store.update).is_file())
 }
 
 impl SystemStore {
@@ -123,14 +128,19 @@ impl SystemStore {
         Path::new(self.anchors).join(SYSTEM_FILE)
     }
 
-    /// Rebuild the system's bundles.
-    fn update(&self) -> Result<(), Failure> {
+    /// The command that rebuilds the system's bundles.
+    fn command(&self) -> (PathBuf, Vec<OsString>) {
         let program = if which(self.update) {
             PathBuf::from(self.update)
         } else {
             Path::new("/usr/sbin").join(self.update)
         };
-        let arguments = self.arguments.iter().map(OsString::from).collect();
+        (program, self.arguments.iter().map(OsString::from).collect())
+    }
+
+    /// Rebuild the system's bundles.
+    fn update(&self) -> Result<(), Failure> {
+        let (program, arguments) = self.command();
         run(&program.to_string_lossy(), arguments)
     }
 }
@@ -241,6 +251,23 @@ impl Store {
         }
     }
 
+    /// Restrict the trusted root to TLS servers where that is a separate
+    /// step (`usage`: the property file, as the program reads it): on
+    /// Windows, the certificate's enhanced-key-usage property
+    /// (`certutil -repairstore` with [`WINDOWS_USAGE`]).
+    fn restrict(&self, name: &str, usage: &OsStr) -> Option<Vec<OsString>> {
+        match self {
+            Store::Windows { .. } => Some(args([
+                "-user".into(),
+                "-repairstore".into(),
+                "Root".into(),
+                name.into(),
+                usage.into(),
+            ])),
+            Store::Nss { .. } | Store::Keychain { .. } => None,
+        }
+    }
+
     /// Whether it holds the root (exit status 0).
     fn check(&self, name: &str) -> Vec<OsString> {
         match self {
@@ -305,6 +332,13 @@ impl Store {
     }
 }
 
+/// The property file `certutil -repairstore` reads: the root's
+/// enhanced-key-usage property (9, `CERT_ENHKEY_USAGE_PROP_ID`) set to
+/// server authentication only, so that Windows trusts it for nothing else.
+const WINDOWS_USAGE: &str = "[Properties]\r\n9 = \"{text}1.3.6.1.5.5.7.3.1\"\r\n";
+/// Where it is written, beside the CA.
+const WINDOWS_USAGE_FILE: &str = "root-usage.inf";
+
 /// Windows' certutil as WSL runs it.
 const WSL_CERTUTIL: &str = "certutil.exe";
 
@@ -338,8 +372,8 @@ fn stores(create: bool) -> Vec<Store> {
     stores
 }
 
-/// The file of the root as `store`'s program reads it: a Windows path for
-/// WSL's `certutil.exe` (`wslpath -w`).
+/// A file (the root, the usage property file) as `store`'s program reads
+/// it: a Windows path for WSL's `certutil.exe` (`wslpath -w`).
 fn root_for(store: &Store, root: &Path) -> Result<OsString, Failure> {
     if store.program() != WSL_CERTUTIL {
         return Ok(root.into());
@@ -377,6 +411,17 @@ fn install(ca: &LocalCa) -> Result<(), Failure> {
         }
         let file = root_for(store, &root)?;
         run(store.program(), store.add(&file))?;
+        let usage = ca.dir().join(WINDOWS_USAGE_FILE);
+        if store.restrict(&name, OsStr::new("")).is_some() {
+            std::fs::write(&usage, WINDOWS_USAGE).map_err(|source| Failure::Write {
+                path: usage.clone(),
+                source,
+            })?;
+            let usage = root_for(store, &usage)?;
+            if let Some(restrict) = store.restrict(&name, &usage) {
+                run(store.program(), restrict)?;
+            }
+        }
         println!("{}: trusted", store.name());
     }
     Ok(())
@@ -394,6 +439,7 @@ fn uninstall(dir: &Path) -> Result<(), Failure> {
         }
     }
     uninstall_system()?;
+    let _ = std::fs::remove_file(dir.join(WINDOWS_USAGE_FILE));
     LocalCa::remove(dir).map_err(|source| Failure::Write {
         path: dir.into(),
         source,
@@ -596,5 +642,32 @@ mod tests {
             words(wsl.remove(name)),
             ["-user", "-delstore", "Root", name]
         );
+        assert_eq!(
+            words(
+                wsl.restrict(name, r"C:\Users\alice\root-usage.inf".as_ref())
+                    .unwrap()
+            ),
+            [
+                "-user",
+                "-repairstore",
+                "Root",
+                name,
+                r"C:\Users\alice\root-usage.inf"
+            ]
+        );
+        assert_eq!(nss.restrict(name, "x".as_ref()), None);
+        assert_eq!(keychain.restrict(name, "x".as_ref()), None);
+        let [debian, fedora] = system_stores();
+        let (program, arguments) = fedora.command();
+        assert_eq!(program.file_name().unwrap(), "update-ca-trust");
+        assert_eq!(words(arguments), ["extract"]);
+        assert_eq!(
+            fedora.file(),
+            Path::new("/etc/pki/ca-trust/source/anchors/oauth-callback-local-ca.crt")
+        );
+        let (program, arguments) = debian.command();
+        assert_eq!(program.file_name().unwrap(), "update-ca-certificates");
+        assert!(arguments.is_empty());
+        assert!(WINDOWS_USAGE.contains("9 = \"{text}1.3.6.1.5.5.7.3.1\""));
     }
 }
