@@ -51,6 +51,14 @@ fn open_without_blocking(path: &Path) -> io::Result<File> {
     options.open(path)
 }
 
+/// A PEM file's contents, read with [`MAX_PEM`]; failing, an error naming the file.
+pub fn read_pem(path: &Path) -> crate::error::Result<Vec<u8>> {
+    read_bounded(path, MAX_PEM).map_err(|e| crate::error::Error::Pem {
+        path: path.into(),
+        source: crate::error::PemError::Read(e),
+    })
+}
+
 /// Write a file only its owner can read (also when it existed before).
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

@@ -86,9 +86,8 @@ impl LocalCa {
             return Ok(None);
         }
         let read = |path: &Path| -> Result<String> {
-            crate::files::read_bounded(path, crate::files::MAX_PEM)
-                .and_then(|bytes| String::from_utf8(bytes).map_err(std::io::Error::other))
-                .map_err(|e| pem_error(path, PemError::Read(e)))
+            String::from_utf8(crate::files::read_pem(path)?)
+                .map_err(|e| pem_error(path, PemError::Read(std::io::Error::other(e))))
         };
         Ok(Some(LocalCa {
             dir: dir.into(),

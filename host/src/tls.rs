@@ -209,15 +209,8 @@ pub fn fingerprint(der: &[u8]) -> String {
 }
 
 /// A PEM file's contents, read with the size limit.
-fn read_pem(path: &Path) -> Result<Vec<u8>> {
-    crate::files::read_bounded(path, crate::files::MAX_PEM).map_err(|e| Error::Pem {
-        path: path.into(),
-        source: PemError::Read(e),
-    })
-}
-
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
-    let certs = CertificateDer::pem_slice_iter(&read_pem(path)?)
+    let certs = CertificateDer::pem_slice_iter(&crate::files::read_pem(path)?)
         .collect::<Result<Vec<_>, _>>()
         .map_err(|e| pem_error(path, e))?;
     if certs.is_empty() {
@@ -230,7 +223,7 @@ fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
 }
 
 fn load_private_key(path: &Path) -> Result<PrivateKeyDer<'static>> {
-    PrivateKeyDer::from_pem_slice(&read_pem(path)?).map_err(|e| pem_error(path, e))
+    PrivateKeyDer::from_pem_slice(&crate::files::read_pem(path)?).map_err(|e| pem_error(path, e))
 }
 
 fn pem_error(path: &Path, error: rustls::pki_types::pem::Error) -> Error {

@@ -270,34 +270,21 @@ impl Store {
 
     /// Whether it holds the root (exit status 0).
     fn check(&self, name: &str) -> Vec<OsString> {
-        match self {
-            Store::Nss { dir, .. } => args([
-                "-L".into(),
-                "-d".into(),
-                sql(dir),
-                "-n".into(),
-                NICKNAME.into(),
-            ]),
-            Store::Windows { .. } => args([
-                "-user".into(),
-                "-verifystore".into(),
-                "Root".into(),
-                name.into(),
-            ]),
-            Store::Keychain { keychain } => args([
-                "find-certificate".into(),
-                "-c".into(),
-                name.into(),
-                keychain.into(),
-            ]),
-        }
+        self.find(name, Find::Check)
     }
 
     /// Remove one copy of the root.
     fn remove(&self, name: &str) -> Vec<OsString> {
+        self.find(name, Find::Remove)
+    }
+
+    /// The root, found by its nickname (NSS) or its name, then checked for
+    /// or removed: the same command line with the store's verb for it.
+    fn find(&self, name: &str, find: Find) -> Vec<OsString> {
+        let checking = find == Find::Check;
         match self {
             Store::Nss { dir, .. } => args([
-                "-D".into(),
+                (if checking { "-L" } else { "-D" }).into(),
                 "-d".into(),
                 sql(dir),
                 "-n".into(),
@@ -305,12 +292,22 @@ impl Store {
             ]),
             Store::Windows { .. } => args([
                 "-user".into(),
-                "-delstore".into(),
+                (if checking {
+                    "-verifystore"
+                } else {
+                    "-delstore"
+                })
+                .into(),
                 "Root".into(),
                 name.into(),
             ]),
             Store::Keychain { keychain } => args([
-                "delete-certificate".into(),
+                (if checking {
+                    "find-certificate"
+                } else {
+                    "delete-certificate"
+                })
+                .into(),
                 "-c".into(),
                 name.into(),
                 keychain.into(),
@@ -338,6 +335,13 @@ impl Store {
 const WINDOWS_USAGE: &str = "[Properties]\r\n9 = \"{text}1.3.6.1.5.5.7.3.1\"\r\n";
 /// Where it is written, beside the CA.
 const WINDOWS_USAGE_FILE: &str = "root-usage.inf";
+
+/// What to do with the root once found in a store.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Find {
+    Check,
+    Remove,
+}
 
 /// Windows' certutil as WSL runs it.
 const WSL_CERTUTIL: &str = "certutil.exe";
