@@ -42,10 +42,12 @@ fn main() {
 
 /// Compile the component for the target being built (not this machine's CPU).
 ///
-/// This machine's Cranelift has only its own architecture's backend: for
-/// another architecture (an Apple Silicon `cargo check` from x86-64 Linux)
-/// the artifact is left empty and the binary compiles the handler on its
-/// first start instead. Binaries for such targets are built on them.
+/// Cranelift has only this machine's architecture's backend unless the
+/// `precompile-for-any-target` feature adds the others (scripts/release turns
+/// it on). Without it, for another architecture (an Apple Silicon `cargo
+/// check` from x86-64 Linux) the artifact is left empty and the binary
+/// compiles the handler on its first start instead; with it, failing to
+/// precompile is an error.
 fn precompile(wasm: &Path, cwasm: &Path) {
     let target = env::var("TARGET").expect("cargo sets TARGET for build scripts");
     let host = env::var("HOST").expect("cargo sets HOST for build scripts");
@@ -56,10 +58,14 @@ fn precompile(wasm: &Path, cwasm: &Path) {
         .and_then(|engine| engine.precompile_component(&component));
     let compiled = match compiled {
         Ok(compiled) => compiled,
-        Err(e) if arch(&target) != arch(&host) => {
+        Err(e)
+            if arch(&target) != arch(&host)
+                && env::var_os("CARGO_FEATURE_PRECOMPILE_FOR_ANY_TARGET").is_none() =>
+        {
             println!(
                 "cargo:warning=not precompiling the handler for {target} on {host} ({e}); \
-                 it will be compiled on first start"
+                 it will be compiled on first start; \
+                 the precompile-for-any-target feature precompiles it"
             );
             Vec::new()
         }

@@ -1,8 +1,9 @@
-"""Static checks of a built wheel (Linux, or Windows with --windows): what it
-holds, what its extension links against, and (Linux) the platform tag
+"""Static checks of a built wheel for one Rust target: what it holds, the
+extension's architecture, what it links against (no libpython; on Linux only
+the libraries its platform tag allows), and (Linux) the platform tag
 auditwheel finds. Exits non-zero, saying why, on the first failure.
 
-    check_wheel.py WHEEL [--windows]
+    check_wheel.py WHEEL [--target TRIPLE]   (default x86_64-unknown-linux-gnu)
 """
 
 import re
@@ -11,14 +12,37 @@ import sys
 import tempfile
 import zipfile
 from pathlib import Path
-from typing import List, NoReturn
+from typing import Dict, List, NamedTuple, NoReturn
 
 PACKAGE_FILES = ["__init__.py", "__main__.py", "_asyncio.py", "_errors.py", "_server.py",
                  "_native.pyi", "_trust.py", "py.typed"]
-LINUX_LIBRARIES = {"libc.so.6", "libm.so.6", "libgcc_s.so.1", "libpthread.so.0", "libdl.so.2",
-                   "librt.so.1", "ld-linux-x86-64.so.2"}
-"""What an extension may link against (manylinux's base, no libpython)."""
+GLIBC_LIBRARIES = {"libc.so.6", "libm.so.6", "libgcc_s.so.1", "libpthread.so.0", "libdl.so.2", "librt.so.1"}
+"""What a manylinux extension may link against besides the loader (no libpython)."""
 WINDOWS_PYTHON_DLLS = {"python3.dll"}
+
+
+class Linux(NamedTuple):
+    """What a Linux target's wheel must be."""
+    machine: str
+    """readelf's name of the ELF machine."""
+    libraries: frozenset
+    """The shared libraries the extension may link against."""
+    tag: str
+    """The platform tag auditwheel must find (PEP 600 manylinux, PEP 656 musllinux)."""
+
+
+LINUX: Dict[str, Linux] = {
+    "x86_64-unknown-linux-gnu": Linux("Advanced Micro Devices X86-64",
+                                      frozenset(GLIBC_LIBRARIES | {"ld-linux-x86-64.so.2"}), "manylinux_2_17_x86_64"),
+    "aarch64-unknown-linux-gnu": Linux("AArch64", frozenset(GLIBC_LIBRARIES | {"ld-linux-aarch64.so.1"}),
+                                       "manylinux_2_17_aarch64"),
+    # musl's loader answers for libc.so (and the libc.musl-ARCH.so.1 Alpine names it by) itself.
+    "x86_64-unknown-linux-musl": Linux("Advanced Micro Devices X86-64",
+                                       frozenset({"libc.so", "libc.musl-x86_64.so.1"}), "musllinux_1_2_x86_64"),
+    "aarch64-unknown-linux-musl": Linux("AArch64", frozenset({"libc.so", "libc.musl-aarch64.so.1"}),
+                                        "musllinux_1_2_aarch64"),
+}
+WINDOWS = "x86_64-pc-windows-gnu"
 
 
 def fail(why: str) -> NoReturn:
@@ -30,7 +54,13 @@ def run(command: List[str]) -> str:
 
 
 def main() -> None:
-    wheel, windows = Path(sys.argv[1]), "--windows" in sys.argv[2:]
+    arguments = sys.argv[1:]
+    if len(arguments) not in (1, 3) or (len(arguments) == 3 and arguments[1] != "--target"):
+        fail("usage: check_wheel.py WHEEL [--target TRIPLE]")
+    wheel, target = Path(arguments[0]), arguments[2] if len(arguments) == 3 else "x86_64-unknown-linux-gnu"
+    if target != WINDOWS and target not in LINUX:
+        fail(f"no expectations for {target}: {sorted(LINUX) + [WINDOWS]}")
+    windows = target == WINDOWS
     with zipfile.ZipFile(wheel) as archive:
         names = archive.namelist()
         for name in PACKAGE_FILES:
@@ -46,24 +76,28 @@ def main() -> None:
             fail(f"expected one oauth_callback/_native*{suffix}, found {extensions}")
         with tempfile.TemporaryDirectory() as scratch:
             extension = Path(archive.extract(extensions[0], scratch))
-            (check_windows if windows else check_linux)(wheel, extension)
+            if windows:
+                check_windows(wheel, extension)
+            else:
+                check_linux(wheel, extension, LINUX[target])
     print(f"check_wheel: {wheel.name}: {extensions[0]} checked")
 
 
-def check_linux(wheel: Path, extension: Path) -> None:
+def check_linux(wheel: Path, extension: Path, expected: Linux) -> None:
     header = run(["readelf", "-h", str(extension)])
-    if "Advanced Micro Devices X86-64" not in header:
-        fail(f"{extension.name} is not an x86-64 ELF file")
+    if f"Machine:                           {expected.machine}" not in header:
+        fail(f"{extension.name} is not an ELF file for {expected.machine}:\n{header}")
     needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", run(["readelf", "-d", str(extension)])))
     if any(library.startswith("libpython") for library in needed):
         fail(f"{extension.name} links against libpython: {sorted(needed)}")
-    if not needed <= LINUX_LIBRARIES:
-        fail(f"{extension.name} links against {sorted(needed - LINUX_LIBRARIES)}")
+    if not needed <= expected.libraries:
+        fail(f"{extension.name} links against {sorted(needed - expected.libraries)}")
+    if not wheel.name.endswith(f"{expected.tag}.whl") and f".{expected.tag}." not in wheel.name:
+        fail(f"{wheel.name} is not tagged {expected.tag}")
     shown = run(["auditwheel", "show", str(wheel)])
-    tag = re.search(r'"(manylinux_\d+_\d+_x86_64)"', shown)
-    if tag is None or tag.group(1) != "manylinux_2_17_x86_64":
-        fail(f"auditwheel finds no manylinux_2_17 (manylinux2014) tag:\n{shown}")
-    print(f"check_wheel: auditwheel: {tag.group(1)}; links against {sorted(needed)}")
+    if f'"{expected.tag}"' not in shown:
+        fail(f"auditwheel does not find the {expected.tag} tag consistent:\n{shown}")
+    print(f"check_wheel: auditwheel: {expected.tag}; links against {sorted(needed)}")
 
 
 def check_windows(wheel: Path, extension: Path) -> None:

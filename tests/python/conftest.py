@@ -23,6 +23,11 @@ INSECURE.check_hostname = False
 INSECURE.verify_mode = ssl.CERT_NONE  # ad hoc and self-made certificates, loopback only
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # scripts/release's arm64 root file system has no Chromium: it deselects these.
+    config.addinivalue_line("markers", "chromium: drives Debian's headless Chromium (/usr/bin/chromium)")
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

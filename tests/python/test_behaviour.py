@@ -263,6 +263,7 @@ def test_logs_never_hold_the_code_or_the_tokens() -> None:
     assert not leaked, leaked
 
 
+@pytest.mark.chromium
 def test_the_fragment_bridge_in_headless_chromium() -> None:
     from playwright.sync_api import sync_playwright
 
