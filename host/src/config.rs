@@ -410,6 +410,15 @@ pub(crate) fn browser_url(text: &str) -> std::result::Result<url::Url, String> {
 /// The longest timeout: a week (a flow left waiting longer is forgotten).
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(7 * 24 * 3600);
 
+/// A timeout given in seconds, as the command line (`--timeout`) and the
+/// Python API (`timeout=`) take it: fractions allowed, a negative one is zero
+/// and an endless one longer than [`MAX_TIMEOUT`] (both of which [`Config`]
+/// then refuses, saying why); `None` for NaN, which is no number of seconds.
+pub fn timeout_from_secs(seconds: f64) -> Option<Duration> {
+    (!seconds.is_nan())
+        .then(|| Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX))
+}
+
 /// What a valid timeout is: more than zero, at most [`MAX_TIMEOUT`].
 fn check_timeout(timeout: Duration) -> Result<()> {
     let reason = if timeout.is_zero() {
@@ -488,6 +497,15 @@ pub(crate) fn redirect_uri(scheme: &str, host: &str, port: u16, path: &str) -> S
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timeouts_in_seconds() {
+        assert_eq!(timeout_from_secs(1.5), Some(Duration::from_millis(1500)));
+        assert_eq!(timeout_from_secs(-3.0), Some(Duration::ZERO));
+        assert_eq!(timeout_from_secs(f64::INFINITY), Some(Duration::MAX));
+        assert_eq!(timeout_from_secs(1e300), Some(Duration::MAX));
+        assert_eq!(timeout_from_secs(f64::NAN), None);
+    }
 
     #[test]
     fn paths_are_normalised_and_checked() {

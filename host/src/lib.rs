@@ -58,7 +58,7 @@ mod tls;
 pub use crate::blocking::{CallbackServer, RunningServer, run_callback_server};
 pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT,
-    Tls,
+    Tls, timeout_from_secs,
 };
 pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting};
 pub use crate::local_ca::{CA_VALIDITY, LOOPBACK_NAMES, LocalCa};

@@ -56,7 +56,9 @@ const NAME_CONSTRAINTS_OID: &[u64] = &[2, 5, 29, 30];
 pub struct LocalCa {
     dir: PathBuf,
     root_pem: String,
+    root_der: CertificateDer<'static>,
     intermediate_pem: String,
+    intermediate_der: CertificateDer<'static>,
     key_pem: String,
 }
 
@@ -78,7 +80,8 @@ impl LocalCa {
             .map(|dirs| dirs.data_local_dir().join("ca"))
     }
 
-    /// The CA in `dir`, when there is one (all three files).
+    /// The CA in `dir`, when there is one (all three files); an error names
+    /// a file that cannot be read or holds no certificate.
     pub fn load(dir: &Path) -> Result<Option<LocalCa>> {
         let [root, intermediate, key] =
             [ROOT_FILE, INTERMEDIATE_FILE, KEY_FILE].map(|f| dir.join(f));
@@ -89,10 +92,19 @@ impl LocalCa {
             String::from_utf8(crate::files::read_pem(path)?)
                 .map_err(|e| pem_error(path, PemError::Read(std::io::Error::other(e))))
         };
+        let certificate = |path: &Path| -> Result<(String, CertificateDer<'static>)> {
+            let pem = read(path)?;
+            let der = first_certificate(&pem).map_err(|e| pem_error(path, e))?;
+            Ok((pem, der))
+        };
+        let (root_pem, root_der) = certificate(&root)?;
+        let (intermediate_pem, intermediate_der) = certificate(&intermediate)?;
         Ok(Some(LocalCa {
             dir: dir.into(),
-            root_pem: read(&root)?,
-            intermediate_pem: read(&intermediate)?,
+            root_pem,
+            root_der,
+            intermediate_pem,
+            intermediate_der,
             key_pem: read(&key)?,
         }))
     }
@@ -141,7 +153,7 @@ impl LocalCa {
 
     /// The root certificate (DER).
     pub fn root_der(&self) -> CertificateDer<'static> {
-        first_certificate(&self.root_pem)
+        self.root_der.clone()
     }
 
     /// A leaf for one run, made in memory: `127.0.0.1`, `::1` and
@@ -168,18 +180,14 @@ impl LocalCa {
         params.not_after = now + (timeout + LEAF_MARGIN).max(MIN_LEAF_VALIDITY);
         let leaf_key = KeyPair::generate().map_err(failed)?;
         let leaf = params.signed_by(&leaf_key, &issuer).map_err(failed)?;
-        let chain = vec![
-            leaf.der().clone(),
-            first_certificate(&self.intermediate_pem),
-        ];
+        let chain = vec![leaf.der().clone(), self.intermediate_der.clone()];
         let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(leaf_key.serialize_der()));
         Ok((chain, key))
     }
 
     /// The root's subject common name, which names it in the stores.
     pub fn name(&self) -> String {
-        let der = self.root_der();
-        x509_parser::parse_x509_certificate(&der)
+        x509_parser::parse_x509_certificate(&self.root_der)
             .ok()
             .and_then(|(_, cert)| {
                 cert.subject()
@@ -207,8 +215,7 @@ impl LocalCa {
 
     /// When the CA stops being valid (its intermediate's `notAfter`).
     pub fn expires(&self) -> Option<time::OffsetDateTime> {
-        let der = first_certificate(&self.intermediate_pem);
-        let (_, cert) = x509_parser::parse_x509_certificate(&der).ok()?;
+        let (_, cert) = x509_parser::parse_x509_certificate(&self.intermediate_der).ok()?;
         Some(cert.validity().not_after.to_datetime())
     }
 }
@@ -252,7 +259,9 @@ fn issue(validity: Duration) -> std::result::Result<LocalCa, rcgen::Error> {
     Ok(LocalCa {
         dir: PathBuf::new(),
         root_pem: root_cert.pem(),
+        root_der: root_cert.der().clone(),
         intermediate_pem: intermediate_cert.pem(),
+        intermediate_der: intermediate_cert.der().clone(),
         key_pem: intermediate_key.serialize_pem(),
     })
 }
@@ -315,13 +324,14 @@ fn whoami() -> String {
     format!("{user}@{host}")
 }
 
-/// The first certificate of a PEM text we wrote ourselves.
-fn first_certificate(pem: &str) -> CertificateDer<'static> {
+/// The first certificate of a CA file (a root or an intermediate).
+fn first_certificate(pem: &str) -> std::result::Result<CertificateDer<'static>, PemError> {
     use rustls::pki_types::pem::PemObject;
-    CertificateDer::pem_slice_iter(pem.as_bytes())
-        .next()
-        .and_then(|c| c.ok())
-        .unwrap_or_else(|| CertificateDer::from(Vec::new()))
+    match CertificateDer::pem_slice_iter(pem.as_bytes()).next() {
+        Some(Ok(der)) => Ok(der),
+        Some(Err(e)) => Err(PemError::Syntax(e.into())),
+        None => Err(PemError::NoCertificate),
+    }
 }
 
 fn pem_error(path: &Path, source: PemError) -> Error {
@@ -381,11 +391,37 @@ mod tests {
     }
 
     #[test]
+    fn a_ca_file_without_a_certificate_is_an_error_naming_it() {
+        let dir = tempfile::tempdir().unwrap();
+        LocalCa::create(dir.path()).unwrap();
+        let intermediate = dir.path().join(INTERMEDIATE_FILE);
+        for (broken, expected) in [
+            ("edited away\n", "no CERTIFICATE block"),
+            (
+                "-----BEGIN CERTIFICATE-----\n!!\n-----END CERTIFICATE-----\n",
+                "not valid PEM",
+            ),
+        ] {
+            std::fs::write(&intermediate, broken).unwrap();
+            let error = LocalCa::load(dir.path()).unwrap_err();
+            let said = format!("{error}: {}", std::error::Error::source(&error).unwrap());
+            assert!(
+                said.contains(INTERMEDIATE_FILE) && said.contains(expected),
+                "{said}"
+            );
+        }
+        assert!(
+            LocalCa::load(dir.path().join("none").as_path())
+                .unwrap()
+                .is_none()
+        );
+    }
+
+    #[test]
     fn the_intermediate_is_constrained_to_loopback_servers() {
         let dir = tempfile::tempdir().unwrap();
         let ca = LocalCa::create(dir.path()).unwrap();
-        let der = first_certificate(&ca.intermediate_pem);
-        let (_, cert) = x509_parser::parse_x509_certificate(&der).unwrap();
+        let (_, cert) = x509_parser::parse_x509_certificate(&ca.intermediate_der).unwrap();
         let basic = cert.basic_constraints().unwrap().unwrap();
         assert!(basic.critical && basic.value.ca);
         assert_eq!(basic.value.path_len_constraint, Some(0));

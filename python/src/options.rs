@@ -114,15 +114,11 @@ impl Options {
     }
 }
 
-/// The timeout: a negative one is zero (which the library refuses), an
-/// endless one longer than the library's limit; NaN is refused here.
+/// The timeout (the library's rule, [`oauth_callback::timeout_from_secs`]);
+/// NaN is refused here.
 fn seconds(timeout: f64) -> PyResult<Duration> {
-    if timeout.is_nan() {
-        return Err(config_error(
-            "invalid timeout: it is not a number of seconds",
-        ));
-    }
-    Ok(Duration::try_from_secs_f64(timeout.max(0.0)).unwrap_or(Duration::MAX))
+    oauth_callback::timeout_from_secs(timeout)
+        .ok_or_else(|| config_error("invalid timeout: it is not a number of seconds"))
 }
 
 /// The original module's TLS choices: a PEM pair; else a certificate made

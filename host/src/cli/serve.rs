@@ -449,12 +449,11 @@ fn path_not_a_flag(value: &str) -> Result<PathBuf, String> {
 /// Seconds, fractions allowed. Whether the value is a valid timeout (more
 /// than zero, at most a week) is the library's rule, checked by `Config`.
 fn parse_timeout(value: &str) -> Result<Duration, String> {
-    let seconds = value
+    value
         .parse::<f64>()
         .ok()
-        .filter(|seconds| !seconds.is_nan())
-        .ok_or_else(|| format!("{value:?} is not a number of seconds"))?;
-    Ok(Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(Duration::MAX))
+        .and_then(crate::timeout_from_secs)
+        .ok_or_else(|| format!("{value:?} is not a number of seconds"))
 }
 
 #[cfg(test)]
