@@ -208,7 +208,6 @@ pub fn fingerprint(der: &[u8]) -> String {
     hex.join(":")
 }
 
-/// A PEM file's contents, read with the size limit.
 fn load_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>> {
     let certs = CertificateDer::pem_slice_iter(&crate::files::read_pem(path)?)
         .collect::<Result<Vec<_>, _>>()

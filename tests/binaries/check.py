@@ -36,7 +36,7 @@ import urllib.request
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "python"))
-from check_wheel import LINUX  # noqa: E402  (each Linux target's ELF machine and libraries)
+from check_wheel import LINUX, elf_needs  # noqa: E402  (each Linux target's ELF machine and libraries)
 
 GLIBC_FLOOR = (2, 17)
 
@@ -123,16 +123,14 @@ class Wine(Runner):
 def elf_file(binary, target):
     """The binary's architecture, and what it needs of the system's libraries."""
     expected = LINUX[target]
-    header = subprocess.run(["readelf", "-h", str(binary)], capture_output=True, text=True, check=True).stdout
-    assert re.search(rf"Machine:\s+{re.escape(expected.machine)}\n", header), header
-    dynamic = subprocess.run(["readelf", "-d", "-V", str(binary)], capture_output=True, text=True,
-                             check=True).stdout
-    needed = set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", dynamic))
+    needed = elf_needs(binary, expected.machine)
     if target.endswith("-musl"):
         assert not needed, f"a musl binary must be static; it needs {sorted(needed)}"
         return "static"
     assert needed <= expected.libraries, f"needs {sorted(needed - expected.libraries)}"
-    versions = {tuple(int(n) for n in v.split(".")) for v in re.findall(r"Name: GLIBC_([0-9.]+)", dynamic)}
+    symbol_versions = subprocess.run(["readelf", "-V", str(binary)], capture_output=True, text=True,
+                                     check=True).stdout
+    versions = {tuple(int(n) for n in v.split(".")) for v in re.findall(r"Name: GLIBC_([0-9.]+)", symbol_versions)}
     newest = max(versions)
     assert newest <= GLIBC_FLOOR, f"needs glibc {'.'.join(map(str, newest))}, newer than 2.17"
     return f"needs glibc {'.'.join(map(str, newest))} or newer"

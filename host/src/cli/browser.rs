@@ -166,8 +166,8 @@ fn run(command: &str, url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Inside WSL (Windows Subsystem for Linux), where the browser is Windows'.
-/// Whether this is Linux under WSL, where the browser is Windows'.
+/// Whether this is Linux under WSL (Windows Subsystem for Linux), where the
+/// browser is Windows'.
 pub fn on_wsl() -> bool {
     std::env::var_os("WSL_DISTRO_NAME").is_some()
         || std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists()

@@ -104,7 +104,7 @@ const SYSTEM_FILE: &str = "oauth-callback-local-ca.crt";
 fn system_store() -> Option<SystemStore> {
     system_stores()
         .into_iter()
-        .find(|store| which(store.update) || Path::new("/usr/sbin").join(store.update).is_file())
+        .find(|store| store.program().is_some())
 }
 
 /// Debian's store, then Fedora's.
@@ -128,13 +128,22 @@ impl SystemStore {
         Path::new(self.anchors).join(SYSTEM_FILE)
     }
 
+    /// Its update command, when it is here: on the `PATH`, or in
+    /// `/usr/sbin` (not on a user's `PATH` on Debian).
+    fn program(&self) -> Option<PathBuf> {
+        let sbin = Path::new("/usr/sbin").join(self.update);
+        if which(self.update) {
+            Some(PathBuf::from(self.update))
+        } else {
+            sbin.is_file().then_some(sbin)
+        }
+    }
+
     /// The command that rebuilds the system's bundles.
     fn command(&self) -> (PathBuf, Vec<OsString>) {
-        let program = if which(self.update) {
-            PathBuf::from(self.update)
-        } else {
-            Path::new("/usr/sbin").join(self.update)
-        };
+        let program = self
+            .program()
+            .unwrap_or_else(|| Path::new("/usr/sbin").join(self.update));
         (program, self.arguments.iter().map(OsString::from).collect())
     }
 
@@ -252,20 +261,25 @@ impl Store {
     }
 
     /// Restrict the trusted root to TLS servers where that is a separate
-    /// step (`usage`: the property file, as the program reads it): on
-    /// Windows, the certificate's enhanced-key-usage property
-    /// (`certutil -repairstore` with [`WINDOWS_USAGE`]).
-    fn restrict(&self, name: &str, usage: &OsStr) -> Option<Vec<OsString>> {
-        match self {
+    /// step: on Windows, the certificate's enhanced-key-usage property
+    /// (`certutil -repairstore` with a property file holding
+    /// [`WINDOWS_USAGE`]; `usage` writes it and names it as the program
+    /// reads it, called only then).
+    fn restrict(
+        &self,
+        name: &str,
+        usage: impl FnOnce() -> Result<OsString, Failure>,
+    ) -> Result<Option<Vec<OsString>>, Failure> {
+        Ok(match self {
             Store::Windows { .. } => Some(args([
                 "-user".into(),
                 "-repairstore".into(),
                 "Root".into(),
                 name.into(),
-                usage.into(),
+                usage()?,
             ])),
             Store::Nss { .. } | Store::Keychain { .. } => None,
-        }
+        })
     }
 
     /// Whether it holds the root (exit status 0).
@@ -415,16 +429,16 @@ fn install(ca: &LocalCa) -> Result<(), Failure> {
         }
         let file = root_for(store, &root)?;
         run(store.program(), store.add(&file))?;
-        let usage = ca.dir().join(WINDOWS_USAGE_FILE);
-        if store.restrict(&name, OsStr::new("")).is_some() {
+        let usage_file = || {
+            let usage = ca.dir().join(WINDOWS_USAGE_FILE);
             std::fs::write(&usage, WINDOWS_USAGE).map_err(|source| Failure::Write {
                 path: usage.clone(),
                 source,
             })?;
-            let usage = root_for(store, &usage)?;
-            if let Some(restrict) = store.restrict(&name, &usage) {
-                run(store.program(), restrict)?;
-            }
+            root_for(store, &usage)
+        };
+        if let Some(restrict) = store.restrict(&name, usage_file)? {
+            run(store.program(), restrict)?;
         }
         println!("{}: trusted", store.name());
     }
@@ -646,11 +660,9 @@ mod tests {
             words(wsl.remove(name)),
             ["-user", "-delstore", "Root", name]
         );
+        let usage = || Ok(OsString::from(r"C:\Users\alice\root-usage.inf"));
         assert_eq!(
-            words(
-                wsl.restrict(name, r"C:\Users\alice\root-usage.inf".as_ref())
-                    .unwrap()
-            ),
+            words(wsl.restrict(name, usage).unwrap().unwrap()),
             [
                 "-user",
                 "-repairstore",
@@ -659,8 +671,9 @@ mod tests {
                 r"C:\Users\alice\root-usage.inf"
             ]
         );
-        assert_eq!(nss.restrict(name, "x".as_ref()), None);
-        assert_eq!(keychain.restrict(name, "x".as_ref()), None);
+        let unused = || -> Result<OsString, Failure> { panic!("no property file here") };
+        assert_eq!(nss.restrict(name, unused).unwrap(), None);
+        assert_eq!(keychain.restrict(name, unused).unwrap(), None);
         let [debian, fedora] = system_stores();
         let (program, arguments) = fedora.command();
         assert_eq!(program.file_name().unwrap(), "update-ca-trust");
