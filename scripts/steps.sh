@@ -39,6 +39,7 @@ background() {
   BACKGROUND_LOG=$1
   shift
   BACKGROUND_STARTED=$SECONDS
+  mkdir -p "$(dirname "$BACKGROUND_LOG")"
   setsid "$@" >"$BACKGROUND_LOG" 2>&1 &
   BACKGROUND_PID=$!
   echo "Running in the background (output in $BACKGROUND_LOG): $*"
