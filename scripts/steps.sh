@@ -40,8 +40,14 @@ background() {
   shift
   BACKGROUND_STARTED=$SECONDS
   mkdir -p "$(dirname "$BACKGROUND_LOG")"
-  setsid "$@" >"$BACKGROUND_LOG" 2>&1 &
+  # A process group of its own (job control on while it starts), so that it
+  # can be stopped whole; but not a session of its own (setsid): with the
+  # kernel's autogroups, a new session would get a full share of the CPU
+  # whatever its niceness.
+  set -m
+  "$@" >"$BACKGROUND_LOG" 2>&1 &
   BACKGROUND_PID=$!
+  set +m
   echo "Running in the background (output in $BACKGROUND_LOG): $*"
 }
 await_background() {
