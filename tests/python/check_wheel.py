@@ -85,15 +85,20 @@ def main() -> None:
 
 def elf_needs(path: Path, machine: str) -> Set[str]:
     """The shared libraries an ELF file needs, after checking it is one for
-    `machine` (readelf's name); tests/binaries/check.py uses it too."""
+    `machine` (readelf's name); tests/binaries/check.py uses it too.
+
+    Raises ValueError when it is not, each caller reporting it its own way."""
     header = run(["readelf", "-h", str(path)])
     if not re.search(rf"Machine:\s+{re.escape(machine)}\n", header):
-        fail(f"{path.name} is not an ELF file for {machine}:\n{header}")
+        raise ValueError(f"{path.name} is not an ELF file for {machine}:\n{header}")
     return set(re.findall(r"\(NEEDED\)\s+Shared library: \[(.+?)\]", run(["readelf", "-d", str(path)])))
 
 
 def check_linux(wheel: Path, extension: Path, expected: Linux) -> None:
-    needed = elf_needs(extension, expected.machine)
+    try:
+        needed = elf_needs(extension, expected.machine)
+    except ValueError as error:
+        fail(str(error))
     if any(library.startswith("libpython") for library in needed):
         fail(f"{extension.name} links against libpython: {sorted(needed)}")
     if not needed <= expected.libraries:
