@@ -56,6 +56,14 @@ where
     }
 }
 
+/// Say (at `info`) that HTTPS is served with a certificate made for this
+/// run only because none was given; `options` names the caller's
+/// certificate options (`--ssl-cert/--ssl-key`, `ssl_cert/ssl_key`). One
+/// home for the line the command line and the Python package both log.
+pub fn say_implicit_adhoc(options: &str) {
+    tracing::info!("no certificate given ({options}): using an ad hoc one made for this run");
+}
+
 /// Run `oauth-callback trust` with `flags` (`--status`, `--system`,
 /// `--export FILE`, `--uninstall`, or none) in this process, as the command
 /// line would, printing what it does on stdout: for programs that offer it

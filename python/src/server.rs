@@ -124,9 +124,7 @@ impl Server {
         py.detach(|| {
             tracing::dispatcher::with_default(&dispatch, || {
                 if implicit_adhoc {
-                    tracing::info!(
-                        "no certificate given (ssl_cert/ssl_key): using an ad hoc one made for this run"
-                    );
+                    oauth_callback::cli::say_implicit_adhoc("ssl_cert/ssl_key");
                 }
                 if let Some(page) = page {
                     page.open(uri, None);

@@ -59,7 +59,13 @@ fn provider_error_shows_the_error_page_and_still_completes() {
         finished.result()["params"],
         json!({"error": "access_denied", "state": "s"})
     );
-    assert!(finished.stderr.contains("ad hoc"), "{}", finished.stderr);
+    assert!(
+        finished
+            .stderr
+            .contains("no certificate given (--ssl-cert/--ssl-key): using an ad hoc one"),
+        "{}",
+        finished.stderr
+    );
 }
 
 #[test]

@@ -215,9 +215,7 @@ impl ServeArgs {
             paste::on_job(job);
         })));
         if self.implicit_adhoc() {
-            tracing::info!(
-                "no certificate given (--ssl-cert/--ssl-key): using an ad hoc one made for this run"
-            );
+            super::say_implicit_adhoc("--ssl-cert/--ssl-key");
         }
         let uri = server.redirect_uri().to_string();
         // The file first: whoever reads the ready line may look for it.
