@@ -52,10 +52,14 @@ pub struct Prepared {
 impl Options {
     /// The library's configuration, checked.
     pub fn prepare(self) -> PyResult<Prepared> {
-        let implicit_adhoc = self.ssl_cert.is_none()
-            && self.ssl_key.is_none()
-            && !self.adhoc_ssl
-            && self.force_https;
+        let tls = tls(
+            self.ssl_cert,
+            self.ssl_key,
+            self.adhoc_ssl,
+            self.self_signed,
+            self.force_https,
+        )?;
+        let implicit_adhoc = tls == Tls::Adhoc && !self.adhoc_ssl;
         let page = self
             .open_url
             .as_deref()
@@ -72,13 +76,7 @@ impl Options {
             .ports(self.ports)
             .path(self.path)
             .timeout(seconds(self.timeout)?)
-            .tls(tls(
-                self.ssl_cert,
-                self.ssl_key,
-                self.adhoc_ssl,
-                self.self_signed,
-                self.force_https,
-            )?)
+            .tls(tls)
             .one_scheme(self.one_scheme);
         if let Some(file) = self.success_html_path {
             builder = builder.success_html(file);

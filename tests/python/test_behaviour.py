@@ -84,6 +84,22 @@ def test_a_logger_above_debug_gets_no_debug_records() -> None:
     assert not any("listening on" in m for m in kept.messages())
 
 
+def test_only_a_certificate_made_because_none_was_given_is_logged_as_such() -> None:
+    said = "no certificate given (ssl_cert/ssl_key): using an ad hoc one made for this run"
+    implicit, implicit_kept = private_logger("my.app.implicit")
+    with CallbackServer(port=0, timeout=60, logger=implicit):
+        pass
+    assert said in implicit_kept.messages(), implicit_kept.messages()
+    asked, asked_kept = private_logger("my.app.asked")
+    with CallbackServer(port=0, timeout=60, logger=asked, adhoc_ssl=True):
+        pass
+    self_signed, self_signed_kept = private_logger("my.app.self_signed")
+    with CallbackServer(port=0, timeout=60, logger=self_signed, self_signed=True):
+        pass
+    assert said not in asked_kept.messages() + self_signed_kept.messages()
+    assert any("listening on https://" in m for m in self_signed_kept.messages()), self_signed_kept.messages()
+
+
 def test_low_level_start_wait_shutdown_and_context_manager() -> None:
     server = CallbackServer(port=0, timeout=60, force_https=False)
     with pytest.raises(RuntimeError):
