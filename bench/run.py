@@ -1,8 +1,14 @@
 #!/usr/bin/env python3
-"""Side-by-side figures for oauth-callback, the seed's Flask server, `wasmtime
-serve` and a plain hyper+rustls server, measured in one run on this machine.
+"""Side-by-side figures for oauth-callback, measured in one run on this machine.
 
-    bench/run.py [--runs N] [--seconds S]
+Beside it: the Python `callback.py` module's Flask server, `wasmtime serve`
+and a plain hyper+rustls server.
+
+    bench/run.py --reference PATH [--runs N] [--seconds S]
+
+PATH is the reference: the Python `callback.py` module (the original
+Flask-based module oauth-callback rebuilds), which is not part of this
+repository; `$OAUTH_CALLBACK_REFERENCE` gives it when `--reference` does not.
 
 Prints medians and ratios as Markdown tables: ready (start to the first HTTPS
 answer) warm, with an empty cache and home directory (a first start on a
@@ -10,8 +16,8 @@ machine), and of a plain hyper+rustls server, interleaved run by run; callback (
 reading the whole answer), whole one-shot flow (start to exit with the JSON
 printed), peak RSS of that flow, keep-alive throughput (wrk, stray 404s),
 the start-up and per-request cost of the Rust and JavaScript handlers, the
-Python package's `run_callback_server` beside the seed's, and the binary size. Needs: a release build, wrk (Debian), Python 3 with venv.
-Installs the seed's Python packages into target/bench-venv on first use.
+Python package's `run_callback_server` beside the reference's, and the binary size. Needs: a release build, wrk (Debian), Python 3 with venv.
+Installs the reference's Python packages into target/bench-venv on first use.
 """
 import argparse
 import http.client
@@ -31,7 +37,8 @@ ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "target"
 BINARY = TARGET / "release" / "oauth-callback"
 BASELINE = TARGET / "release" / "examples" / "baseline_server"
-SEED = Path(os.environ.get("SEED_CALLBACK", ROOT.parent / "shared" / "anchors" / "seed_flask" / "callback.py"))
+REFERENCE_VARIABLE = "OAUTH_CALLBACK_REFERENCE"
+"""The variable that names the reference `callback.py` when --reference does not."""
 VENV = TARGET / "bench-venv"
 WASMTIME_VERSION = (ROOT / "scripts" / "wasmtime-version").read_text().strip()
 """The wasmtime-cli the throughput table runs (`wasmtime serve`): the host's."""
@@ -150,10 +157,10 @@ def ensure_tools():
 
 
 PEERS = ["flask", "cryptography", "gevent", "requests", "google-auth-oauthlib", "msal"]
-"""The seed's packages, and the Python peers the package is measured beside."""
+"""The reference's packages, and the Python peers the package is measured beside."""
 
 
-def ensure_seed_venv():
+def ensure_reference_venv():
     python = VENV / "bin" / "python"
     if not python.exists():
         subprocess.run([sys.executable, "-m", "venv", str(VENV)], check=True)
@@ -172,16 +179,24 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=15, help="runs per latency figure (default 15)")
     parser.add_argument("--seconds", type=int, default=5, help="seconds per throughput run (default 5)")
+    parser.add_argument("--reference", metavar="PATH", default=os.environ.get(REFERENCE_VARIABLE) or None,
+                        help="the Python callback.py module measured beside oauth-callback (not in this "
+                             f"repository; default ${REFERENCE_VARIABLE})")
     args = parser.parse_args()
+    if not args.reference:
+        parser.exit(2, f"bench/run.py: no reference callback.py: pass --reference PATH or set ${REFERENCE_VARIABLE}\n")
+    reference_path = Path(args.reference).resolve()
+    if not reference_path.is_file():
+        parser.exit(2, f"bench/run.py: the reference callback.py {args.reference} is not a file\n")
 
     ensure_tools()
-    seed_python = ensure_seed_venv()
+    reference_python = ensure_reference_venv()
     handler = TARGET / "bench-handler.wasm"
     subprocess.run([str(BINARY), "export-handler", str(handler)], check=True)
     serve = lambda p: [str(BINARY), "--port", str(p), "--timeout", "60", "-q"]  # noqa: E731
     ours = Subject("oauth-callback", lambda p: serve(p) + ["--adhoc-ssl"])
-    seed = Subject("seed (Flask)", lambda p: [str(seed_python), str(SEED), "--port", str(p), "--adhoc-ssl",
-                                              "--timeout", "60"])
+    reference = Subject("callback.py (Flask)", lambda p: [str(reference_python), str(reference_path), "--port", str(p),
+                                                          "--adhoc-ssl", "--timeout", "60"])
     # One run first, so that any cache of the system's is warm.
     subprocess.run([str(BINARY), "--port", "0", "--timeout", "0.01", "-q"], stderr=subprocess.DEVNULL)
 
@@ -202,7 +217,7 @@ def main():
         print(f"| {subject.name} | {ready:.1f} | {ready / baseline_ready:.2f}x |")
 
     rows = []
-    for subject in (ours, seed):
+    for subject in (ours, reference):
         ready = [ready_time(subject) for _ in range(args.runs)]
         flows = [flow_times(subject) for _ in range(args.runs)]
         rows.append((subject.name, median_ms(ready), median_ms([f[0] for f in flows]),
@@ -213,8 +228,8 @@ def main():
     for name, ready, callback, flow, rss in rows:
         print(f"| {name} | {ready:.1f} | {callback:.2f} | {flow:.1f} | {rss:.1f} |")
     (_, r1, c1, f1, m1), (_, r2, c2, f2, m2) = rows
-    print(f"| seed / oauth-callback | {r2 / r1:.0f}x | {c2 / c1:.1f}x | {f2 / f1:.0f}x | {m2 / m1:.1f}x |")
-    for subject in (ours, seed):
+    print(f"| callback.py / oauth-callback | {r2 / r1:.0f}x | {c2 / c1:.1f}x | {f2 / f1:.0f}x | {m2 / m1:.1f}x |")
+    for subject in (ours, reference):
         if subject.truncated:
             print(f"\n{subject.name}: {subject.truncated} of {args.runs} callback answers were cut off by its shutdown")
 
@@ -235,7 +250,7 @@ def main():
     ratio = rates["oauth-callback, HTTP"] / rates["wasmtime serve, HTTP (same component)"]
     print(f"| oauth-callback / wasmtime serve (HTTP) | {ratio:.2f}x |")
     handlers_table(args, serve, handler)
-    python_table(args, seed_python)
+    python_table(args, reference_python, reference_path)
     print(f"\nbinary size: {BINARY.stat().st_size / 2**20:.1f} MiB ({BINARY})")
 
 
@@ -261,16 +276,18 @@ def handlers_table(args, serve, exported):
         print(f"| {name} | {ready:.1f} | {rate:.0f} | {1e6 / rate:.0f} |")
 
 
-def python_table(args, seed_python):
-    """The Python package beside the seed's module, in the seed's venv with
-    the wheel installed (scripts/test-python builds it into target/wheels)."""
+def python_table(args, reference_python, reference_path):
+    """The Python package beside the reference `callback.py` module, in the
+    reference's venv with the wheel installed (scripts/test-python builds it
+    into target/wheels)."""
     wheels = sorted((TARGET / "wheels").glob("*.whl"))
     if not wheels:
         subprocess.run([str(ROOT / "scripts" / "test-python")], check=True)
         wheels = sorted((TARGET / "wheels").glob("*.whl"))
-    subprocess.run([str(seed_python), "-m", "pip", "install", "-q", "--force-reinstall", str(wheels[-1])],
+    subprocess.run([str(reference_python), "-m", "pip", "install", "-q", "--force-reinstall", str(wheels[-1])],
                    check=True)
-    subprocess.run([str(seed_python), str(ROOT / "bench" / "python_api.py"), str(SEED), str(max(args.runs, 15))],
+    subprocess.run([str(reference_python), str(ROOT / "bench" / "python_api.py"), str(reference_path),
+                    str(max(args.runs, 15))],
                    check=True)
 
 

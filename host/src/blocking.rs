@@ -57,6 +57,13 @@ impl RunningServer {
         self.flow.local_addr
     }
 
+    /// When the configured timeout ([`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout),
+    /// counted from the start) passes: what [`wait`](Self::wait) waits
+    /// until, for a countdown shown to the user.
+    pub fn deadline(&self) -> std::time::Instant {
+        self.flow.deadline()
+    }
+
     /// The full callback URI to register with the provider, e.g.
     /// `https://127.0.0.1:8080/callback`.
     pub fn redirect_uri(&self) -> &str {

@@ -4,10 +4,11 @@
 //! more than the binary can run the same command line: its flags, output,
 //! exit codes, signals and terminal behaviour.
 
-mod browser;
 mod cert;
+mod exit;
 mod failure;
 mod jobs;
+mod key_by_key;
 mod paste;
 mod serve;
 mod signals;
@@ -20,9 +21,8 @@ use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-pub use browser::{REDIRECT_URI_PLACEHOLDER, STATE_PLACEHOLDER, SignInPage, SignInPageError};
 use clap::{CommandFactory, Parser, Subcommand};
-pub use failure::Failure;
+use failure::Failure;
 
 /// Run the command line of this process (`std::env::args`) to its end: the
 /// exit code, with a failure said on stderr in one line.
@@ -44,7 +44,7 @@ where
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return u8::try_from(e.exit_code()).unwrap_or(EXIT_USAGE);
+            return u8::try_from(e.exit_code()).unwrap_or(exit::USAGE.code);
         }
     };
     match cli.run() {
@@ -56,72 +56,25 @@ where
     }
 }
 
-/// Say (at `info`) that HTTPS is served with a certificate made for this
-/// run only because none was given; `options` names the caller's
-/// certificate options (`--ssl-cert/--ssl-key`, `ssl_cert/ssl_key`). One
-/// home for the line the command line and the Python package both log.
-pub fn say_implicit_adhoc(options: &str) {
-    tracing::info!("no certificate given ({options}): using an ad hoc one made for this run");
-}
-
-/// Run `oauth-callback trust` with `flags` (`--status`, `--system`,
-/// `--export FILE`, `--uninstall`, or none) in this process, as the command
-/// line would, printing what it does on stdout: for programs that offer it
-/// to their users (the Python package's `trust()`). Unlike [`run`], it
-/// sets up no logging and leaves the environment alone. A usage error is
-/// [`Failure::Usage`] with clap's message.
-pub fn trust<I, T>(flags: I) -> Result<(), Failure>
-where
-    I: IntoIterator<Item = T>,
-    T: Into<OsString> + Clone,
-{
-    #[derive(Parser)]
-    #[command(name = "oauth-callback trust")]
-    struct Trust {
-        #[command(flatten)]
-        args: trust::TrustArgs,
-    }
-    let words = std::iter::once(OsString::from("trust")).chain(flags.into_iter().map(Into::into));
-    let parsed = Trust::try_parse_from(words).map_err(|e| {
-        let said = e.render().to_string();
-        let first = said.lines().next().unwrap_or_default();
-        Failure::Usage(first.trim_start_matches("error: ").to_string())
-    })?;
-    parsed.args.run()
-}
-
-/// Exit code: the flow completed (also for a provider `error`).
-pub const EXIT_COMPLETED: u8 = 0;
-/// Exit code: bad usage or configuration.
-pub const EXIT_USAGE: u8 = 2;
 /// Where the expected state may come from instead of `--expect-state`,
 /// out of the process list that every local user can read (CWE-214).
-pub const STATE_VARIABLE: &str = "OAUTH_CALLBACK_EXPECT_STATE";
+const STATE_VARIABLE: &str = "OAUTH_CALLBACK_EXPECT_STATE";
 /// Where the expected issuer may come from instead of `--expect-issuer`.
-pub const ISSUER_VARIABLE: &str = "OAUTH_CALLBACK_EXPECT_ISSUER";
+const ISSUER_VARIABLE: &str = "OAUTH_CALLBACK_EXPECT_ISSUER";
 
-/// Exit code: a sign-in completed but its result could not be written
-/// (`EX_IOERR`).
-pub const EXIT_UNDELIVERED: u8 = 74;
-/// Exit code: the timeout passed without a callback.
-pub const EXIT_TIMEOUT: u8 = 124;
-
-const AFTER_HELP: &str = "\
+/// `--help`'s closing text: the output, then the exit codes.
+fn after_help() -> String {
+    format!(
+        "\
 Output:
   When the callback arrives, one line of JSON on stdout, e.g.
-  {\"params\":{\"code\":\"...\",\"state\":\"...\"},\"method\":\"GET\",\"path\":\"/callback\",\"received_at\":1730000000}
+  {{\"params\":{{\"code\":\"...\",\"state\":\"...\"}},\"method\":\"GET\",\"path\":\"/callback\",\"received_at\":1730000000}}
   Logs and the ready line (`listening on <redirect URI>`) go to stderr.
 
-Exit codes:
-  0    the callback arrived (also when the provider reports an error)
-  2    bad usage or configuration (nothing was listening)
-  74   a sign-in completed, but its result could not be written to stdout
-  124  the timeout passed
-  129  hung up (SIGHUP: the terminal closed; a closed console on Windows)
-  130  interrupted (Ctrl-C)
-  131  quit (SIGQUIT: Ctrl-\\; Ctrl-Break on Windows)
-  143  terminated (SIGTERM)
-  A signal after a callback was answered still prints its result (exit 0).";
+{}",
+        exit::help()
+    )
+}
 
 /// Receive one OAuth redirect on a loopback address, show the user a page, and
 /// print the callback's parameters as one line of JSON.
@@ -129,10 +82,10 @@ Exit codes:
 #[command(
     name = "oauth-callback",
     version,
-    after_help = AFTER_HELP,
+    after_help = after_help(),
     args_conflicts_with_subcommands = true
 )]
-pub struct Cli {
+struct Cli {
     #[command(subcommand)]
     command: Option<Command>,
 
@@ -175,7 +128,7 @@ enum Command {
 
 impl Cli {
     /// Do what the command line asks and turn the outcome into an exit code.
-    pub fn run(self) -> Result<u8, Failure> {
+    fn run(self) -> Result<u8, Failure> {
         serve::forget_expected_values();
         init_logging(self.quiet, self.verbose);
         let mut stdout = std::io::stdout().lock();
@@ -195,7 +148,7 @@ impl Cli {
             }
             Some(Command::Man) => clap_mangen::Man::new(Cli::command()).render(&mut stdout)?,
         }
-        Ok(EXIT_COMPLETED)
+        Ok(exit::COMPLETED.code)
     }
 }
 

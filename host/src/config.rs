@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use crate::error::{Error, Result, Setting};
+use crate::urls::{browser_url, has_userinfo, loopback_host};
 
 /// The default address: IPv4 loopback.
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -53,6 +54,10 @@ pub struct Config {
     pub(crate) path: String,
     pub(crate) timeout: Duration,
     pub(crate) tls: Tls,
+    /// Whether the TLS mode was chosen ([`ConfigBuilder::tls`]), not the default.
+    pub(crate) tls_chosen: bool,
+    /// Where the redirect URI is written once the server listens.
+    pub(crate) ready_file: Option<PathBuf>,
     pub(crate) success_html: Option<PathBuf>,
     pub(crate) error_html: Option<PathBuf>,
     pub(crate) handler: Option<PathBuf>,
@@ -120,6 +125,8 @@ impl Default for ConfigBuilder {
                 path: DEFAULT_PATH.into(),
                 timeout: DEFAULT_TIMEOUT,
                 tls: Tls::default(),
+                tls_chosen: false,
+                ready_file: None,
                 success_html: None,
                 error_html: None,
                 handler: None,
@@ -168,9 +175,22 @@ impl ConfigBuilder {
         self
     }
 
-    /// The TLS mode (default: ad hoc certificate).
+    /// The TLS mode (default: an ad hoc certificate, and a log line once
+    /// listening saying that none was given).
     pub fn tls(mut self, tls: Tls) -> Self {
         self.config.tls = tls;
+        self.config.tls_chosen = true;
+        self
+    }
+
+    /// Once listening, write the redirect URI and a newline to `file`, for
+    /// scripts that start the browser themselves: through a new, randomly
+    /// named file beside it (created exclusively, mode 0600) renamed over
+    /// it, so that a reader polling for it never sees half of it and nothing
+    /// planted there is written through. A failure is
+    /// [`Error::ReadyFile`](crate::Error::ReadyFile), and the server stops.
+    pub fn ready_file(mut self, file: impl Into<PathBuf>) -> Self {
+        self.config.ready_file = Some(file.into());
         self
     }
 
@@ -373,38 +393,6 @@ fn redirect_target(setting: Setting, url: &str) -> Result<url::Url> {
         setting,
         reason: format!("{url:?} {reason}"),
     })
-}
-
-/// Whether `url` carries a user name or password (`user:pass@host`).
-fn has_userinfo(url: &url::Url) -> bool {
-    !url.username().is_empty() || url.password().is_some()
-}
-
-/// Whether `url` names this machine: a loopback address or `localhost`.
-fn loopback_host(url: &url::Url) -> bool {
-    match url.host() {
-        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
-        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
-        None => false,
-    }
-}
-
-/// Whether the user's browser may be sent to `text` (to sign in, or after
-/// the callback): `https://`, or `http://` on this machine; never with a
-/// user name or password (`http://127.0.0.1:80@evil.example/` names the
-/// host `evil.example`). The error says what is expected.
-pub(crate) fn browser_url(text: &str) -> std::result::Result<url::Url, String> {
-    const EXPECTED: &str = "must be an https:// URL (or http:// on 127.0.0.1, [::1] or localhost)";
-    let url = url::Url::parse(text).map_err(|e| format!("is not a URL ({e}); it {EXPECTED}"))?;
-    if has_userinfo(&url) {
-        return Err("must not carry a user name or password (`user@host`)".into());
-    }
-    match url.scheme() {
-        "https" if url.host().is_some() => Ok(url),
-        "http" if loopback_host(&url) => Ok(url),
-        _ => Err(EXPECTED.into()),
-    }
 }
 
 /// The longest timeout: a week (a flow left waiting longer is forgotten).

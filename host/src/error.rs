@@ -90,6 +90,17 @@ pub enum Error {
     )]
     InsideAsyncRuntime,
 
+    /// The ready file ([`ConfigBuilder::ready_file`](crate::ConfigBuilder::ready_file))
+    /// could not be written; the server was stopped.
+    #[error("cannot write the ready file {}", path.display())]
+    ReadyFile {
+        /// The file.
+        path: PathBuf,
+        /// What the operating system said.
+        #[source]
+        source: io::Error,
+    },
+
     /// An unexpected I/O failure while running.
     #[error("I/O error")]
     Io(#[from] io::Error),

@@ -59,6 +59,24 @@ pub fn read_pem(path: &Path) -> crate::error::Result<Vec<u8>> {
     })
 }
 
+/// Replace `file` with `contents` through a new, randomly named temporary
+/// file beside it (created exclusively, mode 0600, never through a link)
+/// renamed over it: a reader never sees half of it, and nothing planted
+/// beside it is written through.
+pub fn replace(file: &Path, contents: &[u8]) -> io::Result<()> {
+    use std::io::Write;
+    let dir = match file.parent() {
+        Some(dir) if !dir.as_os_str().is_empty() => dir,
+        _ => Path::new("."),
+    };
+    let mut partial = tempfile::Builder::new()
+        .prefix(".partial-")
+        .tempfile_in(dir)?;
+    partial.write_all(contents)?;
+    partial.persist(file).map_err(|e| e.error)?;
+    Ok(())
+}
+
 /// Write a file only its owner can read (also when it existed before).
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

@@ -36,6 +36,7 @@
 
 mod authority;
 mod blocking;
+mod browser;
 #[cfg(feature = "cli")]
 pub mod cli;
 mod config;
@@ -44,6 +45,7 @@ mod files;
 mod lifecycle;
 mod local_ca;
 mod nonblocking;
+mod platform;
 mod result;
 // Public only for the handler benchmark (feature `bench`): wasmtime types
 // are not part of the API.
@@ -54,14 +56,22 @@ pub mod runtime;
 mod runtime;
 mod server;
 mod tls;
+mod urls;
 
 pub use crate::blocking::{CallbackServer, RunningServer, run_callback_server};
+pub use crate::browser::{
+    REDIRECT_URI_PLACEHOLDER, STATE_PLACEHOLDER, SignInPage, SignInPageError,
+    check_browser_command, open_browser,
+};
 pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT,
     Tls, timeout_from_secs,
 };
 pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting};
-pub use crate::local_ca::{CA_VALIDITY, LOOPBACK_NAMES, LocalCa};
+pub use crate::local_ca::{
+    CA_VALIDITY, CaState, LOOPBACK_NAMES, LocalCa, RENEW_WITHIN, StoreOutcome, StoreState,
+    TrustError, TrustReport, export_root, trust, trust_status, untrust,
+};
 pub use crate::nonblocking::{AsyncCallbackServer, AsyncRunningServer};
 pub use crate::result::CallbackResult;
 pub use crate::runtime::EMBEDDED_HANDLER;

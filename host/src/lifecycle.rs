@@ -11,7 +11,7 @@ use tokio::sync::{oneshot, watch};
 use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
-use crate::config::{self, Config};
+use crate::config::{self, Config, Tls};
 use crate::error::{Error, Result};
 use crate::result::CallbackResult;
 use crate::runtime::{Runtime, wit};
@@ -52,12 +52,27 @@ pub(crate) fn own_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 impl Flow {
-    /// Listen first (the first client connects while the rest is set up, its
-    /// connection waiting in the backlog), then set up TLS and accept while
-    /// the handler loads on a blocking thread; early requests wait for it.
-    /// After an error nothing is left listening.
+    /// Check what can be checked before listening, as `wasmtime serve`
+    /// does (the TLS files and a handler component given as a file: a
+    /// missing file is said even when the port is busy), then listen (the
+    /// first client connects while the rest is set up, its connection
+    /// waiting in the backlog) and accept while the embedded handler loads
+    /// on a blocking thread; early requests wait for it. Once listening,
+    /// the ready file is written. After an error nothing is left listening.
     pub(crate) async fn launch(config: Config) -> Result<Flow> {
         let deadline = tokio::time::Instant::now() + config.timeout();
+        let (tls, served) = match tls::server_config(config.tls(), config.timeout())? {
+            Some((tls, served)) => (Some(tls), Some(served)),
+            None => (None, None),
+        };
+        let given = match config.handler.clone() {
+            Some(path) => Some(
+                tokio::task::spawn_blocking(move || Runtime::from_file(&path))
+                    .await
+                    .expect("loading the handler panicked")?,
+            ),
+            None => None,
+        };
         let listeners = bind_first(&config.ips, &config.ports).await?;
         let bound: Vec<SocketAddr> = listeners
             .iter()
@@ -68,15 +83,10 @@ impl Flow {
             .iter()
             .map(std::os::fd::AsRawFd::as_raw_fd)
             .collect();
-        let handler = config.handler.clone();
-        let loading = tokio::task::spawn_blocking(move || match handler {
-            Some(path) => Runtime::from_file(&path),
+        let loading = tokio::task::spawn_blocking(move || match given {
+            Some(runtime) => Ok(runtime),
             None => Runtime::embedded(),
         });
-        let (tls, served) = match tls::server_config(config.tls(), config.timeout())? {
-            Some((tls, served)) => (Some(tls), Some(served)),
-            None => (None, None),
-        };
         let settings = wit::Settings {
             callback_path: config.path().to_string(),
             success_page: config.success_html.as_deref().and_then(read_page),
@@ -130,6 +140,9 @@ impl Flow {
             runtime: tokio::runtime::Handle::current(),
         };
         app.loaded(loading.await.expect("loading the handler panicked")?);
+        if config.tls == Tls::Adhoc && !config.tls_chosen {
+            tracing::info!("no certificate given: using an ad hoc one made for this run");
+        }
         if let Some(served) = served {
             tracing::info!("{served}");
         }
@@ -137,7 +150,19 @@ impl Flow {
             tracing::warn!("listening on {local_addr}: other machines can reach the callback");
         }
         tracing::debug!("listening on {}", flow.redirect_uri);
+        if let Some(file) = &config.ready_file {
+            let line = format!("{}\n", flow.redirect_uri);
+            files::replace(file, line.as_bytes()).map_err(|source| Error::ReadyFile {
+                path: file.clone(),
+                source,
+            })?;
+        }
         Ok(flow)
+    }
+
+    /// When the configured timeout, counted from the start, passes.
+    pub(crate) fn deadline(&self) -> std::time::Instant {
+        self.deadline.into_std()
     }
 
     /// The result, or `None` once the configured timeout (counted from the

@@ -15,6 +15,18 @@
 //! - Its key is stored readable by its owner only (PKCS#8 PEM), beside its
 //!   certificate and the public root, in the user's data directory.
 //! - Every run gets a leaf of its own made in memory ([`LocalCa::leaf`]).
+//!
+//! Its root is trusted in the user's stores by [`trust`] (one file per
+//! store under `stores/`), taken out by [`untrust`], and reported on by
+//! [`trust_status`].
+
+mod stores;
+mod trust;
+
+pub use trust::{
+    CaState, StoreOutcome, StoreState, TrustError, TrustReport, export_root, trust, trust_status,
+    untrust,
+};
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -144,6 +156,11 @@ impl LocalCa {
     /// The folder it is kept in.
     pub fn dir(&self) -> &Path {
         &self.dir
+    }
+
+    /// The public root's file, what stores are given to trust.
+    pub fn root_file(&self) -> PathBuf {
+        self.dir.join(ROOT_FILE)
     }
 
     /// The public root certificate (PEM), what stores are given to trust.
@@ -338,6 +355,17 @@ fn pem_error(path: &Path, source: PemError) -> Error {
     Error::Pem {
         path: path.into(),
         source,
+    }
+}
+
+#[cfg(test)]
+impl LocalCa {
+    /// A new CA kept nowhere, said to be in `dir`.
+    pub(crate) fn in_memory_for_tests(dir: &str) -> LocalCa {
+        LocalCa {
+            dir: dir.into(),
+            ..issue(CA_VALIDITY).unwrap()
+        }
     }
 }
 

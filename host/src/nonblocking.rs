@@ -66,6 +66,13 @@ impl AsyncRunningServer {
         &self.flow.listener_fds
     }
 
+    /// When the configured timeout ([`ConfigBuilder::timeout`](crate::ConfigBuilder::timeout),
+    /// counted from the start) passes: what [`wait`](Self::wait) waits
+    /// until, for a countdown shown to the user.
+    pub fn deadline(&self) -> std::time::Instant {
+        self.flow.deadline()
+    }
+
     /// The full callback URI to register with the provider.
     pub fn redirect_uri(&self) -> &str {
         &self.flow.redirect_uri

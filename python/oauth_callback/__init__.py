@@ -12,9 +12,9 @@ plus an asyncio face (`AsyncCallbackServer`).
 """
 
 from ._asyncio import AsyncCallbackServer
-from ._errors import CertificateNotFoundError, ConfigError, PortInUseError
+from ._errors import CertificateNotFoundError, ConfigError, PortInUseError, TrustError
 from ._server import CallbackServer, run_callback_server
-from ._trust import trust
+from ._trust import StoreOutcome, TrustReport, trust, trust_status, untrust
 
 __all__ = [
     "AsyncCallbackServer",
@@ -22,6 +22,11 @@ __all__ = [
     "CertificateNotFoundError",
     "ConfigError",
     "PortInUseError",
+    "StoreOutcome",
+    "TrustError",
+    "TrustReport",
     "run_callback_server",
     "trust",
+    "trust_status",
+    "untrust",
 ]

@@ -1,9 +1,9 @@
-"""The exceptions a server that cannot start raises. Each carries the
-library's message; `except ConfigError` catches them all."""
+"""The exceptions a server that cannot start raises, and `trust()`'s. Each
+carries the library's message; `except ConfigError` catches them all."""
 
 import errno
 
-__all__ = ["CertificateNotFoundError", "ConfigError", "PortInUseError"]
+__all__ = ["CertificateNotFoundError", "ConfigError", "PortInUseError", "TrustError"]
 
 
 class ConfigError(ValueError):
@@ -26,3 +26,10 @@ class CertificateNotFoundError(FileNotFoundError, ConfigError):
 
     def __init__(self, message: str, filename: str) -> None:
         super().__init__(errno.ENOENT, message, filename)
+
+
+class TrustError(ConfigError):
+    """The local CA could not be made, trusted or removed (`trust()`,
+    `untrust()`, `trust_status()`): no `certutil`, the system's store
+    without root, a store that refused, an unreadable CA file. The message
+    says which, and what to do."""

@@ -3,9 +3,7 @@
 process, on threads of its own, and every blocking call releases the GIL."""
 
 import logging
-import math
 import os
-import tempfile
 from types import TracebackType
 from typing import Any, Dict, Optional, Sequence, Type, Union
 
@@ -31,11 +29,11 @@ class CallbackServer:
 
     def __init__(
         self,
-        host: str = "127.0.0.1",
-        port: Union[int, Sequence[int]] = 8080,
-        path: str = "/callback",
+        host: str = _native.DEFAULT_HOST,
+        port: Union[int, Sequence[int]] = _native.DEFAULT_PORT,
+        path: str = _native.DEFAULT_PATH,
         *,
-        timeout: float = 180.0,
+        timeout: float = _native.DEFAULT_TIMEOUT,
         ssl_cert: Optional[str] = None,
         ssl_key: Optional[str] = None,
         adhoc_ssl: bool = False,
@@ -57,18 +55,13 @@ class CallbackServer:
     ) -> None:
         if server not in SERVERS:
             raise ConfigError(f"server must be one of {', '.join(SERVERS)}, not {server!r}")
-        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)) or math.isnan(timeout):
+        if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise ConfigError(f"timeout must be a number of seconds, not {timeout!r}")
-        if timeout < 0:
-            raise ConfigError(f"timeout must not be negative, not {timeout!r}")
         ports = [port] if isinstance(port, int) else list(port)
         if not ports or any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= 65535 for p in ports):
             raise ConfigError(f"port must be a port number (0 to 65535) or a list of them, not {port!r}")
         self.timeout = float(timeout)
         self._logger = logger or logging.getLogger("oauth_callback")
-        # No certificate and no choice of plain HTTP: an ad hoc one, said once
-        # (as the command line says it when no certificate flag is given).
-        self._ready_file = ready_file
         self._options: Dict[str, Any] = {
             "host": host,
             "ports": ports,
@@ -84,6 +77,7 @@ class CallbackServer:
             "expect_state": expect_state,
             "expect_issuer": expect_issuer,
             "open_url": open_url,
+            "ready_file": ready_file,
             "handler": handler,
             "redirect_uri": redirect_uri,
             "success_redirect": success_redirect,
@@ -110,12 +104,6 @@ class CallbackServer:
         if self._server is not None:
             raise RuntimeError("the server was already started")
         self._server = _native.Server.start(self._options, self._logger)
-        if self._ready_file is not None:
-            try:
-                _write_ready_file(self._ready_file, self._server.redirect_uri)
-            except OSError:
-                self.shutdown()
-                raise
         return self
 
     def wait(self, timeout: Optional[float] = None) -> Optional[Dict[str, Any]]:
@@ -161,11 +149,11 @@ class CallbackServer:
 
 
 def run_callback_server(
-    host: str = "127.0.0.1",
-    port: Union[int, Sequence[int]] = 8080,
-    path: str = "/callback",
+    host: str = _native.DEFAULT_HOST,
+    port: Union[int, Sequence[int]] = _native.DEFAULT_PORT,
+    path: str = _native.DEFAULT_PATH,
     *,
-    timeout: float = 180.0,
+    timeout: float = _native.DEFAULT_TIMEOUT,
     ssl_cert: Optional[str] = None,
     ssl_key: Optional[str] = None,
     adhoc_ssl: bool = False,
@@ -213,23 +201,3 @@ def run_callback_server(
         one_scheme=one_scheme,
     ) as callback_server:
         return callback_server.wait()
-
-
-
-def _write_ready_file(file: str, redirect_uri: str) -> None:
-    """Write the redirect URI through a new, randomly named file (created
-    exclusively, mode 0600) renamed over `file`, so that a script polling
-    for it never reads half of it and nothing planted there is written
-    through."""
-    directory = os.path.dirname(file) or "."
-    try:
-        descriptor, partial = tempfile.mkstemp(prefix=".ready-", dir=directory)
-    except OSError as error:
-        raise type(error)(error.errno, f"cannot write the ready file: {error.strerror}", file) from None
-    try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as out:
-            out.write(redirect_uri + "\n")
-        os.replace(partial, file)
-    except BaseException:
-        os.unlink(partial)
-        raise

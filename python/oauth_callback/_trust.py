@@ -1,17 +1,102 @@
 """The local CA, for SDKs that offer it to their users: no certificate
-warning on the callback page."""
+warning on the callback page. Each call returns what it did as a
+`TrustReport`, and prints nothing (`print(report)` shows it as the command
+line's `oauth-callback trust` does)."""
+
+import datetime
+from dataclasses import dataclass
+from typing import Any, Dict, List, Literal, Optional, cast
 
 from . import _native
 
-__all__ = ["trust"]
+__all__ = ["StoreOutcome", "TrustReport", "trust", "trust_status", "untrust"]
+
+StoreState = Literal["trusted", "already trusted", "removed", "missing", "not present"]
+CaState = Literal["created", "kept", "found", "deleted", "absent"]
 
 
-def trust(*flags: str) -> None:
+@dataclass(frozen=True)
+class StoreOutcome:
+    """What became of the root in one store."""
+
+    store: str
+    """The store, e.g. `"Firefox (/home/alice/.mozilla/firefox/x.default)"`."""
+    state: StoreState
+    """`"trusted"` (it holds the root), `"already trusted"` (nothing was
+    done), `"removed"`, `"missing"` (it does not hold the root) or `"not
+    present"` (it cannot be used here: see `reason`)."""
+    reason: Optional[str]
+    """Why a store is not present, e.g. `"certutil is missing"`."""
+    system: bool
+    """Whether it is the system's store (curl, Python's `ssl`...), changed
+    only by `trust(system=True)`."""
+
+    def __str__(self) -> str:
+        state = f"not present ({self.reason})" if self.reason else self.state
+        return f"{self.store}: {state}"
+
+
+@dataclass(frozen=True)
+class TrustReport:
+    """What `trust()`, `untrust()` or `trust_status()` found or did."""
+
+    dir: str
+    """The CA's folder (`~/.local/share/oauth-callback/ca` on Linux)."""
+    ca: CaState
+    """What became of the CA: `"created"` now, `"kept"` (it was there),
+    `"found"` (a status), `"deleted"`, or `"absent"`."""
+    expires: Optional[datetime.datetime]
+    """When the CA stops being valid (UTC), when there is one."""
+    renewal_due: Optional[str]
+    """A sentence saying to renew the CA, within 30 days of its end."""
+    stores: List[StoreOutcome]
+    """One per store."""
+    text: str
+    """The report as the command line prints it, one line per fact."""
+
+    def __str__(self) -> str:
+        return self.text.rstrip("\n")
+
+
+def trust(*, system: bool = False) -> TrustReport:
     """Make, once, a local CA that can vouch only for loopback TLS servers,
-    and trust its root in this user's browsers for websites only, so that
-    no server started afterwards (here or from the command line) shows a
-    certificate warning. The same as `oauth-callback trust FLAGS`:
-    `"--status"`, `"--system"`, `"--export", FILE`, `"--uninstall"`; what
-    it does is printed on stdout. Raises `ConfigError` with the reason when
-    it cannot (an unknown flag, no `certutil`, a store that refuses)."""
-    _native.trust(list(flags))
+    and trust its root in this user's stores for websites only (Chrome and
+    Firefox's NSS databases on Linux, the login keychain on macOS, the
+    user's Root store on Windows and from WSL), so that no server started
+    afterwards, here or from the command line, shows a certificate warning.
+    With `system=True`, also the system's store, for curl and Python's
+    `ssl` (needs root). Blocks while the stores' programs run. Raises
+    `TrustError` (a `ConfigError`) saying why and what to do."""
+    return _report(_native.trust(system=system))
+
+
+def untrust() -> TrustReport:
+    """Take the root out of every store that holds it (the system's too),
+    then delete the CA. Raises `TrustError`."""
+    return _report(_native.untrust())
+
+
+def trust_status() -> TrustReport:
+    """The CA (folder, end of validity) and each store, holding the root or
+    not; changes nothing. Raises `TrustError`."""
+    return _report(_native.trust_status())
+
+
+def _report(native: Dict[str, Any]) -> TrustReport:
+    expires = native["expires"]
+    return TrustReport(
+        dir=native["dir"],
+        ca=cast(CaState, native["ca"]),
+        expires=None if expires is None else datetime.datetime.fromtimestamp(expires, datetime.timezone.utc),
+        renewal_due=native["renewal_due"],
+        stores=[
+            StoreOutcome(
+                store=store["store"],
+                state=cast(StoreState, store["state"]),
+                reason=store["reason"],
+                system=store["system"],
+            )
+            for store in native["stores"]
+        ],
+        text=native["text"],
+    )

@@ -9,6 +9,7 @@ use pyo3::prelude::*;
 pyo3::import_exception!(oauth_callback._errors, ConfigError);
 pyo3::import_exception!(oauth_callback._errors, PortInUseError);
 pyo3::import_exception!(oauth_callback._errors, CertificateNotFoundError);
+pyo3::import_exception!(oauth_callback._errors, TrustError);
 
 /// The Python exception for a server that could not start: a busy port is a
 /// `PortInUseError` (`OSError` with `errno.EADDRINUSE`, and `ConfigError`),
@@ -30,6 +31,11 @@ pub fn to_python(error: &Error) -> PyErr {
         } if io.kind() == std::io::ErrorKind::NotFound => {
             CertificateNotFoundError::new_err((message, path.display().to_string()))
         }
+        Error::ReadyFile { path, source } => PyOSError::new_err((
+            source.raw_os_error().unwrap_or_default(),
+            message,
+            path.display().to_string(),
+        )),
         Error::Io(_) => PyOSError::new_err(message),
         _ => ConfigError::new_err(message),
     }
@@ -40,9 +46,24 @@ pub fn config_error(message: impl Into<String>) -> PyErr {
     ConfigError::new_err(message.into())
 }
 
+/// The local CA's failure as `TrustError`, with the library's message and,
+/// where there is one, what to do in Python's words.
+pub fn trust_error(error: &oauth_callback::TrustError) -> PyErr {
+    use oauth_callback::TrustError as Why;
+    let fix = match error {
+        Why::MissingProgram { .. } => ", then call trust() again",
+        Why::NeedsPrivileges { .. } => "; run this program as root (for instance with sudo)",
+        Why::NoSystemStore => {
+            "; the public root to add by hand is root.pem in the CA's folder (trust_status().dir)"
+        }
+        _ => "",
+    };
+    TrustError::new_err(format!("{}{fix}", report(error)))
+}
+
 /// The error and each of its causes in turn, on one line.
-fn report(error: &Error) -> String {
-    std::iter::successors(Some(error as &dyn std::error::Error), |e| (*e).source())
+fn report(error: &dyn std::error::Error) -> String {
+    std::iter::successors(Some(error), |e| (*e).source())
         .map(ToString::to_string)
         .collect::<Vec<_>>()
         .join(": ")

@@ -2,7 +2,7 @@
 //! process that calls it. The Python package (`oauth_callback`) wraps it in
 //! the original module's API; nothing here is meant to be imported directly.
 //!
-//! Each server runs on a tokio runtime of its own (two workers), started by
+//! Each server runs on a tokio runtime of its own (one worker), started by
 //! [`Server::start`] and gone when the server has stopped, so that no thread
 //! stays after the last server. Every blocking call releases the GIL; log
 //! records reach the server's `logging.Logger` through one thread per server
@@ -14,14 +14,18 @@ mod errors;
 mod fork;
 mod options;
 mod server;
+mod trust;
 
 use pyo3::prelude::*;
 
-/// The module: the server class, the command line, and the fork hook.
+/// The module: the server class, the local CA's trust, the command line,
+/// the fork hook, and the library's defaults (the Python signatures' own).
 #[pymodule]
 mod _native {
     #[pymodule_export]
     use super::server::Server;
+    #[pymodule_export]
+    use super::trust::{trust, trust_status, untrust};
 
     use pyo3::prelude::*;
 
@@ -35,14 +39,17 @@ mod _native {
         py.detach(|| oauth_callback::cli::run(args))
     }
 
-    /// `oauth-callback trust FLAGS` in this process (the local CA, made once
-    /// and trusted in the user's browsers), without the GIL; what it does
-    /// is printed on stdout. Raises `ConfigError` with the reason when it
-    /// cannot.
-    #[pyfunction]
-    fn trust(py: Python<'_>, flags: Vec<std::ffi::OsString>) -> PyResult<()> {
-        py.detach(|| oauth_callback::cli::trust(flags))
-            .map_err(|e| super::errors::config_error(e.report()))
+    /// The library's defaults, for the package's signatures.
+    #[pymodule_init]
+    fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        module.add("DEFAULT_HOST", oauth_callback::DEFAULT_HOST)?;
+        module.add("DEFAULT_PORT", oauth_callback::DEFAULT_PORT)?;
+        module.add("DEFAULT_PATH", oauth_callback::DEFAULT_PATH)?;
+        module.add(
+            "DEFAULT_TIMEOUT",
+            oauth_callback::DEFAULT_TIMEOUT.as_secs_f64(),
+        )?;
+        Ok(())
     }
 
     /// Close, in a child made by `fork()`, its copies of every running

@@ -6,8 +6,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use oauth_callback::cli::{SignInPage, SignInPageError};
-use oauth_callback::{Config, Tls};
+use oauth_callback::{Config, SignInPage, SignInPageError, Tls};
 use pyo3::prelude::*;
 
 use crate::errors::{config_error, to_python};
@@ -31,6 +30,7 @@ pub struct Options {
     expect_state: Option<String>,
     expect_issuer: Option<String>,
     open_url: Option<String>,
+    ready_file: Option<PathBuf>,
     handler: Option<PathBuf>,
     redirect_uri: Option<String>,
     success_redirect: Option<String>,
@@ -44,9 +44,6 @@ pub struct Prepared {
     /// The sign-in page to open once listening (`open_url`, with the
     /// expected state in it).
     pub page: Option<SignInPage>,
-    /// HTTPS with an ad hoc certificate only because none was given: said
-    /// in the log once started, as the command line says it.
-    pub implicit_adhoc: bool,
 }
 
 impl Options {
@@ -59,7 +56,6 @@ impl Options {
             self.self_signed,
             self.force_https,
         )?;
-        let implicit_adhoc = tls == Tls::Adhoc && !self.adhoc_ssl;
         let page = self
             .open_url
             .as_deref()
@@ -76,8 +72,13 @@ impl Options {
             .ports(self.ports)
             .path(self.path)
             .timeout(seconds(self.timeout)?)
-            .tls(tls)
             .one_scheme(self.one_scheme);
+        if let Some(tls) = tls {
+            builder = builder.tls(tls);
+        }
+        if let Some(file) = self.ready_file {
+            builder = builder.ready_file(file);
+        }
         if let Some(file) = self.success_html_path {
             builder = builder.success_html(file);
         }
@@ -104,11 +105,7 @@ impl Options {
             builder = builder.error_redirect(&url).map_err(library)?;
         }
         let config = builder.build().map_err(library)?;
-        Ok(Prepared {
-            config,
-            page,
-            implicit_adhoc,
-        })
+        Ok(Prepared { config, page })
     }
 }
 
@@ -121,19 +118,22 @@ fn seconds(timeout: f64) -> PyResult<Duration> {
 
 /// The original module's TLS choices: a PEM pair; else a certificate made
 /// for the run (self-signed when asked, else from the local CA when there
-/// is one), unless `force_https=False` asks for plain HTTP.
+/// is one), unless `force_https=False` asks for plain HTTP. `None` when
+/// nothing was chosen: the library's default (an ad hoc certificate), which
+/// it says in the log.
 fn tls(
     cert: Option<PathBuf>,
     key: Option<PathBuf>,
     adhoc: bool,
     self_signed: bool,
     force_https: bool,
-) -> PyResult<Tls> {
+) -> PyResult<Option<Tls>> {
     match (cert, key) {
-        (Some(cert), Some(key)) => Ok(Tls::Pem { cert, key }),
-        (None, None) if self_signed => Ok(Tls::SelfSigned),
-        (None, None) if adhoc || force_https => Ok(Tls::Adhoc),
-        (None, None) => Ok(Tls::Disabled),
+        (Some(cert), Some(key)) => Ok(Some(Tls::Pem { cert, key })),
+        (None, None) if self_signed => Ok(Some(Tls::SelfSigned)),
+        (None, None) if adhoc => Ok(Some(Tls::Adhoc)),
+        (None, None) if force_https => Ok(None),
+        (None, None) => Ok(Some(Tls::Disabled)),
         _ => Err(config_error(
             "ssl_cert and ssl_key go together: give both PEM files or neither",
         )),

@@ -63,12 +63,7 @@ impl Server {
     /// refused, after which nothing listens.
     #[staticmethod]
     fn start(py: Python<'_>, options: Options, logger: Py<PyAny>) -> PyResult<Server> {
-        let Prepared {
-            config,
-            page,
-            implicit_adhoc,
-        } = options.prepare()?;
-        let deadline = Instant::now() + config.timeout();
+        let Prepared { config, page } = options.prepare()?;
         let level: i32 = logger.call_method0(py, "getEffectiveLevel")?.extract(py)?;
         let (queue, dispatch) = Queue::new(courier::level_filter(level));
         // The runtime before the GIL goes (starting a thread takes
@@ -109,7 +104,7 @@ impl Server {
             pid: std::process::id(),
             redirect_uri: flow.redirect_uri().to_string(),
             port: flow.local_addr().port(),
-            deadline,
+            deadline: flow.deadline(),
             paste_back: Mutex::new(Some(flow.paste_back())),
             outcome: outcome.clone(),
             #[cfg(unix)]
@@ -120,17 +115,10 @@ impl Server {
         };
         runtime.spawn(serve(flow, stopped, outcome));
         *lock(&server.running) = Some(Running { runtime, stop });
-        let uri = &server.redirect_uri;
-        py.detach(|| {
-            tracing::dispatcher::with_default(&dispatch, || {
-                if implicit_adhoc {
-                    oauth_callback::cli::say_implicit_adhoc("ssl_cert/ssl_key");
-                }
-                if let Some(page) = page {
-                    page.open(uri, None);
-                }
-            })
-        });
+        if let Some(page) = page {
+            let uri = &server.redirect_uri;
+            py.detach(|| tracing::dispatcher::with_default(&dispatch, || page.open(uri, None)));
+        }
         Ok(server)
     }
 

@@ -62,7 +62,7 @@ fn provider_error_shows_the_error_page_and_still_completes() {
     assert!(
         finished
             .stderr
-            .contains("no certificate given (--ssl-cert/--ssl-key): using an ad hoc one"),
+            .contains("no certificate given: using an ad hoc one made for this run"),
         "{}",
         finished.stderr
     );

@@ -85,7 +85,7 @@ def test_a_logger_above_debug_gets_no_debug_records() -> None:
 
 
 def test_only_a_certificate_made_because_none_was_given_is_logged_as_such() -> None:
-    said = "no certificate given (ssl_cert/ssl_key): using an ad hoc one made for this run"
+    said = "no certificate given: using an ad hoc one made for this run"
     implicit, implicit_kept = private_logger("my.app.implicit")
     with CallbackServer(port=0, timeout=60, logger=implicit):
         pass

@@ -125,7 +125,7 @@ def test_logs_go_to_the_logger_and_nothing_to_the_terminal(
         assert run_callback_server(port=port, timeout=60) is not None
     browser.join()
     records = [(r.levelno, r.getMessage()) for r in caplog.records if r.name == "oauth_callback"]
-    adhoc = "no certificate given (ssl_cert/ssl_key): using an ad hoc one made for this run"
+    adhoc = "no certificate given: using an ad hoc one made for this run"
     assert (logging.INFO, adhoc) in records, records
     assert (logging.DEBUG, f"listening on https://127.0.0.1:{port}/callback") in records, records
     assert (logging.INFO, "callback received method=GET path=/callback") in records, records

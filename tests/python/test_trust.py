@@ -1,4 +1,5 @@
-"""`oauth_callback.trust()`: the local CA from Python, and servers started
+"""`oauth_callback.trust()`, `trust_status()` and `untrust()`: the local CA
+from Python, outcomes returned and nothing printed, and servers started
 afterwards serving its leaves to a client that checks certificates."""
 
 import os
@@ -9,10 +10,14 @@ from pathlib import Path
 
 SCRIPT = textwrap.dedent('''
     import os, ssl, urllib.error, urllib.request
-    from oauth_callback import CallbackServer, ConfigError, trust
-    trust()
-    trust("--status")
-    root = os.path.join(os.environ["HOME"], ".local/share/oauth-callback/ca/root.pem")
+    from oauth_callback import CallbackServer, ConfigError, TrustError, trust, trust_status, untrust
+    made = trust()
+    print("made", made.ca, [(s.state, s.system) for s in made.stores])
+    print("again", trust().ca, [s.state for s in trust().stores])
+    status = trust_status()
+    print("status", status.ca, status.expires is not None, [str(s) for s in status.stores if s.system])
+    print("text", str(status).splitlines()[0].startswith("local CA: " + status.dir))
+    root = os.path.join(status.dir, "root.pem")
     checking = ssl.create_default_context(cafile=root)
     with CallbackServer(port=0, timeout=30) as server:
         with urllib.request.urlopen(server.redirect_uri + "?code=trusted", context=checking) as answer:
@@ -25,11 +30,18 @@ SCRIPT = textwrap.dedent('''
             print("self-signed accepted")
         except urllib.error.URLError as error:
             print("self-signed refused:", type(error.reason).__name__)
-    trust("--uninstall")
+    removed = untrust()
+    print("removed", removed.ca, [s.state for s in removed.stores if not s.system])
+    print("after", trust_status().ca)
     try:
-        trust("--bogus")
-    except ConfigError as error:
-        print("bad flag:", error)
+        trust("--status")
+    except TypeError as error:
+        print("flags:", "positional" in str(error))
+    os.environ["PATH"] = ""
+    try:
+        trust()
+    except TrustError as error:
+        print("no certutil:", isinstance(error, ConfigError), str(error))
 ''')
 
 
@@ -39,11 +51,18 @@ def test_trust_makes_the_ca_whose_leaves_a_checking_client_accepts(tmp_path: Pat
     run = subprocess.run([sys.executable, "-c", SCRIPT], env=env, capture_output=True, text=True, timeout=60)
     assert run.returncode == 0, run.stdout + run.stderr
     lines = run.stdout.splitlines()
-    assert any(line.startswith("created a local CA") for line in lines), run.stdout
-    assert any(line.startswith("Chrome/Chromium") and line.endswith(": trusted") for line in lines), run.stdout
+    assert "made created [('trusted', False)]" in lines, run.stdout
+    assert "again kept ['already trusted']" in lines, run.stdout
+    assert any(line.startswith("status found True") for line in lines), run.stdout
+    assert "text True" in lines, run.stdout
     assert "status 200" in lines, run.stdout
     assert "params {'code': 'trusted'}" in lines, run.stdout
     assert "self-signed refused: SSLCertVerificationError" in lines, run.stdout
-    assert any(line.startswith("deleted the local CA") for line in lines), run.stdout
-    assert any(line.startswith("bad flag: unexpected argument '--bogus'") for line in lines), run.stdout
+    assert "removed deleted ['removed']" in lines, run.stdout
+    assert "after absent" in lines, run.stdout
+    assert "flags: True" in lines, run.stdout
+    assert any(
+        line.startswith("no certutil: True certutil is missing") and line.endswith("then call trust() again")
+        for line in lines
+    ), run.stdout
     assert not (tmp_path / ".local/share/oauth-callback/ca").exists()

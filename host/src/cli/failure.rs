@@ -1,10 +1,9 @@
 //! What ends a command early, and its one line on stderr: the library's
 //! message, with the command-line flag that fixes it where there is one.
 
-use std::error::Error as _;
 use std::path::PathBuf;
 
-use crate::{Error, Setting};
+use crate::{Error, Setting, TrustError};
 
 use super::{ISSUER_VARIABLE, STATE_VARIABLE};
 
@@ -31,6 +30,16 @@ pub enum Failure {
         #[source]
         source: std::io::Error,
     },
+    /// The local CA could not be made, trusted or removed; `command` is the
+    /// command line that asked, to run again once fixed.
+    #[error("{error}")]
+    Trust {
+        /// What failed.
+        #[source]
+        error: crate::TrustError,
+        /// e.g. `oauth-callback trust --system`.
+        command: String,
+    },
     /// Writing to stdout failed.
     #[error("cannot write to stdout")]
     Stdout(#[from] std::io::Error),
@@ -41,8 +50,8 @@ impl Failure {
     /// undelivered result; 2 for the rest: nothing was listening).
     pub fn exit_code(&self) -> u8 {
         match self {
-            Failure::Undelivered(_) => super::EXIT_UNDELIVERED,
-            _ => super::EXIT_USAGE,
+            Failure::Undelivered(_) => super::exit::UNDELIVERED.code,
+            _ => super::exit::USAGE.code,
         }
     }
 
@@ -77,18 +86,33 @@ impl Failure {
             {
                 format!("cannot listen on {addr}: {source}; {PORT_DENIED_HINT}")
             }
-            other => {
-                let mut line = other.to_string();
-                let mut cause = other.source();
-                while let Some(e) = cause {
-                    line.push_str(": ");
-                    line.push_str(&e.to_string());
-                    cause = e.source();
-                }
-                line
+            Failure::Trust { error, command } => {
+                let fix = match error {
+                    TrustError::NeedsPrivileges { .. } => format!("; run `sudo {command}`"),
+                    TrustError::MissingProgram { .. } => format!(", then run `{command}` again"),
+                    TrustError::NoSystemStore => {
+                        "; `oauth-callback trust --export FILE` writes the root to add by hand"
+                            .to_string()
+                    }
+                    _ => String::new(),
+                };
+                format!("{}{fix}", chain(error))
             }
+            other => chain(other),
         }
     }
+}
+
+/// An error and each of its causes in turn, on one line.
+fn chain(error: &dyn std::error::Error) -> String {
+    let mut line = error.to_string();
+    let mut cause = error.source();
+    while let Some(e) = cause {
+        line.push_str(": ");
+        line.push_str(&e.to_string());
+        cause = e.source();
+    }
+    line
 }
 
 /// Why a port can be refused with "permission denied", and what to do.

@@ -16,6 +16,8 @@
 
 use std::fmt;
 
+use super::exit;
+
 /// A signal that ended the wait.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Stop {
@@ -33,11 +35,12 @@ impl Stop {
     /// The exit code: 128 + the Unix signal number, as shells report it.
     pub fn exit_code(self) -> u8 {
         match self {
-            Stop::HangUp => 129,
-            Stop::Interrupt => 130,
-            Stop::Quit => 131,
-            Stop::Terminate => 143,
+            Stop::HangUp => exit::HANG_UP,
+            Stop::Interrupt => exit::INTERRUPT,
+            Stop::Quit => exit::QUIT,
+            Stop::Terminate => exit::TERMINATE,
         }
+        .code
     }
 }
 

@@ -43,12 +43,9 @@ pub fn show_typed(count: usize) {
 pub struct Waiting(());
 
 impl Waiting {
-    /// Show "Waiting for the browser at `uri`, M:SS left", updated every
-    /// second, if stderr is a terminal.
-    pub fn start(uri: &str, timeout: Duration) -> Waiting {
-        let Some(deadline) = Instant::now().checked_add(timeout) else {
-            return Waiting(());
-        };
+    /// Show "Waiting for the browser at `uri`, M:SS left" until the
+    /// server's `deadline`, updated every second, if stderr is a terminal.
+    pub fn start(uri: &str, deadline: Instant) -> Waiting {
         let left = move |_: &ProgressState, out: &mut dyn fmt::Write| {
             let left = deadline.saturating_duration_since(Instant::now()).as_secs();
             let _ = write!(out, "{}:{:02}", left / 60, left % 60);

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use oauth_callback::{CallbackResult, CallbackServer, Config, Error, Tls, run_callback_server};
 
-use crate::support::client;
+use crate::client;
 
 #[test]
 fn start_wait_and_shutdown() {

@@ -1,18 +1,20 @@
-//! Opening the sign-in page: `--browser-command` first, then `$BROWSER` and
-//! the system's way (on WSL, the Windows browser); when nothing works, the
-//! URL is printed for the user to open, and the wait goes on.
+//! Opening the user's browser at the sign-in page, for every face (the
+//! command line's `--open`, Python's `open_url`): a browser command first,
+//! then `$BROWSER` and the system's way (on WSL, the Windows browser); when
+//! nothing works, the URL is logged for the user to open, and the wait goes
+//! on.
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Where `--browser-command` puts the URL.
+/// Where a browser command puts the URL.
 pub const URL_PLACEHOLDER: &str = "{url}";
 /// Where the sign-in page's URL takes the redirect URI (URL-encoded).
 pub const REDIRECT_URI_PLACEHOLDER: &str = "{redirect_uri}";
 /// Where the sign-in page's URL takes the expected state (URL-encoded).
 pub const STATE_PLACEHOLDER: &str = "{state}";
 
-/// The sign-in page `--open` opens once the server listens: a URL (https,
+/// The sign-in page opened once the server listens: a URL (https,
 /// or http on a loopback address) in which [`REDIRECT_URI_PLACEHOLDER`] and
 /// [`STATE_PLACEHOLDER`] stand for the redirect URI and the expected state,
 /// each URL-encoded as a query value.
@@ -33,7 +35,7 @@ pub enum SignInPageError {
 impl SignInPage {
     /// Check `template` and put the expected `state` in it.
     pub fn new(template: &str, state: Option<&str>) -> Result<SignInPage, SignInPageError> {
-        crate::config::browser_url(template).map_err(SignInPageError::Url)?;
+        crate::urls::browser_url(template).map_err(SignInPageError::Url)?;
         match state {
             Some(state) => Ok(SignInPage(
                 template.replace(STATE_PLACEHOLDER, &url_encode(state)),
@@ -44,12 +46,12 @@ impl SignInPage {
     }
 
     /// Open it now that the server listens on `redirect_uri`, with
-    /// `command` or as the system does (see [`open`]).
+    /// `command` or as the system does (see [`open_browser`]).
     pub fn open(&self, redirect_uri: &str, command: Option<&str>) {
         let url = self
             .0
             .replace(REDIRECT_URI_PLACEHOLDER, &url_encode(redirect_uri));
-        open(&url, command);
+        open_browser(&url, command);
     }
 }
 
@@ -58,12 +60,15 @@ fn url_encode(text: &str) -> String {
     url::form_urlencoded::byte_serialize(text.as_bytes()).collect()
 }
 
-/// Open `url` with `command` (split like a shell would; `{url}` replaced,
-/// or the URL appended), else as the system does. Every opener gets the URL
-/// parsed and serialised again: non-ASCII characters, quotes and spaces
-/// percent-encoded, nothing a shell or PowerShell could take as syntax.
-pub fn open(url: &str, command: Option<&str>) {
-    let url = match crate::config::browser_url(url) {
+/// Open the user's browser at `url` (https, or http on a loopback address)
+/// with `command` (split like a shell would; `{url}` replaced, or the URL
+/// appended; see [`check_browser_command`]), else as the system does. Every
+/// opener gets the URL parsed and serialised again: non-ASCII characters,
+/// quotes and spaces percent-encoded, nothing a shell or PowerShell could
+/// take as syntax. Never fails: what happened is logged (`info` when
+/// opened; `warn` with the URL to open by hand when not).
+pub fn open_browser(url: &str, command: Option<&str>) {
+    let url = match crate::urls::browser_url(url) {
         Ok(url) => url,
         Err(e) => return tracing::warn!("cannot open a browser at that URL: {e}"),
     };
@@ -83,7 +88,7 @@ pub fn open(url: &str, command: Option<&str>) {
 
 /// `$BROWSER`, the desktop's opener; on WSL without `$BROWSER`, Windows'.
 fn system(url: &str) -> Result<(), String> {
-    if std::env::var_os("BROWSER").is_none() && on_wsl() {
+    if std::env::var_os("BROWSER").is_none() && crate::platform::on_wsl() {
         let quoted = powershell_quoted(url);
         let windows = [
             ("wslview {url}", url),
@@ -118,9 +123,11 @@ fn powershell_quoted(text: &str) -> String {
     })
 }
 
-/// `--browser-command`: split as a shell would, its first word a program
-/// (not empty, not the URL itself, which would run whatever the URL names).
-pub fn parse_command(command: &str) -> Result<String, String> {
+/// Check a browser command (`firefox --private-window {url}`): split as a
+/// shell would, its first word must be a program (not empty, not the URL
+/// itself, which would run whatever the URL names). Returns it unchanged, or
+/// the reason it cannot be used.
+pub fn check_browser_command(command: &str) -> Result<String, String> {
     let words = shell_words::split(command).map_err(|e| e.to_string())?;
     match words.first() {
         None => Err("it names no program".into()),
@@ -166,13 +173,6 @@ fn run(command: &str, url: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Whether this is Linux under WSL (Windows Subsystem for Linux), where the
-/// browser is Windows'.
-pub fn on_wsl() -> bool {
-    std::env::var_os("WSL_DISTRO_NAME").is_some()
-        || std::path::Path::new("/proc/sys/fs/binfmt_misc/WSLInterop").exists()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -188,14 +188,14 @@ mod tests {
     #[test]
     fn a_browser_command_must_name_a_program() {
         for bad in ["", "  ", "{url}", "'' {url}", "{url}.exe --x", "'unclosed"] {
-            assert!(parse_command(bad).is_err(), "{bad:?}");
+            assert!(check_browser_command(bad).is_err(), "{bad:?}");
         }
         for good in [
             "firefox",
             "firefox --private-window {url}",
             "open -a 'Google Chrome'",
         ] {
-            assert_eq!(parse_command(good).as_deref(), Ok(good));
+            assert_eq!(check_browser_command(good).as_deref(), Ok(good));
         }
     }
 }

@@ -1,0 +1,84 @@
+//! The local CA's trust ([`oauth_callback::trust`], `untrust`,
+//! `trust_status`) for the package's `trust()`, `untrust()` and
+//! `trust_status()`: each runs without the GIL and returns its report as a
+//! dict, which the package turns into a `TrustReport`; nothing is printed.
+
+use std::time::UNIX_EPOCH;
+
+use oauth_callback::{CaState, StoreState, TrustError, TrustReport};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+use crate::errors::trust_error;
+
+/// Make the local CA once and trust its root in this user's stores (and
+/// the system's with `system`): the report as a dict. Raises
+/// `TrustError`.
+#[pyfunction]
+#[pyo3(signature = (*, system = false))]
+pub fn trust(py: Python<'_>, system: bool) -> PyResult<Py<PyDict>> {
+    report(py, py.detach(|| oauth_callback::trust(system)))
+}
+
+/// Take the root out of every store, then delete the CA. Raises `TrustError`.
+#[pyfunction]
+pub fn untrust(py: Python<'_>) -> PyResult<Py<PyDict>> {
+    report(py, py.detach(oauth_callback::untrust))
+}
+
+/// The CA and each store, holding the root or not. Raises `TrustError`.
+#[pyfunction]
+pub fn trust_status(py: Python<'_>) -> PyResult<Py<PyDict>> {
+    report(py, py.detach(oauth_callback::trust_status))
+}
+
+/// `{"dir", "ca", "expires" (Unix seconds), "renewal_due", "stores":
+/// [{"store", "state", "reason", "system"}], "text"}`.
+fn report(py: Python<'_>, report: Result<TrustReport, TrustError>) -> PyResult<Py<PyDict>> {
+    let report = report.map_err(|e| trust_error(&e))?;
+    let dict = PyDict::new(py);
+    dict.set_item("dir", report.dir.display().to_string())?;
+    dict.set_item("ca", ca_state(report.ca))?;
+    let expires = report
+        .expires
+        .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
+        .map(|since| since.as_secs_f64());
+    dict.set_item("expires", expires)?;
+    dict.set_item("renewal_due", report.renewal_due.as_deref())?;
+    let stores = PyList::empty(py);
+    for store in &report.stores {
+        let entry = PyDict::new(py);
+        entry.set_item("store", &store.store)?;
+        let (state, reason) = match &store.state {
+            StoreState::NotPresent(why) => ("not present", Some(why.as_str())),
+            other => (state_word(other), None),
+        };
+        entry.set_item("state", state)?;
+        entry.set_item("reason", reason)?;
+        entry.set_item("system", store.system)?;
+        stores.append(entry)?;
+    }
+    dict.set_item("stores", stores)?;
+    dict.set_item("text", report.to_string())?;
+    Ok(dict.unbind())
+}
+
+fn ca_state(state: CaState) -> &'static str {
+    match state {
+        CaState::Created => "created",
+        CaState::Kept => "kept",
+        CaState::Found => "found",
+        CaState::Deleted => "deleted",
+        _ => "absent",
+    }
+}
+
+fn state_word(state: &StoreState) -> &'static str {
+    match state {
+        StoreState::Trusted => "trusted",
+        StoreState::AlreadyTrusted => "already trusted",
+        StoreState::Removed => "removed",
+        StoreState::Missing => "missing",
+        _ => "not present",
+    }
+}
