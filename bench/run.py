@@ -40,8 +40,6 @@ BASELINE = TARGET / "release" / "examples" / "baseline_server"
 REFERENCE_VARIABLE = "OAUTH_CALLBACK_REFERENCE"
 """The variable that names the reference `callback.py` when --reference does not."""
 VENV = TARGET / "bench-venv"
-WASMTIME_VERSION = (ROOT / "scripts" / "wasmtime-version").read_text().strip()
-"""The wasmtime-cli the throughput table runs (`wasmtime serve`): the host's."""
 INSECURE = ssl._create_unverified_context()  # ad hoc certificates, loopback only
 QUERY = "/callback?code=4%2F0AbCdEf&state=af0ifjsldkj"
 
@@ -144,16 +142,16 @@ def throughput(subject, seconds):
 
 
 def ensure_tools():
-    """wrk from Debian, `wasmtime` (the test command's own copy stays in
-    target/), and the release binaries this script measures."""
+    """wrk from Debian, the wasmtime CLI (scripts/wasmtime-cli, pinned, in
+    target/), and the release binaries this script measures; returns the
+    wasmtime CLI's path."""
     if not shutil.which("wrk"):
         sudo = [] if os.geteuid() == 0 else ["sudo"]
         subprocess.run(sudo + ["apt-get", "install", "-y", "-qq", "wrk"], check=True)
-    if not shutil.which("wasmtime"):
-        subprocess.run(["cargo", "install", "--locked", "wasmtime-cli", "--version", WASMTIME_VERSION],
-                       check=True)
     subprocess.run(["cargo", "build", "--release", "--locked", "--bin", "oauth-callback",
                     "--example", "baseline_server"], cwd=ROOT, check=True)
+    return subprocess.run([str(ROOT / "scripts" / "wasmtime-cli")], check=True, capture_output=True,
+                          text=True).stdout.strip()
 
 
 PEERS = ["flask", "cryptography", "gevent", "requests", "google-auth-oauthlib", "msal"]
@@ -189,7 +187,7 @@ def main():
     if not reference_path.is_file():
         parser.exit(2, f"bench/run.py: the reference callback.py {args.reference} is not a file\n")
 
-    ensure_tools()
+    wasmtime = ensure_tools()
     reference_python = ensure_reference_venv()
     handler = TARGET / "bench-handler.wasm"
     subprocess.run([str(BINARY), "export-handler", str(handler)], check=True)
@@ -237,7 +235,7 @@ def main():
         Subject("oauth-callback, HTTPS", ours.command),
         Subject("oauth-callback, HTTP", lambda p: serve(p) + ["--no-https"], tls=False),
         Subject("wasmtime serve, HTTP (same component)",
-                lambda p: ["wasmtime", "serve", "--addr", f"127.0.0.1:{p}", str(handler)], tls=False),
+                lambda p: [wasmtime, "serve", "--addr", f"127.0.0.1:{p}", str(handler)], tls=False),
         Subject("hyper + rustls, HTTPS (no handler)", lambda p: [str(BASELINE), str(p)]),
         Subject("hyper, HTTP (no handler)", lambda p: [str(BASELINE), str(p), "--no-https"], tls=False),
     ]

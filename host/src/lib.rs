@@ -31,6 +31,27 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Around the receiver, what every face of a sign-in needs:
+//!
+//! - The local CA: [`trust`] makes, once, a CA that can vouch only for
+//!   loopback servers and trusts its root in the user's stores (NSS
+//!   databases, the login keychain, Windows' Root store; the system's on
+//!   request); [`untrust`] takes it out again, [`trust_status`] reports, and
+//!   [`export_root`] writes the public root for a browser elsewhere. Each
+//!   returns a [`TrustReport`] (one [`StoreOutcome`] per store) and prints
+//!   nothing; servers started afterwards serve its leaves, and the browser
+//!   shows no warning.
+//! - The browser: [`open_browser`] opens the user's browser at a URL it may
+//!   be sent to (`https://`, or `http://` on this machine), and a
+//!   [`SignInPage`] is the provider's URL with the redirect URI and the
+//!   expected state put in once the server listens.
+//!
+//! ```no_run
+//! let report = oauth_callback::trust(false)?;
+//! print!("{report}"); // e.g. "Chrome/Chromium (/home/alice/.pki/nssdb): trusted"
+//! # Ok::<(), oauth_callback::TrustError>(())
+//! ```
 
 #![deny(missing_docs)]
 

@@ -1,5 +1,6 @@
-//! A rustls `ServerConfig` from PEM files or from an in-memory self-signed
-//! certificate made by rcgen.
+//! A rustls `ServerConfig` for each TLS mode: PEM files, a reusable pair in a
+//! folder, or a certificate made in memory for the run (a leaf of the local
+//! CA when there is one, else self-signed, made by rcgen).
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

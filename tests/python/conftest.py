@@ -6,6 +6,7 @@ import json
 import logging
 import os
 import shutil
+import signal
 import socket
 import ssl
 import subprocess
@@ -26,6 +27,13 @@ INSECURE.verify_mode = ssl.CERT_NONE  # ad hoc and self-made certificates, loopb
 def pytest_configure(config: pytest.Config) -> None:
     # scripts/release's arm64 root file system has no Chromium: it deselects these.
     config.addinivalue_line("markers", "chromium: drives Debian's headless Chromium (/usr/bin/chromium)")
+    # Started in the background (`nohup scripts/test &`), this process and
+    # every child inherit SIGINT ignored, and Python then installs no
+    # KeyboardInterrupt handler: the tests that interrupt themselves or a
+    # child rely on Ctrl-C's usual disposition, so they set it. A handled
+    # signal is reset to its default action in a child at exec, where
+    # Python then installs its own handler again.
+    signal.signal(signal.SIGINT, signal.default_int_handler)
 
 
 def free_port() -> int:

@@ -4,6 +4,7 @@ whose extension serves in this process."""
 import importlib.machinery
 import importlib.metadata
 import importlib.util
+import inspect
 import json
 import logging
 import os
@@ -456,3 +457,16 @@ def test_an_expected_state_in_the_callers_environment_is_not_inherited(monkeypat
         assert status == 200
         res = server.wait()
     assert res is not None and res["params"] == {"code": "c", "state": "other"}
+
+
+def test_both_entry_points_take_the_same_settings_with_the_librarys_defaults() -> None:
+    server = [p for p in inspect.signature(CallbackServer.__init__).parameters.values() if p.name != "self"]
+    run = list(inspect.signature(run_callback_server).parameters.values())
+    assert server == run
+    defaults = {p.name: p.default for p in run}
+    assert (defaults["host"], defaults["port"], defaults["path"], defaults["timeout"]) == (
+        "127.0.0.1",
+        8080,
+        "/callback",
+        180.0,
+    )

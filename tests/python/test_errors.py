@@ -27,8 +27,6 @@ from oauth_callback import (
     "kwargs, needle",
     [
         ({"server": "twisted"}, "server must be one of"),
-        ({"timeout": -1}, "must not be negative"),
-        ({"timeout": float("nan")}, "timeout must be a number"),
         ({"timeout": "60"}, "timeout must be a number"),
         ({"timeout": True}, "timeout must be a number"),
         ({"port": 70000}, "port must be a port number"),
@@ -44,6 +42,18 @@ def test_bad_arguments_are_config_errors(kwargs: Dict[str, Any], needle: str) ->
     assert isinstance(refused.value, ValueError)
     with pytest.raises(ConfigError, match=needle):
         run_callback_server(**kwargs)
+
+
+@pytest.mark.parametrize(
+    "timeout, needle",
+    [(-1, "invalid timeout: it must be more than zero"), (float("nan"), "invalid timeout: it is not a number")],
+)
+def test_a_timeout_the_library_refuses_is_a_config_error_at_start(timeout: float, needle: str) -> None:
+    server = CallbackServer(port=0, timeout=timeout)
+    with pytest.raises(ConfigError, match=needle):
+        server.start()
+    with pytest.raises(ConfigError, match=needle):
+        run_callback_server(port=0, timeout=timeout)
 
 
 @pytest.mark.parametrize("kwargs", [{"ssl_cert": "cert.pem"}, {"ssl_key": "key.pem"}])

@@ -400,6 +400,9 @@ mod tests {
     use super::*;
     use crate::local_ca::stores::fake::FakeRunner;
 
+    /// What `certutil` is asked to check for, add and remove the root.
+    const NSS: [&str; 3] = ["certutil -L", "certutil -A", "certutil -D"];
+
     /// A home with Chromium's NSS database, and the CA's folder in it.
     fn home() -> (tempfile::TempDir, PathBuf, Places) {
         let home = tempfile::tempdir().unwrap();
@@ -417,9 +420,9 @@ mod tests {
     #[test]
     fn a_store_that_holds_the_root_is_already_trusted_and_left_alone() {
         let (_home, dir, places) = home();
-        let runner = FakeRunner::with(&["certutil"]);
+        let runner = FakeRunner::with(&["certutil"]).store(NSS, 0);
         let trust = Trust {
-            dir: dir.clone(),
+            dir,
             places,
             runner: &runner,
         };
@@ -429,25 +432,19 @@ mod tests {
         assert!(
             first
                 .to_string()
-                .starts_with("created a local CA for loopback servers in ")
+                .starts_with("created a local CA for loopback servers in "),
+            "{first}"
         );
-        // certutil -L now finds the nickname.
-        let runner = FakeRunner::with(&["certutil"]).answer("certutil -L", true, "");
-        let trust = Trust {
-            runner: &runner,
-            ..trust
-        };
+        let added = runner.asked().len();
         let again = trust.trust(false).unwrap();
         assert_eq!(again.ca, CaState::Kept);
         assert_eq!(again.stores[0].state, StoreState::AlreadyTrusted);
+        let asked = &runner.asked()[added..];
         assert!(
-            runner
-                .asked()
-                .iter()
-                .all(|line| !line.starts_with("certutil -A")),
-            "{:?}",
-            runner.asked()
+            asked.iter().all(|line| !line.starts_with("certutil -A")),
+            "{asked:?}"
         );
+        assert_eq!(runner.copies(), 1);
         assert!(
             again
                 .to_string()
@@ -494,8 +491,7 @@ mod tests {
     #[test]
     fn untrust_takes_the_root_out_then_deletes_the_ca() {
         let (_home, dir, places) = home();
-        let runner =
-            FakeRunner::with(&["certutil"]).store(["certutil -L", "certutil -A", "certutil -D"], 0);
+        let runner = FakeRunner::with(&["certutil"]).store(NSS, 0);
         let trust = Trust {
             dir: dir.clone(),
             places,
@@ -530,11 +526,10 @@ mod tests {
     fn on_wsl_windows_store_is_one_more_store() {
         let (_home, dir, mut places) = home();
         places.wsl = true;
-        let runner = FakeRunner::with(&["certutil", "certutil.exe", "wslpath"]).answer(
-            "wslpath",
-            true,
-            "C:\\ca\\file\n",
-        );
+        let runner = FakeRunner::with(&["certutil", "certutil.exe", "wslpath"])
+            .store(NSS, 0)
+            .answer("certutil.exe -user -verifystore", false, "")
+            .answer("wslpath", true, "C:\\ca\\file\n");
         let trust = Trust {
             dir,
             places,
@@ -544,6 +539,7 @@ mod tests {
         let names: Vec<&str> = report.stores.iter().map(|s| s.store.as_str()).collect();
         assert_eq!(names.len(), 2, "{names:?}");
         assert_eq!(names[1], "Windows, current user (from WSL)");
+        assert_eq!(report.stores[1].state, StoreState::Trusted);
         assert!(
             runner
                 .asked()

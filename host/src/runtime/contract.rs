@@ -4,7 +4,8 @@
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The interface a handler must export (any 0.1.x version).
+/// The interface a handler must export (any 0.2.x version: a name that
+/// starts with this).
 pub const HANDLER_EXPORT: &str = "oauth:callback/handler@0.2";
 
 /// The interfaces the host grants: the `wasi:http/proxy` world, without
