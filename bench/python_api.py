@@ -3,12 +3,12 @@
 its return, with the callback sent as soon as its port answers, for the
 installed `oauth_callback` wheel (in-process), google-auth-oauthlib's
 `InstalledAppFlow.run_local_server` (token exchange stubbed out), MSAL's
-`AuthCodeReceiver`, and the seed's Flask module; over plain HTTP, and over
+`AuthCodeReceiver`, and the Python `callback.py` module (Flask); over plain HTTP, and over
 HTTPS with an ad hoc certificate where the receiver can. Interleaved run by
 run in one process (Python start-up excluded). Run by bench/run.py inside its
-virtual environment (the seed's packages, the peers, the wheel).
+virtual environment (the reference's packages, the peers, the wheel).
 
-    python_api.py SEED_CALLBACK_PY RUNS
+    python_api.py REFERENCE_CALLBACK_PY RUNS
 """
 import importlib.util
 import io
@@ -96,12 +96,12 @@ def msal_receiver():
 
 
 def main():
-    seed_path, runs = sys.argv[1], int(sys.argv[2])
+    reference_path, runs = sys.argv[1], int(sys.argv[2])
     logging.disable(logging.CRITICAL)
     import oauth_callback
-    spec = importlib.util.spec_from_file_location("seed_callback", seed_path)
-    seed = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(seed)
+    spec = importlib.util.spec_from_file_location("reference_callback", reference_path)
+    reference = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(reference)
     google, msal = google_receiver(), msal_receiver()
     # name: (call, scheme, callback path, form post)
     subjects = {
@@ -114,11 +114,11 @@ def main():
         "google-auth-oauthlib run_local_server, HTTP": (google, "http", "/", False),
         # MSAL takes only form posts, and looks for the result once a second.
         "msal AuthCodeReceiver, HTTP": (msal, "http", "/", True),
-        "seed callback.py (Flask), HTTP": (
-            lambda port: seed.run_callback_server(port=port, timeout=60, force_https=False,
+        "callback.py (Flask), HTTP": (
+            lambda port: reference.run_callback_server(port=port, timeout=60, force_https=False,
                                                   server="werkzeug"), "http", "/callback", False),
-        "seed callback.py (Flask), HTTPS": (
-            lambda port: seed.run_callback_server(port=port, timeout=60, adhoc_ssl=True,
+        "callback.py (Flask), HTTPS": (
+            lambda port: reference.run_callback_server(port=port, timeout=60, adhoc_ssl=True,
                                                   server="werkzeug"), "https", "/callback", False),
     }
     times = {name: [] for name in subjects}

@@ -43,3 +43,22 @@ use_zig() {
   chmod +x "$wrapper"
   export "CARGO_TARGET_${var^^}_LINKER=$wrapper" "CC_$var=$wrapper" "AR_$var=ar"
 }
+
+# Lint every workspace crate as it is compiled: `cargo clippy` is `cargo
+# check` with clippy-driver (rustc plus the lints) as the workspace's
+# compiler (RUSTC_WORKSPACE_WRAPPER) and its flags in CLIPPY_ARGS; set here
+# for real builds, it gives the lints of `cargo clippy -- -D warnings` with
+# no second compilation of the dependencies in check mode (cargo never
+# shares checked and built crates). Every cargo command of a script must
+# run with it, or it compiles the workspace's crates again.
+lint_while_building() {
+  RUSTC_WORKSPACE_WRAPPER=$(rustup which clippy-driver)
+  export RUSTC_WORKSPACE_WRAPPER
+  export CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
+}
+
+# Whether Debian packages can be installed without a password prompt (as
+# root, or with sudo that asks for none): only then in the background.
+apt_unattended() {
+  [ "$(id -u)" -eq 0 ] || sudo -n true 2>/dev/null
+}

@@ -73,8 +73,9 @@ pub fn open_browser(url: &str, command: Option<&str>) {
         Err(e) => return tracing::warn!("cannot open a browser at that URL: {e}"),
     };
     let url = url.as_str();
-    let opened = match command {
-        Some(command) => run(command, url),
+    let opened = match command.map(check_browser_command) {
+        Some(Ok(command)) => run(&command, url),
+        Some(Err(reason)) => Err(format!("the browser command cannot be used: {reason}")),
         None => system(url),
     };
     match opened {

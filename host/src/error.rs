@@ -106,6 +106,15 @@ pub enum Error {
     Io(#[from] io::Error),
 }
 
+/// `error` and each of its causes in turn, joined by `: ` on one line: how
+/// every face reports a failure.
+pub fn error_line(error: &dyn std::error::Error) -> String {
+    std::iter::successors(Some(error), |e| e.source())
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(": ")
+}
+
 fn list_attempts(attempts: &[Error]) -> String {
     let attempt = |e: &Error| match e {
         Error::PortInUse(addr) => format!("{} (in use)", addr.port()),

@@ -88,7 +88,7 @@ pub use crate::config::{
     Config, ConfigBuilder, DEFAULT_HOST, DEFAULT_PATH, DEFAULT_PORT, DEFAULT_TIMEOUT, MAX_TIMEOUT,
     Tls, timeout_from_secs,
 };
-pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting};
+pub use crate::error::{Cause, Error, HandlerError, PemError, Result, Setting, error_line};
 pub use crate::local_ca::{
     CA_VALIDITY, CaState, LOOPBACK_NAMES, LocalCa, RENEW_WITHIN, StoreOutcome, StoreState,
     TrustError, TrustReport, export_root, trust, trust_status, untrust,

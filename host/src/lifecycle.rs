@@ -1,6 +1,6 @@
 //! One flow from start to stop, shared by the blocking and the async faces:
-//! listen, load the handler beside the TLS set-up, serve until the first
-//! completed result, and hand it over exactly once.
+//! check the configuration, load the handler beside the TLS set-up, listen,
+//! serve until the first completed result, and hand it over exactly once.
 
 use std::net::SocketAddr;
 use std::path::Path;
@@ -56,22 +56,24 @@ impl Flow {
     /// does (the TLS files and a handler component given as a file: a
     /// missing file is said even when the port is busy), then listen (the
     /// first client connects while the rest is set up, its connection
-    /// waiting in the backlog) and accept while the embedded handler loads
-    /// on a blocking thread; early requests wait for it. Once listening,
-    /// the ready file is written. After an error nothing is left listening.
+    /// waiting in the backlog) and accept; the handler loads on a blocking
+    /// thread from the start, beside the TLS set-up, and early requests wait
+    /// for the embedded one. Once listening, the ready file is written.
+    /// After an error nothing is left listening.
     pub(crate) async fn launch(config: Config) -> Result<Flow> {
         let deadline = tokio::time::Instant::now() + config.timeout();
+        let path = config.handler.clone();
+        let loading = tokio::task::spawn_blocking(move || match path {
+            Some(path) => Runtime::from_file(&path),
+            None => Runtime::embedded(),
+        });
         let (tls, served) = match tls::server_config(config.tls(), config.timeout())? {
             Some((tls, served)) => (Some(tls), Some(served)),
             None => (None, None),
         };
-        let given = match config.handler.clone() {
-            Some(path) => Some(
-                tokio::task::spawn_blocking(move || Runtime::from_file(&path))
-                    .await
-                    .expect("loading the handler panicked")?,
-            ),
-            None => None,
+        let handler = match config.handler {
+            Some(_) => Handler::Loaded(loaded(loading).await?),
+            None => Handler::Loading(loading),
         };
         let listeners = bind_first(&config.ips, &config.ports).await?;
         let bound: Vec<SocketAddr> = listeners
@@ -83,10 +85,6 @@ impl Flow {
             .iter()
             .map(std::os::fd::AsRawFd::as_raw_fd)
             .collect();
-        let loading = tokio::task::spawn_blocking(move || match given {
-            Some(runtime) => Ok(runtime),
-            None => Runtime::embedded(),
-        });
         let settings = wit::Settings {
             callback_path: config.path().to_string(),
             success_page: config.success_html.as_deref().and_then(read_page),
@@ -139,7 +137,10 @@ impl Flow {
             app: app.clone(),
             runtime: tokio::runtime::Handle::current(),
         };
-        app.loaded(loading.await.expect("loading the handler panicked")?);
+        app.loaded(match handler {
+            Handler::Loaded(runtime) => runtime,
+            Handler::Loading(loading) => loaded(loading).await?,
+        });
         if config.tls == Tls::Adhoc && !config.tls_chosen {
             tracing::info!("no certificate given: using an ad hoc one made for this run");
         }
@@ -215,6 +216,17 @@ impl Drop for Flow {
     fn drop(&mut self) {
         self.stop.send_replace(true);
     }
+}
+
+/// The handler, loaded or loading on a blocking thread.
+enum Handler {
+    Loaded(Runtime),
+    Loading(JoinHandle<Result<Runtime>>),
+}
+
+/// The handler once its blocking thread is done.
+async fn loaded(loading: JoinHandle<Result<Runtime>>) -> Result<Runtime> {
+    loading.await.expect("loading the handler panicked")
 }
 
 /// A custom page, its policy's hash sources computed once here rather than

@@ -20,13 +20,14 @@
 //! store under `stores/`), taken out by [`untrust`], and reported on by
 //! [`trust_status`].
 
+mod report;
 mod stores;
 mod trust;
+mod trust_error;
 
-pub use trust::{
-    CaState, StoreOutcome, StoreState, TrustError, TrustReport, export_root, trust, trust_status,
-    untrust,
-};
+pub use report::{CaState, StoreOutcome, StoreState, TrustReport};
+pub use trust::{export_root, trust, trust_status, untrust};
+pub use trust_error::TrustError;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -90,6 +91,18 @@ impl LocalCa {
     pub fn default_dir() -> Option<PathBuf> {
         directories::ProjectDirs::from("", "", "oauth-callback")
             .map(|dirs| dirs.data_local_dir().join("ca"))
+    }
+
+    /// Where the CA of the user whose home is `home` is kept, as
+    /// [`default_dir`](Self::default_dir) names it for the current user
+    /// (without `$XDG_DATA_HOME`, which `sudo` does not pass on).
+    pub(crate) fn dir_in_home(home: &Path) -> PathBuf {
+        let data = if cfg!(target_os = "macos") {
+            "Library/Application Support/oauth-callback"
+        } else {
+            ".local/share/oauth-callback"
+        };
+        home.join(data).join("ca")
     }
 
     /// The CA in `dir`, when there is one (all three files); an error names

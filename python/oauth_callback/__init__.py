@@ -14,7 +14,7 @@ plus an asyncio face (`AsyncCallbackServer`).
 from ._asyncio import AsyncCallbackServer
 from ._errors import CertificateNotFoundError, ConfigError, PortInUseError, TrustError
 from ._server import CallbackServer, run_callback_server
-from ._trust import StoreOutcome, TrustReport, trust, trust_status, untrust
+from ._trust import StoreOutcome, TrustReport, export_root, trust, trust_status, untrust
 
 __all__ = [
     "AsyncCallbackServer",
@@ -25,6 +25,7 @@ __all__ = [
     "StoreOutcome",
     "TrustError",
     "TrustReport",
+    "export_root",
     "run_callback_server",
     "trust",
     "trust_status",

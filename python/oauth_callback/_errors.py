@@ -2,6 +2,10 @@
 carries the library's message; `except ConfigError` catches them all."""
 
 import errno
+from typing import TYPE_CHECKING, Optional
+
+if TYPE_CHECKING:
+    from ._trust import TrustReport
 
 __all__ = ["CertificateNotFoundError", "ConfigError", "PortInUseError", "TrustError"]
 
@@ -30,6 +34,11 @@ class CertificateNotFoundError(FileNotFoundError, ConfigError):
 
 class TrustError(ConfigError):
     """The local CA could not be made, trusted or removed (`trust()`,
-    `untrust()`, `trust_status()`): no `certutil`, the system's store
-    without root, a store that refused, an unreadable CA file. The message
-    says which, and what to do."""
+    `untrust()`, `trust_status()`, `export_root()`): no `certutil`, no
+    system store, a store that refused. The message says which, and what to
+    do; when some stores were changed and others not, `report` is the
+    `TrustReport` of what was done (else `None`)."""
+
+    def __init__(self, message: str, report: "Optional[TrustReport]" = None) -> None:
+        super().__init__(message)
+        self.report = report

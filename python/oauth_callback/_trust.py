@@ -8,10 +8,11 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Optional, cast
 
 from . import _native
+from ._errors import TrustError
 
-__all__ = ["StoreOutcome", "TrustReport", "trust", "trust_status", "untrust"]
+__all__ = ["StoreOutcome", "TrustReport", "export_root", "trust", "trust_status", "untrust"]
 
-StoreState = Literal["trusted", "already trusted", "removed", "missing", "not present"]
+StoreState = Literal["trusted", "already trusted", "removed", "missing", "not present", "failed"]
 CaState = Literal["created", "kept", "found", "deleted", "absent"]
 
 
@@ -66,20 +67,40 @@ def trust(*, system: bool = False) -> TrustReport:
     afterwards, here or from the command line, shows a certificate warning.
     With `system=True`, also the system's store, for curl and Python's
     `ssl` (needs root). Blocks while the stores' programs run. Raises
-    `TrustError` (a `ConfigError`) saying why and what to do."""
-    return _report(_native.trust(system=system))
+    `TrustError` (a `ConfigError`) saying why and what to do, with the
+    report of what was done when only some stores could be changed;
+    `OSError` when a file or program is refused."""
+    return _checked(_report(_native.trust(system=system)))
 
 
 def untrust() -> TrustReport:
     """Take the root out of every store that holds it (the system's too),
-    then delete the CA. Raises `TrustError`."""
-    return _report(_native.untrust())
+    then delete the CA (kept when a store could not be changed). Raises as
+    `trust()` does."""
+    return _checked(_report(_native.untrust()))
+
+
+def export_root(file: str) -> TrustReport:
+    """Make the local CA once and write its public root (never a key) to
+    `file`, for a browser on another machine or a store added by hand.
+    Raises `TrustError` or `OSError`."""
+    return _report(_native.export_root(file))
 
 
 def trust_status() -> TrustReport:
     """The CA (folder, end of validity) and each store, holding the root or
     not; changes nothing. Raises `TrustError`."""
     return _report(_native.trust_status())
+
+
+def _checked(report: TrustReport) -> TrustReport:
+    """`report`, or `TrustError` carrying it when a store failed."""
+    failed = [store for store in report.stores if store.state == "failed"]
+    if not failed:
+        return report
+    fix = "; run this program as root (for instance with sudo)" if any(s.needs_privileges for s in failed) else ""
+    said = "; ".join(str(store) for store in failed)
+    raise TrustError(f"a store could not be changed ({said}){fix}", report)
 
 
 def _report(native: Dict[str, Any]) -> TrustReport:
@@ -94,7 +115,9 @@ def _report(native: Dict[str, Any]) -> TrustReport:
                 store=store["store"],
                 state=cast(StoreState, store["state"]),
                 reason=store["reason"],
+                needs_privileges=store["needs_privileges"],
                 system=store["system"],
+                text=store["text"],
             )
             for store in native["stores"]
         ],

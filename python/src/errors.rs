@@ -17,7 +17,7 @@ pyo3::import_exception!(oauth_callback._errors, TrustError);
 /// (`FileNotFoundError` and `ConfigError`), another I/O failure an
 /// `OSError`, and the rest a `ConfigError`.
 pub fn to_python(error: &Error) -> PyErr {
-    let message = report(error);
+    let message = oauth_callback::error_line(error);
     match error {
         Error::PortInUse(_) => PortInUseError::new_err(message),
         Error::NoPortAvailable(attempts)
@@ -46,25 +46,20 @@ pub fn config_error(message: impl Into<String>) -> PyErr {
     ConfigError::new_err(message.into())
 }
 
-/// The local CA's failure as `TrustError`, with the library's message and,
-/// where there is one, what to do in Python's words.
+/// The local CA's failure: an unreadable CA file as the server's errors
+/// are (`to_python`), a file or program the system refused as `OSError`,
+/// and the rest as `TrustError`, with the library's message and, where
+/// there is one, what to do in Python's words.
 pub fn trust_error(error: &oauth_callback::TrustError) -> PyErr {
     use oauth_callback::TrustError as Why;
+    let message = oauth_callback::error_line(error);
     let fix = match error {
+        Why::Ca(error) => return to_python(error),
+        Why::Write { .. } | Why::Start { .. } => return PyOSError::new_err(message),
         Why::MissingProgram { .. } => ", then call trust() again",
-        Why::NeedsPrivileges { .. } => "; run this program as root (for instance with sudo)",
-        Why::NoSystemStore => {
-            "; the public root to add by hand is root.pem in the CA's folder (trust_status().dir)"
-        }
+        Why::NoLocalCa { .. } => "; call trust() as that user first",
+        Why::NoSystemStore => "; export_root(FILE) writes the public root to add by hand",
         _ => "",
     };
-    TrustError::new_err(format!("{}{fix}", report(error)))
-}
-
-/// The error and each of its causes in turn, on one line.
-fn report(error: &dyn std::error::Error) -> String {
-    std::iter::successors(Some(error), |e| (*e).source())
-        .map(ToString::to_string)
-        .collect::<Vec<_>>()
-        .join(": ")
+    TrustError::new_err(format!("{message}{fix}"))
 }

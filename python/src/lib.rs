@@ -25,7 +25,7 @@ mod _native {
     #[pymodule_export]
     use super::server::Server;
     #[pymodule_export]
-    use super::trust::{trust, trust_status, untrust};
+    use super::trust::{export_root, trust, trust_status, untrust};
 
     use pyo3::prelude::*;
 

@@ -1,8 +1,9 @@
 //! The local CA's trust ([`oauth_callback::trust`], `untrust`,
-//! `trust_status`) for the package's `trust()`, `untrust()` and
-//! `trust_status()`: each runs without the GIL and returns its report as a
-//! dict, which the package turns into a `TrustReport`; nothing is printed.
+//! `trust_status`, `export_root`) for the package's functions of the same
+//! names: each runs without the GIL and returns its report as a dict, which
+//! the package turns into a `TrustReport`; nothing is printed.
 
+use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
 
 use oauth_callback::{CaState, StoreState, TrustError, TrustReport};
@@ -12,15 +13,16 @@ use pyo3::types::{PyDict, PyList};
 use crate::errors::trust_error;
 
 /// Make the local CA once and trust its root in this user's stores (and
-/// the system's with `system`): the report as a dict. Raises
-/// `TrustError`.
+/// the system's with `system`): the report as a dict. Raises `TrustError`
+/// or `OSError`.
 #[pyfunction]
 #[pyo3(signature = (*, system = false))]
 pub fn trust(py: Python<'_>, system: bool) -> PyResult<Py<PyDict>> {
     report(py, py.detach(|| oauth_callback::trust(system)))
 }
 
-/// Take the root out of every store, then delete the CA. Raises `TrustError`.
+/// Take the root out of every store, then delete the CA. Raises
+/// `TrustError` or `OSError`.
 #[pyfunction]
 pub fn untrust(py: Python<'_>) -> PyResult<Py<PyDict>> {
     report(py, py.detach(oauth_callback::untrust))
@@ -32,8 +34,16 @@ pub fn trust_status(py: Python<'_>) -> PyResult<Py<PyDict>> {
     report(py, py.detach(oauth_callback::trust_status))
 }
 
+/// Make the local CA once and write its public root to `file`. Raises
+/// `TrustError` or `OSError`.
+#[pyfunction]
+pub fn export_root(py: Python<'_>, file: PathBuf) -> PyResult<Py<PyDict>> {
+    report(py, py.detach(|| oauth_callback::export_root(&file)))
+}
+
 /// `{"dir", "ca", "expires" (Unix seconds), "renewal_due", "stores":
-/// [{"store", "state", "reason", "system"}], "text"}`.
+/// [{"store", "state", "reason", "needs_privileges", "system", "text"}],
+/// "text"}`.
 fn report(py: Python<'_>, report: Result<TrustReport, TrustError>) -> PyResult<Py<PyDict>> {
     let report = report.map_err(|e| trust_error(&e))?;
     let dict = PyDict::new(py);
@@ -47,15 +57,24 @@ fn report(py: Python<'_>, report: Result<TrustReport, TrustError>) -> PyResult<P
     dict.set_item("renewal_due", report.renewal_due.as_deref())?;
     let stores = PyList::empty(py);
     for store in &report.stores {
+        let (state, reason, needs_privileges) = match &store.state {
+            StoreState::NotPresent(why) => ("not present", Some(why.as_str()), false),
+            StoreState::Failed {
+                reason,
+                needs_privileges,
+            } => ("failed", Some(reason.as_str()), *needs_privileges),
+            StoreState::Trusted => ("trusted", None, false),
+            StoreState::AlreadyTrusted => ("already trusted", None, false),
+            StoreState::Removed => ("removed", None, false),
+            _ => ("missing", None, false),
+        };
         let entry = PyDict::new(py);
         entry.set_item("store", &store.store)?;
-        let (state, reason) = match &store.state {
-            StoreState::NotPresent(why) => ("not present", Some(why.as_str())),
-            other => (state_word(other), None),
-        };
         entry.set_item("state", state)?;
         entry.set_item("reason", reason)?;
+        entry.set_item("needs_privileges", needs_privileges)?;
         entry.set_item("system", store.system)?;
+        entry.set_item("text", store.to_string())?;
         stores.append(entry)?;
     }
     dict.set_item("stores", stores)?;
@@ -70,15 +89,5 @@ fn ca_state(state: CaState) -> &'static str {
         CaState::Found => "found",
         CaState::Deleted => "deleted",
         _ => "absent",
-    }
-}
-
-fn state_word(state: &StoreState) -> &'static str {
-    match state {
-        StoreState::Trusted => "trusted",
-        StoreState::AlreadyTrusted => "already trusted",
-        StoreState::Removed => "removed",
-        StoreState::Missing => "missing",
-        _ => "not present",
     }
 }

@@ -58,3 +58,27 @@ wait "$server" || true
         "the machine's own store was touched"
     );
 }
+
+/// Run by `sudo` (root, `SUDO_UID` set, `$HOME` unset or root's), `trust`
+/// works for the user who ran it: their CA, which root never makes in their
+/// home. Here the user is `nobody` (uid 65534), who has none.
+#[test]
+fn under_sudo_the_invoking_users_ca_is_used_and_never_made_by_root() {
+    let out = crate::support::binary()
+        .args(["trust", "--system"])
+        .env("SUDO_UID", "65534")
+        .env_remove("HOME")
+        .env_remove("XDG_DATA_HOME")
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("no local CA in "), "{said}");
+    assert!(
+        said.trim_end().ends_with(
+            "make it first as the user it is for; run `oauth-callback trust` as that user first"
+        ),
+        "{said}"
+    );
+    assert!(!said.contains("/root/"), "{said}");
+}

@@ -135,5 +135,12 @@ fn the_local_ca_vouches_only_for_loopback_tls_servers() {
         let leaf = forged_leaf(&dir, name, "IP:127.0.0.1", eku);
         let (passed, said) = verify(&dir, &leaf, purpose);
         assert!(!passed, "{purpose} verified: {said}");
+        // Refused for its purpose: by the intermediate's extended key usage,
+        // or by the root's trust (TLS servers only), not for another reason.
+        assert!(
+            said.contains("unsupported certificate purpose")
+                || said.contains("certificate rejected"),
+            "{purpose}: {said}"
+        );
     }
 }

@@ -36,7 +36,7 @@ pub enum Failure {
     Trust {
         /// What failed.
         #[source]
-        error: crate::TrustError,
+        error: TrustError,
         /// e.g. `oauth-callback trust --system`.
         command: String,
     },
@@ -88,7 +88,9 @@ impl Failure {
             }
             Failure::Trust { error, command } => {
                 let fix = match error {
-                    TrustError::NeedsPrivileges { .. } => format!("; run `sudo {command}`"),
+                    TrustError::NoLocalCa { .. } => {
+                        "; run `oauth-callback trust` as that user first".to_string()
+                    }
                     TrustError::MissingProgram { .. } => format!(", then run `{command}` again"),
                     TrustError::NoSystemStore => {
                         "; `oauth-callback trust --export FILE` writes the root to add by hand"
@@ -96,23 +98,11 @@ impl Failure {
                     }
                     _ => String::new(),
                 };
-                format!("{}{fix}", chain(error))
+                format!("{}{fix}", crate::error_line(error))
             }
-            other => chain(other),
+            other => crate::error_line(other),
         }
     }
-}
-
-/// An error and each of its causes in turn, on one line.
-fn chain(error: &dyn std::error::Error) -> String {
-    let mut line = error.to_string();
-    let mut cause = error.source();
-    while let Some(e) = cause {
-        line.push_str(": ");
-        line.push_str(&e.to_string());
-        cause = e.source();
-    }
-    line
 }
 
 /// Why a port can be refused with "permission denied", and what to do.
@@ -168,5 +158,32 @@ mod tests {
             source: std::io::ErrorKind::NotFound.into(),
         };
         assert_eq!(write.report(), "cannot write ready.uri: entity not found");
+    }
+
+    #[test]
+    fn trust_failures_say_the_command_to_run() {
+        let certutil = Failure::Trust {
+            error: TrustError::MissingProgram {
+                program: "certutil",
+            },
+            command: "oauth-callback trust".into(),
+        };
+        let line = certutil.report();
+        assert!(line.contains("apt-get install libnss3-tools"), "{line}");
+        assert!(
+            line.ends_with(", then run `oauth-callback trust` again"),
+            "{line}"
+        );
+        let sudo = Failure::Trust {
+            error: TrustError::NoLocalCa {
+                dir: "/home/alice/.local/share/oauth-callback/ca".into(),
+            },
+            command: "oauth-callback trust --system".into(),
+        };
+        assert_eq!(
+            sudo.report(),
+            "no local CA in /home/alice/.local/share/oauth-callback/ca: make it first as the \
+             user it is for; run `oauth-callback trust` as that user first"
+        );
     }
 }

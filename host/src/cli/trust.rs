@@ -52,7 +52,10 @@ impl TrustArgs {
         if self.status && report.stores.iter().any(unasked) {
             println!("(`oauth-callback trust --system` adds the root to the system's store)");
         }
-        Ok(())
+        match failed(&report, &self.command()) {
+            Some(failure) => Err(failure),
+            None => Ok(()),
+        }
     }
 
     /// This command line, as the user would run it again.
@@ -66,5 +69,54 @@ impl TrustArgs {
             _ => "",
         };
         format!("oauth-callback trust{flag}")
+    }
+}
+
+/// When a store could not be changed (each said on its line above): the
+/// command's failure, with `sudo` when privileges were missing.
+fn failed(report: &crate::TrustReport, command: &str) -> Option<Failure> {
+    let fix = match report.needs_privileges() {
+        true => format!("; run `sudo {command}`"),
+        false => String::new(),
+    };
+    report
+        .failed()
+        .then(|| Failure::Usage(format!("a store could not be changed{fix}")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::{CaState, StoreOutcome, StoreState, TrustReport};
+
+    #[test]
+    fn a_store_refused_for_want_of_privileges_says_to_run_it_with_sudo() {
+        let store = |state| StoreOutcome {
+            store: "system (/usr/local/share/ca-certificates/oauth-callback-local-ca.crt)".into(),
+            state,
+            system: true,
+        };
+        let mut report = TrustReport {
+            dir: "/home/alice/.local/share/oauth-callback/ca".into(),
+            ca: CaState::Kept,
+            expires: None,
+            renewal_due: None,
+            exported: None,
+            stores: vec![store(StoreState::Trusted)],
+        };
+        assert!(failed(&report, "oauth-callback trust --system").is_none());
+        report.stores.push(store(StoreState::Failed {
+            reason: "permission denied".into(),
+            needs_privileges: true,
+        }));
+        let failure = failed(&report, "oauth-callback trust --system").unwrap();
+        assert_eq!(
+            failure.report(),
+            "a store could not be changed; run `sudo oauth-callback trust --system`"
+        );
+        assert!(
+            report.to_string().contains(": failed: permission denied\n"),
+            "{report}"
+        );
     }
 }

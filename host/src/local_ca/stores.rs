@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
 use super::LocalCa;
-use super::trust::TrustError;
+use super::trust_error::TrustError;
 
 pub(crate) use nss::TRUST_FLAGS as NSS_TRUST_FLAGS;
 pub(crate) use system::SystemStore;
@@ -41,6 +41,12 @@ pub(crate) trait Store {
     fn add(&self, ca: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError>;
     /// Take every copy of `ca`'s root out.
     fn remove(&self, ca: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError>;
+    /// Take out what an earlier CA left, when the store can tell it apart
+    /// from others' certificates (the system's anchor file, whichever root
+    /// it holds); whether there was any.
+    fn remove_leftover(&self, _runner: &dyn Runner) -> Result<bool, TrustError> {
+        Ok(false)
+    }
     /// Whether it is the system's store (trusted only when asked).
     fn is_system(&self) -> bool {
         false
@@ -109,14 +115,25 @@ pub(crate) struct Places {
     pub(crate) home: PathBuf,
     /// Linux under WSL, where Windows' store is the browser's too.
     pub(crate) wsl: bool,
+    /// Run by `sudo` for the user whose home this is.
+    pub(crate) sudo: bool,
 }
 
 impl Places {
-    /// This user's, on this system; `None` without a home folder.
+    /// This user's, on this system (under `sudo`, the invoking user's);
+    /// `None` without a home folder.
     pub(crate) fn here() -> Option<Places> {
+        let (home, sudo) = match crate::platform::sudo_user_home() {
+            Some(home) => (home, true),
+            None => (
+                directories::BaseDirs::new()?.home_dir().to_path_buf(),
+                false,
+            ),
+        };
         Some(Places {
-            home: directories::BaseDirs::new()?.home_dir().to_path_buf(),
+            home,
             wsl: crate::platform::on_wsl(),
+            sudo,
         })
     }
 }

@@ -1,214 +1,20 @@
 //! Trusting the local CA's root: the CA made once, its root added to every
 //! store of this system that lacks it (the system's store only when asked),
 //! taken out again, or each store's state; every outcome returned as data,
-//! one per store, as mkcert reports one line per store.
+//! one per store, as mkcert reports one line per store. A store that fails
+//! is reported as such and the others are still handled.
+//!
+//! Run by `sudo`, the CA is the user's who ran it (never root's, never made
+//! by root in their home), and only the system's store is changed: the
+//! user's own stores are theirs to change.
 
-use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use super::LocalCa;
+use super::report::{CaState, StoreOutcome, StoreState, TrustReport};
 use super::stores::{self, Places, Runner, Store, SystemRunner, SystemStore};
-use crate::error::Error;
-
-/// What became of the root in one store.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum StoreState {
-    /// It holds the root (added now, when trusting).
-    Trusted,
-    /// It held the root already: nothing was done.
-    AlreadyTrusted,
-    /// The root was taken out of it.
-    Removed,
-    /// It does not hold the root.
-    Missing,
-    /// It cannot be used here, and why (e.g. `certutil is missing`).
-    NotPresent(String),
-}
-
-impl fmt::Display for StoreState {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            StoreState::Trusted => f.write_str("trusted"),
-            StoreState::AlreadyTrusted => f.write_str("already trusted"),
-            StoreState::Removed => f.write_str("removed"),
-            StoreState::Missing => f.write_str("missing"),
-            StoreState::NotPresent(why) => write!(f, "not present ({why})"),
-        }
-    }
-}
-
-/// One store's outcome.
-#[derive(Debug, Clone, PartialEq, Eq)]
-#[non_exhaustive]
-pub struct StoreOutcome {
-    /// The store, e.g. `Firefox (/home/alice/.mozilla/firefox/x.default)`.
-    pub store: String,
-    /// What became of the root there.
-    pub state: StoreState,
-    /// Whether it is the system's store (for curl, Python...), which
-    /// [`trust`] changes only when asked.
-    pub system: bool,
-}
-
-impl fmt::Display for StoreOutcome {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}: {}", self.store, self.state)
-    }
-}
-
-/// What became of the local CA itself.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum CaState {
-    /// Made now.
-    Created,
-    /// There already, and used.
-    Kept,
-    /// There (a status).
-    Found,
-    /// Deleted now.
-    Deleted,
-    /// There is none.
-    Absent,
-}
-
-/// The outcome of [`trust`], [`untrust`], [`trust_status`] or
-/// [`export_root`]. Its `Display` is one line per fact, as the command line
-/// prints it.
-#[derive(Debug, Clone)]
-#[non_exhaustive]
-pub struct TrustReport {
-    /// The CA's folder ([`LocalCa::default_dir`]).
-    pub dir: PathBuf,
-    /// What became of the CA.
-    pub ca: CaState,
-    /// When the CA stops being valid, when there is one.
-    pub expires: Option<SystemTime>,
-    /// A sentence saying when the CA ends and how to renew it, within
-    /// [`RENEW_WITHIN`](super::RENEW_WITHIN) of its end.
-    pub renewal_due: Option<String>,
-    /// Where [`export_root`] wrote the public root.
-    pub exported: Option<PathBuf>,
-    /// One per store, in the catalogue's order.
-    pub stores: Vec<StoreOutcome>,
-}
-
-impl fmt::Display for TrustReport {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let dir = self.dir.display();
-        match self.ca {
-            CaState::Created => writeln!(f, "created a local CA for loopback servers in {dir}")?,
-            CaState::Found => match self.expires {
-                Some(expires) => writeln!(
-                    f,
-                    "local CA: {dir} (valid until {})",
-                    time::OffsetDateTime::from(expires).date()
-                )?,
-                None => writeln!(f, "local CA: {dir}")?,
-            },
-            CaState::Absent => writeln!(f, "local CA: none")?,
-            CaState::Kept | CaState::Deleted => {}
-        }
-        if let Some(renew) = &self.renewal_due {
-            writeln!(f, "{renew}")?;
-        }
-        if let Some(file) = &self.exported {
-            let file = file.display();
-            writeln!(
-                f,
-                "wrote the public root to {file}; on the machine with the browser, trust it for \
-                 websites only, e.g.\n  certutil -d sql:$HOME/.pki/nssdb -A -t \"{}\" -n \"{}\" -i {file}",
-                stores::NSS_TRUST_FLAGS,
-                stores::NICKNAME
-            )?;
-        }
-        for store in &self.stores {
-            writeln!(f, "{store}")?;
-        }
-        if self.ca == CaState::Deleted {
-            writeln!(f, "deleted the local CA in {dir}")?;
-        }
-        Ok(())
-    }
-}
-
-/// Why the local CA could not be made, trusted or removed.
-#[derive(Debug, thiserror::Error)]
-#[non_exhaustive]
-pub enum TrustError {
-    /// No home folder: nowhere to keep the CA, no user stores.
-    #[error("no home directory: nowhere to keep the local CA")]
-    NoHome,
-    /// No user store can be used: the program they need is missing.
-    #[error(
-        "{program} is missing: nothing here can trust the root{}",
-        install_hint(program)
-    )]
-    MissingProgram {
-        /// The program (`certutil` on Linux).
-        program: &'static str,
-    },
-    /// The system's store was asked for, and none is known here.
-    #[error("no system store is known here (update-ca-certificates or update-ca-trust)")]
-    NoSystemStore,
-    /// The store can be changed only with administrator rights (root).
-    #[error("{store} can be changed only by an administrator")]
-    NeedsPrivileges {
-        /// The store.
-        store: String,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A store's program refused.
-    #[error("{program} failed{}", said_after(said))]
-    Program {
-        /// The program.
-        program: String,
-        /// What it said on stderr.
-        said: String,
-    },
-    /// A store's program could not be started.
-    #[error("cannot run {program}")]
-    Start {
-        /// The program.
-        program: String,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// A file could not be written or removed.
-    #[error("cannot write {}", path.display())]
-    Write {
-        /// The file.
-        path: PathBuf,
-        /// What the operating system said.
-        #[source]
-        source: std::io::Error,
-    },
-    /// The CA's files could not be read or made.
-    #[error(transparent)]
-    Ca(#[from] Error),
-}
-
-/// The packages that bring `program`, where we know them.
-fn install_hint(program: &str) -> &'static str {
-    match program {
-        "certutil" => {
-            " (install it: Debian, Ubuntu: apt-get install libnss3-tools; Fedora: dnf install nss-tools)"
-        }
-        _ => "",
-    }
-}
-
-fn said_after(said: &str) -> String {
-    match said {
-        "" => String::new(),
-        said => format!(": {said}"),
-    }
-}
+use super::trust_error::TrustError;
 
 /// Make the local CA once (in [`LocalCa::default_dir`]) and trust its root
 /// in every store of this user that lacks it: on Linux the NSS databases
@@ -216,40 +22,45 @@ fn said_after(said: &str) -> String {
 /// Firefox profile; trust flags `C,,`: TLS servers only) and, on WSL,
 /// Windows'; on macOS the login keychain (SSL only); on Windows the current
 /// user's Root store (server authentication only). With `system`, also the
-/// system's store (needs root). Blocks while the stores' programs run
-/// (Windows asks the user to confirm).
+/// system's store (needs root: run by `sudo`, the invoking user's CA goes
+/// there). Blocks while the stores' programs run (Windows asks the user to
+/// confirm). A store that cannot be changed is [`StoreState::Failed`] in
+/// the report ([`TrustReport::failed`]), the others still done.
 ///
 /// # Errors
 ///
-/// [`TrustError::MissingProgram`] when no store can be used (no
-/// `certutil`), [`TrustError::NeedsPrivileges`] for the system's store
-/// without root, [`TrustError::NoSystemStore`], and a store's or the CA's
-/// failure.
+/// [`TrustError::MissingProgram`] or [`TrustError::NoStore`] when no store
+/// can be used, [`TrustError::NoSystemStore`], [`TrustError::NoLocalCa`]
+/// under `sudo` before the user made one, and the CA's own failures.
 pub fn trust(system: bool) -> Result<TrustReport, TrustError> {
     Trust::here(&SystemRunner)?.trust(system)
 }
 
-/// Take the root out of every store that holds it (the system's too), then
-/// delete the CA.
+/// Take the root out of every store that holds it (the system's too, also
+/// an older CA's root there), then delete the CA; a store that cannot be
+/// changed is [`StoreState::Failed`] and the CA is then kept, for another
+/// try.
 ///
 /// # Errors
 ///
-/// As [`trust`]; an unreadable CA is an error naming its file.
+/// No home folder; an unreadable CA is an error naming its file.
 pub fn untrust() -> Result<TrustReport, TrustError> {
     Trust::here(&SystemRunner)?.untrust()
 }
 
-/// The CA (its folder and end) and each store, holding the root or not.
+/// The CA (its folder and end) and each store, holding the root or not;
+/// changes nothing.
 ///
 /// # Errors
 ///
-/// No home folder, or a CA file that cannot be read.
+/// No home folder, a CA file that cannot be read, or a store's program that
+/// cannot be started ([`TrustError::Start`]).
 pub fn trust_status() -> Result<TrustReport, TrustError> {
     Trust::here(&SystemRunner)?.status()
 }
 
 /// Make the local CA once and write its public root (never a key) to
-/// `file`, for a browser on another machine.
+/// `file`, for a browser on another machine or a store added by hand.
 ///
 /// # Errors
 ///
@@ -258,18 +69,26 @@ pub fn export_root(file: &Path) -> Result<TrustReport, TrustError> {
     Trust::here(&SystemRunner)?.export(file)
 }
 
-/// The CA's folder, the stores' places, and how their programs run.
+/// The CA's folder, the stores' places, the system's store when there is
+/// one, and how their programs run.
 struct Trust<'a> {
     dir: PathBuf,
     places: Places,
+    system: Option<SystemStore>,
     runner: &'a dyn Runner,
 }
 
 impl<'a> Trust<'a> {
     fn here(runner: &'a dyn Runner) -> Result<Trust<'a>, TrustError> {
+        let places = Places::here().ok_or(TrustError::NoHome)?;
+        let dir = match places.sudo {
+            true => LocalCa::dir_in_home(&places.home),
+            false => LocalCa::default_dir().ok_or(TrustError::NoHome)?,
+        };
         Ok(Trust {
-            dir: LocalCa::default_dir().ok_or(TrustError::NoHome)?,
-            places: Places::here().ok_or(TrustError::NoHome)?,
+            dir,
+            places,
+            system: SystemStore::here(runner),
             runner,
         })
     }
@@ -286,45 +105,56 @@ impl<'a> Trust<'a> {
         }
     }
 
-    /// The CA there, or a new one.
+    /// The CA there, or a new one (never made by root for another user).
     fn ca(&self) -> Result<(LocalCa, CaState), TrustError> {
         Ok(match LocalCa::load(&self.dir)? {
             Some(ca) => (ca, CaState::Kept),
+            None if self.places.sudo => {
+                return Err(TrustError::NoLocalCa {
+                    dir: self.dir.clone(),
+                });
+            }
             None => (LocalCa::create(&self.dir)?, CaState::Created),
         })
     }
 
-    /// The user's stores, and the system's when there is one (and `system`).
-    fn stores(&self, create: bool, system: bool) -> Vec<Box<dyn Store>> {
-        let mut stores = stores::user_stores(&self.places, create, self.runner);
-        if let Some(store) = SystemStore::here(self.runner).filter(|_| system) {
+    /// The user's stores (none under `sudo`, unless `reading`), then the
+    /// system's when there is one and `system`.
+    fn stores(&self, create: bool, system: bool, reading: bool) -> Vec<Box<dyn Store>> {
+        let mut stores = match self.places.sudo && !reading {
+            true => Vec::new(),
+            false => stores::user_stores(&self.places, create, self.runner),
+        };
+        if let Some(store) = self.system.clone().filter(|_| system) {
             stores.push(Box::new(store));
         }
         stores
     }
 
     fn trust(&self, system: bool) -> Result<TrustReport, TrustError> {
-        let stores = self.stores(true, system);
-        if system && !stores.iter().any(|store| store.is_system()) {
+        if system && self.system.is_none() {
             return Err(TrustError::NoSystemStore);
         }
+        let stores = self.stores(true, system, false);
         let usable = |store: &dyn Store| store.unavailable(self.runner).is_none();
         if !system && !stores.iter().any(|store| usable(store.as_ref())) {
-            return Err(TrustError::MissingProgram {
-                program: stores::USER_STORE_PROGRAM,
+            return Err(match self.runner.find(stores::USER_STORE_PROGRAM) {
+                None => TrustError::MissingProgram {
+                    program: stores::USER_STORE_PROGRAM,
+                },
+                Some(_) => TrustError::NoStore,
             });
         }
         let (ca, state) = self.ca()?;
         let mut report = self.report(Some(&ca), state);
         for store in &stores {
-            let state = match store.unavailable(self.runner) {
-                Some(why) => StoreState::NotPresent(why),
-                None if store.holds(&ca, self.runner)? => StoreState::AlreadyTrusted,
-                None => {
-                    store.add(&ca, self.runner)?;
-                    StoreState::Trusted
+            let state = self.each(store.as_ref(), |store| {
+                if store.holds(&ca, self.runner)? {
+                    return Ok(StoreState::AlreadyTrusted);
                 }
-            };
+                store.add(&ca, self.runner)?;
+                Ok(StoreState::Trusted)
+            });
             report.stores.push(outcome(store.as_ref(), state));
         }
         Ok(report)
@@ -333,19 +163,29 @@ impl<'a> Trust<'a> {
     fn untrust(&self) -> Result<TrustReport, TrustError> {
         let ca = LocalCa::load(&self.dir)?;
         let mut report = self.report(None, CaState::Absent);
-        if let Some(ca) = &ca {
-            for store in self.stores(false, true) {
-                let state = match store.unavailable(self.runner) {
-                    Some(why) => StoreState::NotPresent(why),
-                    None if store.holds(ca, self.runner)? => {
-                        store.remove(ca, self.runner)?;
-                        StoreState::Removed
-                    }
-                    None => StoreState::Missing,
-                };
-                report.stores.push(outcome(store.as_ref(), state));
-            }
-            report.ca = CaState::Deleted;
+        for store in self.stores(false, true, false) {
+            let state = self.each(store.as_ref(), |store| {
+                if let Some(ca) = ca
+                    .as_ref()
+                    .filter(|ca| store.holds(ca, self.runner).unwrap_or(true))
+                {
+                    store.remove(ca, self.runner)?;
+                    return Ok(StoreState::Removed);
+                }
+                Ok(match store.remove_leftover(self.runner)? {
+                    true => StoreState::Removed,
+                    false => StoreState::Missing,
+                })
+            });
+            report.stores.push(outcome(store.as_ref(), state));
+        }
+        if ca.is_none() {
+            return Ok(report);
+        }
+        if report.failed() || self.places.sudo {
+            // Kept for another try, or the user's own (under sudo).
+            report.ca = CaState::Kept;
+            return Ok(report);
         }
         let usage = self.dir.join(stores::WINDOWS_USAGE_FILE);
         let _ = std::fs::remove_file(usage);
@@ -353,6 +193,7 @@ impl<'a> Trust<'a> {
             path: self.dir.clone(),
             source,
         })?;
+        report.ca = CaState::Deleted;
         Ok(report)
     }
 
@@ -364,7 +205,7 @@ impl<'a> Trust<'a> {
             CaState::Absent
         };
         let mut report = self.report(ca.as_ref(), state);
-        for store in self.stores(false, true) {
+        for store in self.stores(false, true, true) {
             let state = match (store.unavailable(self.runner), &ca) {
                 (Some(why), _) => StoreState::NotPresent(why),
                 (None, Some(ca)) if store.holds(ca, self.runner)? => StoreState::Trusted,
@@ -384,6 +225,22 @@ impl<'a> Trust<'a> {
         let mut report = self.report(Some(&ca), state);
         report.exported = Some(file.into());
         Ok(report)
+    }
+
+    /// What `change` did to `store`, when its program is here; a failure is
+    /// the store's outcome, not the whole operation's.
+    fn each(
+        &self,
+        store: &dyn Store,
+        change: impl FnOnce(&dyn Store) -> Result<StoreState, TrustError>,
+    ) -> StoreState {
+        if let Some(why) = store.unavailable(self.runner) {
+            return StoreState::NotPresent(why);
+        }
+        change(store).unwrap_or_else(|error| StoreState::Failed {
+            needs_privileges: matches!(error, TrustError::NeedsPrivileges { .. }),
+            reason: crate::error::error_line(&error),
+        })
     }
 }
 
@@ -412,6 +269,7 @@ mod tests {
         let places = Places {
             home: home.path().into(),
             wsl: false,
+            sudo: false,
         };
         (home, dir, places)
     }
@@ -424,6 +282,7 @@ mod tests {
         let trust = Trust {
             dir,
             places,
+            system: None,
             runner: &runner,
         };
         let first = trust.trust(false).unwrap();
@@ -461,6 +320,7 @@ mod tests {
         let trust = Trust {
             dir,
             places,
+            system: None,
             runner: &runner,
         };
         let error = trust.trust(false).unwrap_err();
@@ -495,6 +355,7 @@ mod tests {
         let trust = Trust {
             dir: dir.clone(),
             places,
+            system: None,
             runner: &runner,
         };
         trust.trust(false).unwrap();
@@ -533,6 +394,7 @@ mod tests {
         let trust = Trust {
             dir,
             places,
+            system: None,
             runner: &runner,
         };
         let report = trust.trust(false).unwrap();
@@ -546,5 +408,90 @@ mod tests {
                 .iter()
                 .any(|l| l.starts_with("certutil.exe -user -addstore Root C:\\ca\\file"))
         );
+    }
+
+    /// Trust for a home with Chromium's database and a system store whose
+    /// anchors are in a folder of the test's.
+    fn with_system<'a>(runner: &'a FakeRunner, anchors: &Path) -> (tempfile::TempDir, Trust<'a>) {
+        let (home, dir, places) = home();
+        let trust = Trust {
+            dir,
+            places,
+            system: Some(SystemStore::in_folder(anchors)),
+            runner,
+        };
+        (home, trust)
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn untrust_without_a_ca_still_takes_an_older_anchor_out_of_the_system_store() {
+        let anchors = tempfile::tempdir().unwrap();
+        let runner = FakeRunner::with(&["certutil", "update-ca-trust"]).store(NSS, 0);
+        let (_home, trust) = with_system(&runner, anchors.path());
+        let anchor = SystemStore::in_folder(anchors.path()).anchor();
+        std::fs::write(&anchor, "an older CA's root").unwrap();
+        let report = trust.untrust().unwrap();
+        assert_eq!(report.ca, CaState::Absent);
+        let system = report.stores.iter().find(|s| s.system).unwrap();
+        assert_eq!(system.state, StoreState::Removed);
+        assert!(!anchor.exists());
+        assert!(
+            runner
+                .asked()
+                .contains(&"update-ca-trust extract".to_string())
+        );
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn a_store_that_fails_is_reported_and_the_others_are_still_handled() {
+        let anchors = tempfile::tempdir().unwrap();
+        // The system's bundle cannot be rebuilt; Chromium's store works.
+        let runner = FakeRunner::with(&["certutil", "update-ca-trust"])
+            .store(NSS, 0)
+            .answer("update-ca-trust", false, "");
+        let (_home, trust) = with_system(&runner, anchors.path());
+        let report = trust.trust(true).unwrap();
+        assert_eq!(report.stores[0].state, StoreState::Trusted);
+        assert!(
+            matches!(
+                &report.stores[1].state,
+                StoreState::Failed { reason, needs_privileges: false } if reason.contains("update-ca-trust failed")
+            ),
+            "{report}"
+        );
+        assert!(report.failed() && !report.needs_privileges());
+        // Taking it out again fails the same way: the CA is kept for another try.
+        let removed = trust.untrust().unwrap();
+        assert_eq!(removed.stores[0].state, StoreState::Removed);
+        assert!(matches!(removed.stores[1].state, StoreState::Failed { .. }));
+        assert_eq!(removed.ca, CaState::Kept);
+        assert!(trust.dir.join("root.pem").exists());
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn under_sudo_only_the_system_store_changes_and_no_ca_is_made_for_the_user() {
+        let anchors = tempfile::tempdir().unwrap();
+        let runner = FakeRunner::with(&["certutil", "update-ca-trust"]).store(NSS, 0);
+        let (_home, mut trust) = with_system(&runner, anchors.path());
+        trust.places.sudo = true;
+        let error = trust.trust(true).unwrap_err();
+        assert!(matches!(error, TrustError::NoLocalCa { .. }), "{error}");
+        assert!(!trust.dir.exists(), "root made no CA in the user's home");
+        trust.places.sudo = false;
+        trust.trust(false).unwrap();
+        trust.places.sudo = true;
+        let report = trust.trust(true).unwrap();
+        assert_eq!(
+            report.stores.len(),
+            1,
+            "the user's own stores are theirs: {report}"
+        );
+        assert!(report.stores[0].system && report.stores[0].state == StoreState::Trusted);
+        let removed = trust.untrust().unwrap();
+        assert_eq!(removed.ca, CaState::Kept, "the user's CA stays theirs");
+        assert_eq!(removed.stores[0].state, StoreState::Removed);
     }
 }

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Runner, Store, missing, program, remove_copies, words};
 use crate::local_ca::LocalCa;
-use crate::local_ca::trust::TrustError;
+use crate::local_ca::trust_error::TrustError;
 
 /// macOS's keychain tool.
 const SECURITY: &str = "security";

@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use super::{NICKNAME, Runner, Store, missing, program, remove_copies, words};
 use crate::local_ca::LocalCa;
-use crate::local_ca::trust::TrustError;
+use crate::local_ca::trust_error::TrustError;
 
 /// NSS's certificate tool.
 const CERTUTIL: &str = "certutil";

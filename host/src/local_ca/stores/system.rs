@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use super::{Runner, Store};
 use crate::local_ca::LocalCa;
-use crate::local_ca::trust::TrustError;
+use crate::local_ca::trust_error::TrustError;
 
 /// The root's file among the system's anchors.
 const ANCHOR_FILE: &str = "oauth-callback-local-ca.crt";
@@ -102,12 +102,16 @@ impl Store for SystemStore {
         self.rebuild(runner)
     }
 
-    /// Its one file, whichever CA's root it holds.
     fn remove(&self, _: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError> {
+        self.remove_leftover(runner).map(drop)
+    }
+
+    /// Its one file, whichever CA's root it holds.
+    fn remove_leftover(&self, runner: &dyn Runner) -> Result<bool, TrustError> {
         let file = self.file();
         match std::fs::remove_file(&file) {
-            Ok(()) => self.rebuild(runner),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            Ok(()) => self.rebuild(runner).map(|()| true),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
             Err(e) => Err(self.refused(file, e)),
         }
     }
@@ -118,15 +122,28 @@ impl Store for SystemStore {
 }
 
 #[cfg(test)]
+impl SystemStore {
+    /// Fedora's store, with its anchors in `anchors`.
+    pub(crate) fn in_folder(anchors: &Path) -> SystemStore {
+        SystemStore {
+            anchors: anchors.into(),
+            ..SystemStore::known()[1].clone()
+        }
+    }
+
+    /// The root's file there.
+    pub(crate) fn anchor(&self) -> PathBuf {
+        self.file()
+    }
+}
+
+#[cfg(test)]
 mod tests {
     use super::*;
     use crate::local_ca::stores::fake::FakeRunner;
 
     fn store_in(anchors: &Path) -> SystemStore {
-        SystemStore {
-            anchors: anchors.into(),
-            ..SystemStore::known()[1].clone()
-        }
+        SystemStore::in_folder(anchors)
     }
 
     #[test]

@@ -9,7 +9,7 @@ use std::path::Path;
 
 use super::{Runner, Store, missing, program, remove_copies, words};
 use crate::local_ca::LocalCa;
-use crate::local_ca::trust::TrustError;
+use crate::local_ca::trust_error::TrustError;
 
 /// The property file `certutil -repairstore` reads: the enhanced-key-usage
 /// property (9, `CERT_ENHKEY_USAGE_PROP_ID`) set to server authentication.
@@ -48,6 +48,19 @@ impl Windows {
         }
     }
 
+    /// Set the trusted root's usage to server authentication only.
+    fn restrict(&self, ca: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError> {
+        let usage = ca.dir().join(USAGE_FILE);
+        std::fs::write(&usage, USAGE).map_err(|source| TrustError::Write {
+            path: usage.clone(),
+            source,
+        })?;
+        let usage = self.path_for(&usage, runner)?;
+        let restrict = self.root_store("-repairstore", [ca.name().into(), usage]);
+        runner.run_ok(&program(runner, self.certutil()), &restrict)?;
+        Ok(())
+    }
+
     /// `certutil -user VERB Root WHAT...`.
     fn root_store(&self, verb: &str, what: impl IntoIterator<Item = OsString>) -> Vec<OsString> {
         let mut args = words(&["-user", verb, "Root"]);
@@ -80,15 +93,11 @@ impl Store for Windows {
         let certutil = program(runner, self.certutil());
         let root = self.path_for(&ca.root_file(), runner)?;
         runner.run_ok(&certutil, &self.root_store("-addstore", [root]))?;
-        let usage = ca.dir().join(USAGE_FILE);
-        std::fs::write(&usage, USAGE).map_err(|source| TrustError::Write {
-            path: usage.clone(),
-            source,
-        })?;
-        let usage = self.path_for(&usage, runner)?;
-        let restrict = self.root_store("-repairstore", [ca.name().into(), usage]);
-        runner.run_ok(&certutil, &restrict)?;
-        Ok(())
+        // Trusted for every use until restricted: taken out again when the
+        // restriction fails, so that a later run adds it anew.
+        self.restrict(ca, runner).inspect_err(|_| {
+            let _ = self.remove(ca, runner);
+        })
     }
 
     fn remove(&self, ca: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError> {

@@ -1,4 +1,4 @@
-"""The seed document's examples, with only the import line changed (and a
+"""The Python `callback.py` module's documented examples, with only the import line changed (and a
 free port, files made for the test, and a "browser" thread sending the
 callback)."""
 
