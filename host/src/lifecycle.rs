@@ -52,14 +52,14 @@ pub(crate) fn own_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 }
 
 impl Flow {
-    /// Check what can be checked before listening, as `wasmtime serve`
-    /// does (the TLS files and a handler component given as a file: a
-    /// missing file is said even when the port is busy), then listen (the
-    /// first client connects while the rest is set up, its connection
-    /// waiting in the backlog) and accept; the handler loads on a blocking
-    /// thread from the start, beside the TLS set-up, and early requests wait
-    /// for the embedded one. Once listening, the ready file is written.
-    /// After an error nothing is left listening.
+    /// Check what the configuration names before listening, as `wasmtime
+    /// serve` does (certificate files, a handler component given as a
+    /// file: a missing file is said even when the port is busy), then
+    /// listen (the first client connects while the rest is set up, its
+    /// connection waiting in the backlog) and accept. The handler loads on a
+    /// blocking thread from the start, and a certificate made for the run is
+    /// made once listening; early requests wait for both. Once listening,
+    /// the ready file is written. After an error nothing is left listening.
     pub(crate) async fn launch(config: Config) -> Result<Flow> {
         let deadline = tokio::time::Instant::now() + config.timeout();
         let path = config.handler.clone();
@@ -67,15 +67,27 @@ impl Flow {
             Some(path) => Runtime::from_file(&path),
             None => Runtime::embedded(),
         });
-        let (tls, served) = match tls::server_config(config.tls(), config.timeout())? {
-            Some((tls, served)) => (Some(tls), Some(served)),
-            None => (None, None),
+        // Certificate files are read and checked before listening; a
+        // certificate made for the run (which nothing given can fail) is
+        // made once listening, while the first client connects.
+        let from_files = matches!(config.tls(), Tls::Pem { .. } | Tls::Dir(_));
+        let files_first = match from_files {
+            true => Some(tls::server_config(config.tls(), config.timeout())?),
+            false => None,
         };
         let handler = match config.handler {
             Some(_) => Handler::Loaded(loaded(loading).await?),
             None => Handler::Loading(loading),
         };
         let listeners = bind_first(&config.ips, &config.ports).await?;
+        let setup = match files_first {
+            Some(setup) => setup,
+            None => tls::server_config(config.tls(), config.timeout())?,
+        };
+        let (tls, served) = match setup {
+            Some((tls, served)) => (Some(tls), Some(served)),
+            None => (None, None),
+        };
         let bound: Vec<SocketAddr> = listeners
             .iter()
             .map(tokio::net::TcpListener::local_addr)
