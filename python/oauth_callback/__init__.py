@@ -12,9 +12,9 @@ plus an asyncio face (`AsyncCallbackServer`).
 """
 
 from ._asyncio import AsyncCallbackServer
-from ._errors import CertificateNotFoundError, ConfigError, PortInUseError, TrustError
+from ._errors import CertificateNotFoundError, ConfigError, PortInUseError
 from ._server import CallbackServer, run_callback_server
-from ._trust import StoreOutcome, TrustReport, export_root, trust, trust_status, untrust
+from ._trust import StoreOutcome, TrustError, TrustReport, export_root, trust, trust_status, untrust
 
 __all__ = [
     "AsyncCallbackServer",

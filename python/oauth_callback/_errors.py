@@ -1,13 +1,9 @@
-"""The exceptions a server that cannot start raises, and `trust()`'s. Each
-carries the library's message; `except ConfigError` catches them all."""
+"""The exceptions a server that cannot start raises. Each carries the
+library's message; `except ConfigError` catches them all."""
 
 import errno
-from typing import TYPE_CHECKING, Optional
 
-if TYPE_CHECKING:
-    from ._trust import TrustReport
-
-__all__ = ["CertificateNotFoundError", "ConfigError", "PortInUseError", "TrustError"]
+__all__ = ["CertificateNotFoundError", "ConfigError", "PortInUseError"]
 
 
 class ConfigError(ValueError):
@@ -30,15 +26,3 @@ class CertificateNotFoundError(FileNotFoundError, ConfigError):
 
     def __init__(self, message: str, filename: str) -> None:
         super().__init__(errno.ENOENT, message, filename)
-
-
-class TrustError(ConfigError):
-    """The local CA could not be made, trusted or removed (`trust()`,
-    `untrust()`, `trust_status()`, `export_root()`): no `certutil`, no
-    system store, a store that refused. The message says which, and what to
-    do; when some stores were changed and others not, `report` is the
-    `TrustReport` of what was done (else `None`)."""
-
-    def __init__(self, message: str, report: "Optional[TrustReport]" = None) -> None:
-        super().__init__(message)
-        self.report = report

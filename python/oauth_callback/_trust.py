@@ -8,9 +8,9 @@ from dataclasses import dataclass
 from typing import Any, Dict, List, Literal, Optional, cast
 
 from . import _native
-from ._errors import TrustError
+from ._errors import ConfigError
 
-__all__ = ["StoreOutcome", "TrustReport", "export_root", "trust", "trust_status", "untrust"]
+__all__ = ["StoreOutcome", "TrustError", "TrustReport", "export_root", "trust", "trust_status", "untrust"]
 
 StoreState = Literal["trusted", "already trusted", "removed", "missing", "not present", "failed"]
 CaState = Literal["created", "kept", "found", "deleted", "absent"]
@@ -24,17 +24,21 @@ class StoreOutcome:
     """The store, e.g. `"Firefox (/home/alice/.mozilla/firefox/x.default)"`."""
     state: StoreState
     """`"trusted"` (it holds the root), `"already trusted"` (nothing was
-    done), `"removed"`, `"missing"` (it does not hold the root) or `"not
-    present"` (it cannot be used here: see `reason`)."""
+    done), `"removed"`, `"missing"` (it does not hold the root), `"not
+    present"` (it cannot be used here) or `"failed"` (it could not be
+    changed): see `reason`."""
     reason: Optional[str]
-    """Why a store is not present, e.g. `"certutil is missing"`."""
+    """Why a store is not present or failed, e.g. `"certutil is missing"`."""
+    needs_privileges: bool
+    """Whether it failed for want of administrator rights (root)."""
     system: bool
     """Whether it is the system's store (curl, Python's `ssl`...), changed
     only by `trust(system=True)`."""
+    text: str
+    """Its line of the command line's report, e.g. `"Firefox (...): trusted"`."""
 
     def __str__(self) -> str:
-        state = f"not present ({self.reason})" if self.reason else self.state
-        return f"{self.store}: {state}"
+        return self.text
 
 
 @dataclass(frozen=True)
@@ -57,6 +61,18 @@ class TrustReport:
 
     def __str__(self) -> str:
         return self.text.rstrip("\n")
+
+
+class TrustError(ConfigError):
+    """The local CA could not be made, trusted or removed (`trust()`,
+    `untrust()`, `trust_status()`, `export_root()`): no `certutil`, no
+    system store, a store that refused. The message says which, and what to
+    do; when some stores were changed and others not, `report` is the
+    `TrustReport` of what was done (else `None`)."""
+
+    def __init__(self, message: str, report: Optional[TrustReport] = None) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 def trust(*, system: bool = False) -> TrustReport:

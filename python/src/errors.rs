@@ -9,7 +9,7 @@ use pyo3::prelude::*;
 pyo3::import_exception!(oauth_callback._errors, ConfigError);
 pyo3::import_exception!(oauth_callback._errors, PortInUseError);
 pyo3::import_exception!(oauth_callback._errors, CertificateNotFoundError);
-pyo3::import_exception!(oauth_callback._errors, TrustError);
+pyo3::import_exception!(oauth_callback._trust, TrustError);
 
 /// The Python exception for a server that could not start: a busy port is a
 /// `PortInUseError` (`OSError` with `errno.EADDRINUSE`, and `ConfigError`),
