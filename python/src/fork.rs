@@ -71,11 +71,29 @@ pub fn close_inherited_listeners() {
         // open in this process (replaced below, never closed).
         let fd = unsafe { BorrowedFd::borrow_raw(listener.fd) };
         let socket = SockRef::from(&fd);
-        let ours = socket.is_listener().unwrap_or(false)
+        let ours = listening(&fd)
             && socket.local_addr().ok().and_then(|a| a.as_socket()) == Some(listener.addr);
         if ours {
             // SAFETY: dup2 onto a descriptor of this process.
             unsafe { libc::dup2(null.as_raw_fd(), listener.fd) };
         }
     }
+}
+
+/// Whether `fd` is a listening socket (`SO_ACCEPTCONN`, which every Unix
+/// answers; socket2 asks it on Linux and FreeBSD only).
+fn listening(fd: &BorrowedFd<'_>) -> bool {
+    let mut value: libc::c_int = 0;
+    let mut size = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `size` bytes into `value`.
+    let asked = unsafe {
+        libc::getsockopt(
+            fd.as_raw_fd(),
+            libc::SOL_SOCKET,
+            libc::SO_ACCEPTCONN,
+            (&raw mut value).cast(),
+            &mut size,
+        )
+    };
+    asked == 0 && value != 0
 }
