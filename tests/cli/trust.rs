@@ -76,9 +76,33 @@ fn under_sudo_the_invoking_users_ca_is_used_and_never_made_by_root() {
     assert!(said.contains("no local CA in "), "{said}");
     assert!(
         said.trim_end().ends_with(
-            "make it first as the user it is for; run `oauth-callback trust` as that user first"
+            "make it first as the user it is for; run `oauth-callback trust` as that user, then this again"
         ),
         "{said}"
     );
     assert!(!said.contains("/root/"), "{said}");
+}
+
+/// A report that cannot be written (a full disk, a closed pipe) is one line
+/// on stderr and exit 2, never a panic.
+#[test]
+fn a_report_that_cannot_be_written_is_a_failure_not_a_panic() {
+    let home = tempfile::tempdir().unwrap();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .unwrap();
+    let out = crate::support::binary()
+        .args(["trust", "--status"])
+        .env("HOME", home.path())
+        .env_remove("XDG_DATA_HOME")
+        .stdout(full)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert_eq!(
+        said.trim_end(),
+        "oauth-callback: cannot write to stdout: No space left on device (os error 28)"
+    );
 }

@@ -89,7 +89,12 @@ impl Failure {
             Failure::Trust { error, command } => {
                 let fix = match error {
                     TrustError::NoLocalCa { .. } => {
-                        "; run `oauth-callback trust` as that user first".to_string()
+                        "; run `oauth-callback trust` as that user, then this again".to_string()
+                    }
+                    TrustError::SudoWithoutSystem => {
+                        "; run `oauth-callback trust` without sudo, or `sudo oauth-callback trust \
+                         --system`"
+                            .to_string()
                     }
                     TrustError::MissingProgram { .. } => format!(", then run `{command}` again"),
                     TrustError::NoSystemStore => {
@@ -183,7 +188,7 @@ mod tests {
         assert_eq!(
             sudo.report(),
             "no local CA in /home/alice/.local/share/oauth-callback/ca: make it first as the \
-             user it is for; run `oauth-callback trust` as that user first"
+             user it is for; run `oauth-callback trust` as that user, then this again"
         );
     }
 }

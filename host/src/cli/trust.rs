@@ -2,6 +2,7 @@
 //! ([`crate::trust`]), one line per outcome, and the command to run when a
 //! store needs what this run lacks.
 
+use std::io::Write;
 use std::path::PathBuf;
 
 use clap::Args;
@@ -46,12 +47,19 @@ impl TrustArgs {
             error,
             command: self.command(),
         })?;
-        print!("{report}");
+        // What was done is said even when a store failed; stdout that
+        // cannot be written is a failure of its own, never a panic.
+        let mut stdout = std::io::stdout().lock();
+        write!(stdout, "{report}")?;
         let unasked =
             |store: &crate::StoreOutcome| store.system && store.state == crate::StoreState::Missing;
         if self.status && report.stores.iter().any(unasked) {
-            println!("(`oauth-callback trust --system` adds the root to the system's store)");
+            writeln!(
+                stdout,
+                "(`oauth-callback trust --system` adds the root to the system's store)"
+            )?;
         }
+        stdout.flush()?;
         match failed(&report, &self.command()) {
             Some(failure) => Err(failure),
             None => Ok(()),

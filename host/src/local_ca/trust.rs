@@ -38,7 +38,8 @@ pub fn trust(system: bool) -> Result<TrustReport, TrustError> {
 
 /// Take the root out of every store that holds it (the system's too, also
 /// an older CA's root there), then delete the CA; a store that cannot be
-/// changed is [`StoreState::Failed`] and the CA is then kept, for another
+/// changed, or cannot be asked (its program is missing) while it may hold
+/// the root, is [`StoreState::Failed`] and the CA is then kept, for another
 /// try.
 ///
 /// # Errors
@@ -135,6 +136,9 @@ impl<'a> Trust<'a> {
         if system && self.system.is_none() {
             return Err(TrustError::NoSystemStore);
         }
+        if self.places.sudo && !system {
+            return Err(TrustError::SudoWithoutSystem);
+        }
         let stores = self.stores(true, system, false);
         let usable = |store: &dyn Store| store.unavailable(self.runner).is_none();
         if !system && !stores.iter().any(|store| usable(store.as_ref())) {
@@ -164,6 +168,15 @@ impl<'a> Trust<'a> {
         let ca = LocalCa::load(&self.dir)?;
         let mut report = self.report(None, CaState::Absent);
         for store in self.stores(false, true, false) {
+            if let (Some(why), Some(_)) = (store.unavailable(self.runner), &ca) {
+                // It may hold the root, and cannot be asked: the CA is kept.
+                let state = StoreState::Failed {
+                    reason: format!("{why}: cannot take the root out"),
+                    needs_privileges: false,
+                };
+                report.stores.push(outcome(store.as_ref(), state));
+                continue;
+            }
             let state = self.each(store.as_ref(), |store| {
                 if let Some(ca) = ca
                     .as_ref()
@@ -493,5 +506,39 @@ mod tests {
         let removed = trust.untrust().unwrap();
         assert_eq!(removed.ca, CaState::Kept, "the user's CA stays theirs");
         assert_eq!(removed.stores[0].state, StoreState::Removed);
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn untrust_keeps_the_ca_while_a_store_that_may_hold_the_root_cannot_be_asked() {
+        let (_home, dir, places) = home();
+        let with_certutil = FakeRunner::with(&["certutil"]).store(NSS, 0);
+        let trust = Trust {
+            dir: dir.clone(),
+            places: places.clone(),
+            system: None,
+            runner: &with_certutil,
+        };
+        trust.trust(false).unwrap();
+        let without = FakeRunner::default();
+        let trust = Trust {
+            dir: dir.clone(),
+            places,
+            system: None,
+            runner: &without,
+        };
+        let report = trust.untrust().unwrap();
+        assert!(
+            matches!(&report.stores[0].state, StoreState::Failed { reason, .. } if reason == "certutil is missing: cannot take the root out"),
+            "{report}"
+        );
+        assert_eq!(report.ca, CaState::Kept);
+        assert!(dir.join("root.pem").exists());
+        let mut sudo = trust;
+        sudo.places.sudo = true;
+        assert!(matches!(
+            sudo.trust(false),
+            Err(TrustError::SudoWithoutSystem)
+        ));
     }
 }

@@ -23,8 +23,15 @@ pub enum TrustError {
     },
     /// No user store was found (no NSS database could be made, no Firefox
     /// profile), though their program is here.
-    #[error("no certificate store was found to trust the root in")]
+    #[error(
+        "no certificate store was found to trust the root in (no NSS database could be made \
+         in ~/.pki/nssdb, and there is no Firefox profile)"
+    )]
     NoStore,
+    /// Run by `sudo` without the system's store: the user's own stores are
+    /// theirs to change, so there is nothing for root to do.
+    #[error("run by sudo, trust changes only the system's store")]
+    SudoWithoutSystem,
     /// Run as root for another user (`sudo`), whose CA is not made yet:
     /// it is made by that user, never by root in their home.
     #[error("no local CA in {}: make it first as the user it is for", dir.display())]
