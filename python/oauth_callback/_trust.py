@@ -116,7 +116,7 @@ def _checked(report: TrustReport) -> TrustReport:
         return report
     fix = "; run this program as root (for instance with sudo)" if any(s.needs_privileges for s in failed) else ""
     said = "; ".join(str(store) for store in failed)
-    raise TrustError(f"a store could not be changed ({said}){fix}", report)
+    raise TrustError(f"a store could not be read or changed ({said}){fix}", report)
 
 
 def _report(native: Dict[str, Any]) -> TrustReport:

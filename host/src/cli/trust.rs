@@ -80,8 +80,8 @@ impl TrustArgs {
     }
 }
 
-/// When a store could not be changed (each said on its line above): the
-/// command's failure, with `sudo` when privileges were missing.
+/// When a store could not be read or changed (each said on its line
+/// above): the command's failure, with `sudo` when privileges were missing.
 fn failed(report: &crate::TrustReport, command: &str) -> Option<Failure> {
     let fix = match report.needs_privileges() {
         true => format!("; run `sudo {command}`"),
@@ -89,7 +89,7 @@ fn failed(report: &crate::TrustReport, command: &str) -> Option<Failure> {
     };
     report
         .failed()
-        .then(|| Failure::Usage(format!("a store could not be changed{fix}")))
+        .then(|| Failure::Usage(format!("a store could not be read or changed{fix}")))
 }
 
 #[cfg(test)]
@@ -120,7 +120,7 @@ mod tests {
         let failure = failed(&report, "oauth-callback trust --system").unwrap();
         assert_eq!(
             failure.report(),
-            "a store could not be changed; run `sudo oauth-callback trust --system`"
+            "a store could not be read or changed; run `sudo oauth-callback trust --system`"
         );
         assert!(
             report.to_string().contains(": failed: permission denied\n"),

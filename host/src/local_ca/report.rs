@@ -22,7 +22,7 @@ pub enum StoreState {
     Missing,
     /// It cannot be used here, and why (e.g. `certutil is missing`).
     NotPresent(String),
-    /// It could not be changed: why, and whether administrator rights
+    /// It could not be read or changed: why, and whether administrator rights
     /// (root) would do it. The other stores were still handled.
     Failed {
         /// What its program or the system said.
@@ -102,7 +102,7 @@ pub struct TrustReport {
 }
 
 impl TrustReport {
-    /// Whether a store could not be changed ([`StoreState::Failed`]).
+    /// Whether a store could not be read or changed ([`StoreState::Failed`]).
     pub fn failed(&self) -> bool {
         self.stores
             .iter()

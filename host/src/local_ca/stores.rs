@@ -293,8 +293,13 @@ pub(crate) mod fake {
             if let Some([check, add, remove]) = self.store {
                 let copies = self.copies.get();
                 if line.starts_with(check) {
+                    let stderr = match copies {
+                        0 => "certutil: Could not find cert: oauth-callback local CA".into(),
+                        _ => String::new(),
+                    };
                     return Ok(Ran {
                         success: copies > 0,
+                        stderr,
                         ..Ran::default()
                     });
                 }

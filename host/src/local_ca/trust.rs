@@ -49,13 +49,12 @@ pub fn untrust() -> Result<TrustReport, TrustError> {
     Trust::here(&SystemRunner)?.untrust()
 }
 
-/// The CA (its folder and end) and each store, holding the root or not;
-/// changes nothing.
+/// The CA (its folder and end) and each store, holding the root or not
+/// (or [`StoreState::Failed`] when it cannot be read); changes nothing.
 ///
 /// # Errors
 ///
-/// No home folder, a CA file that cannot be read, or a store's program that
-/// cannot be started ([`TrustError::Start`]).
+/// No home folder, or a CA file that cannot be read.
 pub fn trust_status() -> Result<TrustReport, TrustError> {
     Trust::here(&SystemRunner)?.status()
 }
@@ -219,11 +218,12 @@ impl<'a> Trust<'a> {
         };
         let mut report = self.report(ca.as_ref(), state);
         for store in self.stores(false, true, true) {
-            let state = match (store.unavailable(self.runner), &ca) {
-                (Some(why), _) => StoreState::NotPresent(why),
-                (None, Some(ca)) if store.holds(ca, self.runner)? => StoreState::Trusted,
-                (None, _) => StoreState::Missing,
-            };
+            let state = self.each(store.as_ref(), |store| {
+                Ok(match &ca {
+                    Some(ca) if store.holds(ca, self.runner)? => StoreState::Trusted,
+                    _ => StoreState::Missing,
+                })
+            });
             report.stores.push(outcome(store.as_ref(), state));
         }
         Ok(report)

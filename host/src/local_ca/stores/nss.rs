@@ -55,9 +55,20 @@ impl Store for Nss {
         missing(runner, CERTUTIL)
     }
 
+    /// certutil says "Could not find cert" when the nickname is not there;
+    /// any other failure (a bad database, one locked by a password) is an
+    /// error, never taken for "not held".
     fn holds(&self, _: &LocalCa, runner: &dyn Runner) -> Result<bool, TrustError> {
         let certutil = program(runner, CERTUTIL);
-        Ok(runner.run(&certutil, &self.by_nickname("-L"))?.success)
+        let ran = runner.run(&certutil, &self.by_nickname("-L"))?;
+        match ran.success {
+            true => Ok(true),
+            false if ran.stderr.contains("Could not find cert") => Ok(false),
+            false => Err(TrustError::Program {
+                program: certutil.display().to_string(),
+                said: ran.stderr.trim().to_string(),
+            }),
+        }
     }
 
     fn add(&self, ca: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError> {
@@ -179,6 +190,10 @@ mod tests {
         assert!(runner.asked().contains(&format!(
             "certutil -L -d sql:/home/alice/.pki/nssdb -n {NICKNAME}"
         )));
+        // A database certutil cannot read is an error, not "not held".
+        let bad = FakeRunner::with(&["certutil"]).answer("certutil -L", false, "");
+        let error = store.holds(&ca, &bad).unwrap_err();
+        assert!(error.to_string().starts_with("certutil failed"), "{error}");
         // A database that never lets go is an error, not "removed".
         let stuck = FakeRunner::with(&["certutil"]).answer("certutil -L", true, "");
         let error = store.remove(&ca, &stuck).unwrap_err();
