@@ -57,20 +57,17 @@ fn report(py: Python<'_>, report: Result<TrustReport, TrustError>) -> PyResult<P
     dict.set_item("renewal_due", report.renewal_due.as_deref())?;
     let stores = PyList::empty(py);
     for store in &report.stores {
-        let (state, reason, needs_privileges) = match &store.state {
-            StoreState::NotPresent(why) => ("not present", Some(why.as_str()), false),
+        let (reason, needs_privileges) = match &store.state {
+            StoreState::NotPresent(why) => (Some(why.as_str()), false),
             StoreState::Failed {
                 reason,
                 needs_privileges,
-            } => ("failed", Some(reason.as_str()), *needs_privileges),
-            StoreState::Trusted => ("trusted", None, false),
-            StoreState::AlreadyTrusted => ("already trusted", None, false),
-            StoreState::Removed => ("removed", None, false),
-            _ => ("missing", None, false),
+            } => (Some(reason.as_str()), *needs_privileges),
+            _ => (None, false),
         };
         let entry = PyDict::new(py);
         entry.set_item("store", &store.store)?;
-        entry.set_item("state", state)?;
+        entry.set_item("state", store.state.name())?;
         entry.set_item("reason", reason)?;
         entry.set_item("needs_privileges", needs_privileges)?;
         entry.set_item("system", store.system)?;

@@ -32,15 +32,27 @@ pub enum StoreState {
     },
 }
 
+impl StoreState {
+    /// Its name, without the reason: `trusted`, `already trusted`,
+    /// `removed`, `missing`, `not present` or `failed`.
+    pub fn name(&self) -> &'static str {
+        match self {
+            StoreState::Trusted => "trusted",
+            StoreState::AlreadyTrusted => "already trusted",
+            StoreState::Removed => "removed",
+            StoreState::Missing => "missing",
+            StoreState::NotPresent(_) => "not present",
+            StoreState::Failed { .. } => "failed",
+        }
+    }
+}
+
 impl fmt::Display for StoreState {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            StoreState::Trusted => f.write_str("trusted"),
-            StoreState::AlreadyTrusted => f.write_str("already trusted"),
-            StoreState::Removed => f.write_str("removed"),
-            StoreState::Missing => f.write_str("missing"),
-            StoreState::NotPresent(why) => write!(f, "not present ({why})"),
-            StoreState::Failed { reason, .. } => write!(f, "failed: {reason}"),
+            StoreState::NotPresent(why) => write!(f, "{} ({why})", self.name()),
+            StoreState::Failed { reason, .. } => write!(f, "{}: {reason}", self.name()),
+            _ => f.write_str(self.name()),
         }
     }
 }

@@ -12,7 +12,6 @@
 //! a directory the component is compiled in memory.
 
 use std::hash::{Hash, Hasher};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
@@ -89,17 +88,13 @@ fn owned(_meta: &std::fs::Metadata) -> bool {
     true
 }
 
-/// Write atomically through a fresh temporary file: concurrent starts never
-/// see half a file, and nothing planted at a predictable name is followed.
+/// Write atomically through a fresh temporary file ([`crate::files::replace`]):
+/// concurrent starts never see half a file, and nothing planted at a
+/// predictable name is followed.
 fn store(path: &Path, compiled: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
     create_private_dir(dir)?;
-    let mut partial = tempfile::Builder::new()
-        .prefix(".partial-")
-        .tempfile_in(dir)?;
-    partial.write_all(compiled)?;
-    partial.persist(path).map_err(|e| e.error)?;
-    Ok(())
+    crate::files::replace(path, compiled)
 }
 
 /// Create the cache directory (and its parents) readable by the user only.
