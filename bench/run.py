@@ -20,6 +20,7 @@ Python package's `run_callback_server` beside the reference's, and the binary si
 Installs the reference's Python packages into target/bench-venv on first use.
 """
 import argparse
+import atexit
 import http.client
 import os
 import re
@@ -35,6 +36,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = ROOT / "target"
+
+
+def scratch_dir(prefix):
+    """A new folder under target/, removed when the script ends."""
+    path = tempfile.mkdtemp(prefix=prefix, dir=TARGET)
+    atexit.register(shutil.rmtree, path, True)
+    return path
 BINARY = TARGET / "release" / "oauth-callback"
 BASELINE = TARGET / "release" / "examples" / "baseline_server"
 REFERENCE_VARIABLE = "OAUTH_CALLBACK_REFERENCE"
@@ -88,7 +96,7 @@ class Subject:
 
     def spawn(self, port):
         env = None
-        home = tempfile.mkdtemp(prefix="bench-home-", dir=TARGET) if self.fresh_home else self.home
+        home = scratch_dir("bench-home-") if self.fresh_home else self.home
         if home:
             env = dict(os.environ, HOME=home, XDG_CACHE_HOME=home)
         return subprocess.Popen(self.command(port), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
@@ -257,7 +265,7 @@ def handlers_table(args, serve, exported):
     same component and the JavaScript example swapped in with --handler
     (compiled on a first start, then loaded from the cache)."""
     js = ensure_js_handler()
-    home = tempfile.mkdtemp(prefix="bench-cache-", dir=TARGET)
+    home = scratch_dir("bench-cache-")
     handlers = [
         ("Rust (default), embedded", []),
         ("Rust (default), --handler", ["--handler", str(exported)]),

@@ -125,7 +125,6 @@ impl Runtime {
                 pre,
             })
             .map_err(failed)
-            .inspect(Loaded::warm_up)
     }
 
     /// Compile (or take from the cache), check and link a handler component.
@@ -217,18 +216,6 @@ impl Loaded {
         store.set_epoch_deadline(1);
         store.epoch_deadline_async_yield_and_update(1);
         store
-    }
-
-    /// Instantiate once and drop the instance while the server starts, so
-    /// that the first request finds a pool slot already mapped and warm.
-    fn warm_up(&self) {
-        let Ok(runtime) = tokio::runtime::Builder::new_current_thread().build() else {
-            return;
-        };
-        let mut store = self.store();
-        if let Err(e) = runtime.block_on(self.pre.instantiate_async(&mut store)) {
-            tracing::debug!("warming up the handler failed: {e:#}");
-        }
     }
 }
 
