@@ -2,6 +2,7 @@
 `CallbackServer`, over the extension's `Server`: the library runs in this
 process, on threads of its own, and every blocking call releases the GIL."""
 
+import atexit
 import logging
 import os
 from types import TracebackType
@@ -19,6 +20,11 @@ if hasattr(os, "register_at_fork"):
     # A child made by fork() (multiprocessing on Linux) never holds a
     # running server's port.
     os.register_at_fork(after_in_child=_native.after_fork_in_child)
+
+# A program that ends with a server still running (no `shutdown()`, a daemon
+# thread inside `wait()`) exits cleanly: the servers stop before the
+# interpreter finalizes, and the extension's threads never touch it again.
+atexit.register(_native.at_exit)
 
 
 class CallbackServer:

@@ -84,12 +84,10 @@ impl Courier {
             pending,
         } = queue;
         let (ending, ended) = channel::<()>();
-        let thread = std::thread::Builder::new()
-            .name("oauth-callback-log".into())
-            .spawn(move || {
-                deliver(receiver, logger, &pending);
-                drop(ending);
-            })?;
+        let thread = crate::exit::spawn_helper("oauth-callback-log", move || {
+            deliver(receiver, logger, &pending);
+            drop(ending);
+        })?;
         Ok(Courier {
             sender: Mutex::new(Some(sender)),
             thread_id: thread.thread().id(),
@@ -120,17 +118,25 @@ impl Courier {
     }
 }
 
-/// The courier's loop: until every sender is gone.
+/// The courier's loop: until every sender is gone. Once the interpreter is
+/// exiting, records are dropped and the logger is left to the process's end.
 fn deliver(receiver: Receiver<Delivery>, logger: Py<PyAny>, pending: &AtomicUsize) {
     while let Ok(Delivery::Record { level, message }) = receiver.recv() {
         pending.fetch_sub(1, Ordering::Relaxed);
+        if crate::exit::exiting() {
+            continue;
+        }
         Python::attach(|py| {
             if let Err(e) = logger.call_method1(py, "log", (level, message)) {
                 e.write_unraisable(py, Some(logger.bind(py)));
             }
         });
     }
-    Python::attach(|_| drop(logger));
+    if crate::exit::exiting() {
+        std::mem::forget(logger);
+    } else {
+        Python::attach(|_| drop(logger));
+    }
 }
 
 /// The `logging` level of a tracing level (TRACE is 5, below DEBUG's 10).

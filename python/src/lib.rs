@@ -10,18 +10,32 @@
 
 mod courier;
 mod errors;
+mod exit;
 #[cfg(unix)]
 mod fork;
 mod options;
 mod server;
 mod trust;
+mod waiting;
+
+use std::sync::{Mutex, MutexGuard};
 
 use pyo3::prelude::*;
 
+/// A lock that a panic elsewhere does not poison for good.
+fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
+    mutex
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
 /// The module: the server class, the local CA's trust, the command line,
-/// the fork hook, and the library's defaults (the Python signatures' own).
+/// the fork and exit hooks, and the library's defaults (the Python
+/// signatures' own).
 #[pymodule]
 mod _native {
+    #[pymodule_export]
+    use super::exit::at_exit;
     #[pymodule_export]
     use super::server::Server;
     #[pymodule_export]
@@ -36,7 +50,7 @@ mod _native {
     /// own signal handling decides (exit 130).
     #[pyfunction]
     fn run_cli(py: Python<'_>, args: Vec<std::ffi::OsString>) -> u8 {
-        py.detach(|| oauth_callback::cli::run(args))
+        super::exit::detach(py, || oauth_callback::cli::run(args))
     }
 
     /// The library's defaults, for the package's signatures.

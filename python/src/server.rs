@@ -2,7 +2,7 @@
 //! runtime of its own, until the first completed callback, its timeout, or
 //! `shutdown()`.
 
-use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::sync::{Arc, Condvar, Mutex, Weak};
 use std::time::{Duration, Instant};
 
 use oauth_callback::{AsyncCallbackServer, AsyncRunningServer, CallbackResult, PasteBack, Pasted};
@@ -13,11 +13,11 @@ use tracing::Dispatch;
 
 use crate::courier::{self, Courier, Queue};
 use crate::errors::to_python;
+use crate::exit::detach;
+use crate::lock;
 use crate::options::{Options, Prepared};
+use crate::waiting;
 
-/// How often a waiting call looks for Ctrl-C (Python runs signal handlers
-/// only between bytecodes, so a wait without the GIL must come back for them).
-const SIGNAL_CHECK: Duration = Duration::from_millis(25);
 /// How long an interrupted or abandoned server gets to hand over a result
 /// that was acknowledged meanwhile, before its runtime is dropped.
 const QUICK_STOP: Duration = Duration::from_millis(100);
@@ -27,12 +27,20 @@ const SETTLING: Duration = Duration::from_secs(1);
 /// A callback server, listening from [`Server::start`] on.
 #[pyclass(frozen, module = "oauth_callback._native")]
 pub struct Server {
-    /// The process that started it (a forked child has none of its threads).
-    pid: u32,
     redirect_uri: String,
     port: u16,
     /// When the configured timeout passes, counted from the start.
     deadline: Instant,
+    core: Arc<Core>,
+}
+
+/// The servers of this process not dropped yet, for the interpreter's exit.
+static LIVE: Mutex<Vec<Weak<Core>>> = Mutex::new(Vec::new());
+
+/// What a server's stop acts on, shared with [`LIVE`].
+struct Core {
+    /// The process that started it (a forked child has none of its threads).
+    pid: u32,
     /// Completes the flow from pasted addresses; dropped at the stop, as it
     /// holds the handler (and its epoch thread).
     paste_back: Mutex<Option<PasteBack>>,
@@ -71,7 +79,7 @@ impl Server {
         // listen: another thread of the caller's may be the browser. The
         // log thread comes after, for the same reason.
         let runtime = runtime(&dispatch)?;
-        let started = py.detach(|| {
+        let started = detach(py, || {
             tracing::dispatcher::with_default(&dispatch, || {
                 runtime.block_on(AsyncCallbackServer::start(config))
             })
@@ -79,7 +87,7 @@ impl Server {
         let courier = match Courier::start(queue, logger) {
             Ok(courier) => courier,
             Err(e) => {
-                py.detach(|| {
+                detach(py, || {
                     drop(started);
                     runtime.shutdown_timeout(QUICK_STOP);
                 });
@@ -91,7 +99,7 @@ impl Server {
             Err(e) => {
                 // What it logged about the refusal reaches the logger first.
                 drop(dispatch);
-                py.detach(|| {
+                detach(py, || {
                     runtime.shutdown_timeout(QUICK_STOP);
                     courier.close(true);
                 });
@@ -100,11 +108,8 @@ impl Server {
         };
         let outcome = Arc::new(Outcome::new());
         let (stop, stopped) = oneshot::channel();
-        let server = Server {
+        let core = Arc::new(Core {
             pid: std::process::id(),
-            redirect_uri: flow.redirect_uri().to_string(),
-            port: flow.local_addr().port(),
-            deadline: flow.deadline(),
             paste_back: Mutex::new(Some(flow.paste_back())),
             outcome: outcome.clone(),
             #[cfg(unix)]
@@ -112,12 +117,24 @@ impl Server {
             running: Mutex::new(None),
             courier,
             logs: Mutex::new(Some(dispatch.clone())),
+        });
+        let server = Server {
+            redirect_uri: flow.redirect_uri().to_string(),
+            port: flow.local_addr().port(),
+            deadline: flow.deadline(),
+            core: core.clone(),
         };
         runtime.spawn(serve(flow, stopped, outcome));
-        *lock(&server.running) = Some(Running { runtime, stop });
+        *lock(&core.running) = Some(Running { runtime, stop });
+        let mut live = lock(&LIVE);
+        live.retain(|core| core.strong_count() > 0);
+        live.push(Arc::downgrade(&core));
+        drop(live);
         if let Some(page) = page {
             let uri = &server.redirect_uri;
-            py.detach(|| tracing::dispatcher::with_default(&dispatch, || page.open(uri, None)));
+            detach(py, || {
+                tracing::dispatcher::with_default(&dispatch, || page.open(uri, None))
+            });
         }
         Ok(server)
     }
@@ -141,7 +158,7 @@ impl Server {
     /// port is free when `KeyboardInterrupt` propagates).
     #[pyo3(signature = (timeout=None))]
     fn wait(&self, py: Python<'_>, timeout: Option<f64>) -> PyResult<Option<Py<PyAny>>> {
-        self.in_this_process()?;
+        self.core.in_this_process()?;
         // Without a timeout (or one too long to count), until it settles:
         // the server stops at its own timeout.
         let deadline = match timeout {
@@ -151,33 +168,31 @@ impl Server {
                 .and_then(|t| Instant::now().checked_add(t)),
             None => None,
         };
-        loop {
-            let slice = Instant::now() + SIGNAL_CHECK;
-            let slice = deadline.map_or(slice, |deadline| slice.min(deadline));
-            let settled = py.detach(|| self.outcome.wait_settled_until(slice));
-            if let Some(result) = settled {
-                return result.map(|r| to_dict(py, &r)).transpose();
-            }
-            if let Err(interrupt) = py.check_signals() {
-                py.detach(|| self.stop(QUICK_STOP, true));
-                return Err(interrupt);
-            }
-            if deadline.is_some_and(|deadline| Instant::now() >= deadline) {
-                return Ok(None);
+        let outcome = &self.core.outcome;
+        match waiting::until(py, deadline, |until| outcome.wait_settled_until(until)) {
+            Ok(Some(result)) => result.map(|r| to_dict(py, &r)).transpose(),
+            Ok(None) => Ok(None),
+            Err(interrupt) => {
+                detach(py, || self.core.stop(QUICK_STOP, true));
+                Err(interrupt)
             }
         }
     }
 
     /// The callback's dict if it has arrived, else `None`; never waits.
     fn result(&self, py: Python<'_>) -> PyResult<Option<Py<PyAny>>> {
-        self.outcome.result().map(|r| to_dict(py, &r)).transpose()
+        self.core
+            .outcome
+            .result()
+            .map(|r| to_dict(py, &r))
+            .transpose()
     }
 
     /// Call `waker()` (from a short-lived thread of its own, with the GIL)
     /// once the flow has settled: a result, or the server stopped without one.
     /// Returns `False`, and never calls it, when it has settled already.
     fn on_settled(&self, waker: Py<PyAny>) -> bool {
-        self.outcome.on_settled(waker)
+        self.core.outcome.on_settled(waker)
     }
 
     /// Complete the flow from `address`, the address a browser on another
@@ -185,17 +200,21 @@ impl Server {
     /// callback's dict, or raises `ValueError` with the reason it was not
     /// taken.
     fn complete_from_url(&self, py: Python<'_>, address: &str) -> PyResult<Py<PyAny>> {
-        self.in_this_process()?;
-        let paste_back = lock(&self.paste_back).clone();
+        self.core.in_this_process()?;
+        let paste_back = lock(&self.core.paste_back).clone();
         let pasted = match paste_back {
-            Some(paste_back) => py.detach(|| paste_back.complete_from_url(address)),
+            Some(paste_back) => detach(py, || paste_back.complete_from_url(address)),
             None => Pasted::Stopping,
         };
         if pasted != Pasted::Completed {
             return Err(PyValueError::new_err(pasted.to_string()));
         }
         // It completed the flow: the server settles with its result at once.
-        let result = py.detach(|| self.outcome.wait_settled_until(self.deadline + SETTLING));
+        let result = detach(py, || {
+            self.core
+                .outcome
+                .wait_settled_until(self.deadline + SETTLING)
+        });
         match result.flatten() {
             Some(result) => to_dict(py, &result),
             None => Err(PyRuntimeError::new_err(
@@ -208,13 +227,24 @@ impl Server {
     /// seconds), free the port and end the server's threads; idempotent. A
     /// callback that completed meanwhile is kept for `result()`/`wait()`.
     fn shutdown(&self, py: Python<'_>) -> PyResult<()> {
-        self.in_this_process()?;
-        py.detach(|| self.stop(Duration::MAX, true));
+        self.core.in_this_process()?;
+        detach(py, || self.core.stop(Duration::MAX, true));
         Ok(())
     }
 }
 
-impl Server {
+/// Stop every server of this process still running, delivering their last
+/// log records (the interpreter's exit). Call without the GIL.
+pub fn stop_all() {
+    let live: Vec<Arc<Core>> = lock(&LIVE).iter().filter_map(Weak::upgrade).collect();
+    for core in live {
+        if core.pid == std::process::id() {
+            core.stop(QUICK_STOP, true);
+        }
+    }
+}
+
+impl Core {
     /// Stop the server: tell it to, give it `grace` to hand over a result
     /// and finish its connections, then drop its runtime (closing what is
     /// left) and let the log thread end; with `join`, wait for it to (never
@@ -253,15 +283,16 @@ impl Server {
 
 impl Drop for Server {
     fn drop(&mut self) {
-        if self.pid != std::process::id() {
+        let core = &self.core;
+        if core.pid != std::process::id() {
             // A forked child: none of the runtime's threads exist here.
             // Its registry entry may sit behind a lock a parent thread held.
-            std::mem::forget(lock(&self.running).take());
+            std::mem::forget(lock(&core.running).take());
             #[cfg(unix)]
-            std::mem::forget(lock(&self.listeners).take());
+            std::mem::forget(lock(&core.listeners).take());
             return;
         }
-        Python::attach(|py| py.detach(|| self.stop(QUICK_STOP, false)));
+        Python::attach(|py| detach(py, || core.stop(QUICK_STOP, false)));
     }
 }
 
@@ -322,13 +353,6 @@ fn to_dict(py: Python<'_>, result: &CallbackResult) -> PyResult<Py<PyAny>> {
     Ok(json
         .call_method1("loads", (result.to_json_line(),))?
         .unbind())
-}
-
-/// A lock that a panic elsewhere does not poison for good.
-fn lock<T>(mutex: &Mutex<T>) -> MutexGuard<'_, T> {
-    mutex
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner())
 }
 
 /// What became of the flow, shared by the server's task and its callers.
@@ -435,17 +459,20 @@ fn wake(wakers: Vec<Py<PyAny>>) {
     if wakers.is_empty() {
         return;
     }
-    let spawned = std::thread::Builder::new()
-        .name("oauth-callback-wake".into())
-        .spawn(move || {
-            Python::attach(|py| {
-                for waker in wakers {
-                    if let Err(e) = waker.call0(py) {
-                        e.write_unraisable(py, Some(waker.bind(py)));
-                    }
+    if crate::exit::exiting() {
+        // Their loops are gone; nothing may attach to call them.
+        std::mem::forget(wakers);
+        return;
+    }
+    let spawned = crate::exit::spawn_helper("oauth-callback-wake", move || {
+        Python::attach(|py| {
+            for waker in wakers {
+                if let Err(e) = waker.call0(py) {
+                    e.write_unraisable(py, Some(waker.bind(py)));
                 }
-            })
-        });
+            }
+        })
+    });
     if let Err(e) = spawned {
         tracing::error!("cannot wake the asyncio waiters: {e}");
     }

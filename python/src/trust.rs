@@ -1,7 +1,9 @@
 //! The local CA's trust ([`oauth_callback::trust`], `untrust`,
 //! `trust_status`, `export_root`) for the package's functions of the same
-//! names: each runs without the GIL and returns its report as a dict, which
-//! the package turns into a `TrustReport`; nothing is printed.
+//! names: each runs on a thread of its own while the caller waits without
+//! the GIL (Ctrl-C raises `KeyboardInterrupt` at once), and returns its
+//! report as a dict, which the package turns into a `TrustReport`; nothing
+//! is printed.
 
 use std::path::PathBuf;
 use std::time::UNIX_EPOCH;
@@ -11,6 +13,11 @@ use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 
 use crate::errors::trust_error;
+use crate::waiting::on_own_thread;
+
+/// The thread each call runs on, so that the caller's answers Ctrl-C
+/// (the stores' programs run under timeouts of their own).
+const THREAD: &str = "oauth-callback-trust";
 
 /// Make the local CA once and trust its root in this user's stores (and
 /// the system's with `system`): the report as a dict. Raises `TrustError`
@@ -18,27 +25,31 @@ use crate::errors::trust_error;
 #[pyfunction]
 #[pyo3(signature = (*, system = false))]
 pub fn trust(py: Python<'_>, system: bool) -> PyResult<Py<PyDict>> {
-    report(py, py.detach(|| oauth_callback::trust(system)))
+    let answer = on_own_thread(py, THREAD, move || oauth_callback::trust(system))?;
+    report(py, answer)
 }
 
 /// Take the root out of every store, then delete the CA. Raises
 /// `TrustError` or `OSError`.
 #[pyfunction]
 pub fn untrust(py: Python<'_>) -> PyResult<Py<PyDict>> {
-    report(py, py.detach(oauth_callback::untrust))
+    report(py, on_own_thread(py, THREAD, oauth_callback::untrust)?)
 }
 
 /// The CA and each store, holding the root or not. Raises `TrustError`.
 #[pyfunction]
 pub fn trust_status(py: Python<'_>) -> PyResult<Py<PyDict>> {
-    report(py, py.detach(oauth_callback::trust_status))
+    report(py, on_own_thread(py, THREAD, oauth_callback::trust_status)?)
 }
 
 /// Make the local CA once and write its public root to `file`. Raises
 /// `TrustError` or `OSError`.
 #[pyfunction]
 pub fn export_root(py: Python<'_>, file: PathBuf) -> PyResult<Py<PyDict>> {
-    report(py, py.detach(|| oauth_callback::export_root(&file)))
+    report(
+        py,
+        on_own_thread(py, THREAD, move || oauth_callback::export_root(&file))?,
+    )
 }
 
 /// `{"dir", "ca", "expires" (Unix seconds), "renewal_due", "stores":
