@@ -76,6 +76,10 @@ pub enum Malformed {
     NotAString,
     /// The fragment gives a key of the query (or body) another value.
     Contradicted,
+    /// A key of [`COMPLETING_KEYS`] is there with nothing in it (`code=`):
+    /// no provider sends that (RFC 6749 §4.1.2 requires a code, §5.2 an
+    /// error code), and it must not end the flow.
+    Empty,
 }
 
 /// What a request says, once its parameters are merged.
@@ -151,6 +155,12 @@ pub fn capture(request: &Request) -> Result<Captured, Malformed> {
             }
             Some(_) => return Err(Malformed::NotAnObject),
         }
+    }
+    if COMPLETING_KEYS
+        .iter()
+        .any(|key| params.get(*key).and_then(Value::as_str) == Some(""))
+    {
+        return Err(Malformed::Empty);
     }
     Ok(Captured {
         params,
@@ -374,6 +384,16 @@ mod tests {
             (
                 request(None, Some("application/json"), r#"{"error":null}"#),
                 Malformed::NotAString,
+            ),
+            (request(Some("code=&state=s"), None, ""), Malformed::Empty),
+            (request(Some("error="), None, ""), Malformed::Empty),
+            (
+                request(
+                    None,
+                    Some("application/json"),
+                    r#"{"fragment_params":{"access_token":""}}"#,
+                ),
+                Malformed::Empty,
             ),
             (
                 request(

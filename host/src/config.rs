@@ -187,7 +187,9 @@ impl ConfigBuilder {
     /// scripts that start the browser themselves: through a new, randomly
     /// named file beside it (created exclusively, mode 0600) renamed over
     /// it, so that a reader polling for it never sees half of it and nothing
-    /// planted there is written through. A failure is
+    /// planted there is written through. `file` must not exist or be a
+    /// regular file (a device such as `/dev/stdout`, a link or a folder is
+    /// refused before listening). A failure is
     /// [`Error::ReadyFile`](crate::Error::ReadyFile), and the server stops.
     pub fn ready_file(mut self, file: impl Into<PathBuf>) -> Self {
         self.config.ready_file = Some(file.into());
@@ -293,6 +295,10 @@ impl ConfigBuilder {
     pub fn build(self) -> Result<Config> {
         let mut config = self.config;
         config.ips = parse_host(&config.host)?;
+        if config.host.eq_ignore_ascii_case("localhost") {
+            // Host names are case-insensitive; the redirect URI says it as registered.
+            config.host = "localhost".into();
+        }
         if config.ips.iter().any(|ip| !ip.is_loopback()) && !config.allow_remote {
             return Err(Error::NotLoopback {
                 setting: Setting::Host,

@@ -146,6 +146,8 @@ pub enum Setting {
     ExpectedState,
     /// [`ConfigBuilder::expect_issuer`](crate::ConfigBuilder::expect_issuer).
     ExpectedIssuer,
+    /// [`ConfigBuilder::ready_file`](crate::ConfigBuilder::ready_file).
+    ReadyFile,
 }
 
 impl fmt::Display for Setting {
@@ -160,6 +162,7 @@ impl fmt::Display for Setting {
             Setting::ErrorRedirect => "error redirect",
             Setting::ExpectedState => "expected state",
             Setting::ExpectedIssuer => "expected issuer",
+            Setting::ReadyFile => "ready file",
         })
     }
 }

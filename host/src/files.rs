@@ -62,19 +62,65 @@ pub fn read_pem(path: &Path) -> crate::error::Result<Vec<u8>> {
 /// Replace `file` with `contents` through a new, randomly named temporary
 /// file beside it (created exclusively, mode 0600, never through a link)
 /// renamed over it: a reader never sees half of it, and nothing planted
-/// beside it is written through.
+/// beside it is written through. `file` must be a regular file or not
+/// exist ([`unreplaceable`]).
 pub fn replace(file: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
+    if let Some(what) = unreplaceable(file)? {
+        return Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what}, not a regular file"),
+        ));
+    }
     let dir = match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
     };
+    // Said with its errno: tempfile's own errors keep only the kind.
+    std::fs::metadata(dir)?;
     let mut partial = tempfile::Builder::new()
         .prefix(".partial-")
         .tempfile_in(dir)?;
     partial.write_all(contents)?;
     partial.persist(file).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// What is at `file` when [`replace`] must not put a new file there:
+/// anything but a regular file (a device such as `/dev/stdout` or
+/// `/dev/full`, a link, a folder, a FIFO), since renaming over it replaces
+/// it (for every process, `/dev/stdout` being a link) instead of writing
+/// into it. `None` when nothing or a regular file is there.
+pub fn unreplaceable(file: &Path) -> io::Result<Option<&'static str>> {
+    let meta = match std::fs::symlink_metadata(file) {
+        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+        Ok(meta) => meta,
+    };
+    let kind = meta.file_type();
+    if kind.is_file() {
+        return Ok(None);
+    }
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::FileTypeExt;
+        if kind.is_char_device() || kind.is_block_device() {
+            return Ok(Some("a device"));
+        }
+        if kind.is_fifo() {
+            return Ok(Some("a FIFO"));
+        }
+        if kind.is_socket() {
+            return Ok(Some("a socket"));
+        }
+    }
+    Ok(Some(if kind.is_symlink() {
+        "a link"
+    } else if kind.is_dir() {
+        "a folder"
+    } else {
+        "not a file"
+    }))
 }
 
 /// Write a file only its owner can read (also when it existed before).

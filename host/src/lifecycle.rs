@@ -12,7 +12,7 @@ use tokio::task::JoinHandle;
 use tokio_rustls::TlsAcceptor;
 
 use crate::config::{self, Config, Tls};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, Setting};
 use crate::result::CallbackResult;
 use crate::runtime::{Runtime, wit};
 use crate::{authority, files, server, tls};
@@ -54,7 +54,8 @@ pub(crate) fn own_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 impl Flow {
     /// Check what the configuration names before listening, as `wasmtime
     /// serve` does (certificate files, a handler component given as a
-    /// file: a missing file is said even when the port is busy), then
+    /// file, the ready file's place: a missing file is said even when the
+    /// port is busy), then
     /// listen (the first client connects while the rest is set up, its
     /// connection waiting in the backlog) and accept. The handler loads on a
     /// blocking thread from the start, and a certificate made for the run is
@@ -75,6 +76,22 @@ impl Flow {
             true => Some(tls::server_config(config.tls(), config.timeout())?),
             false => None,
         };
+        if let Some(file) = &config.ready_file {
+            let refused = files::unreplaceable(file).map_err(|source| Error::ReadyFile {
+                path: file.clone(),
+                source,
+            })?;
+            if let Some(what) = refused {
+                return Err(Error::InvalidSetting {
+                    setting: Setting::ReadyFile,
+                    reason: format!(
+                        "{} is {what}, not a regular file: it would be replaced, not \
+                         written into; name a new file",
+                        file.display()
+                    ),
+                });
+            }
+        }
         let handler = match config.handler {
             Some(_) => Handler::Loaded(loaded(loading).await?),
             None => Handler::Loading(loading),
@@ -153,11 +170,13 @@ impl Flow {
             Handler::Loaded(runtime) => runtime,
             Handler::Loading(loading) => loaded(loading).await?,
         });
-        if config.tls == Tls::Adhoc && !config.tls_chosen {
-            tracing::info!("no certificate given: using an ad hoc one made for this run");
-        }
-        if let Some(served) = served {
-            tracing::info!("{served}");
+        // One line on what is served; said so when nothing was chosen.
+        match served {
+            Some(served) if !config.tls_chosen => {
+                tracing::info!("no certificate given: {served}")
+            }
+            Some(served) => tracing::info!("{served}"),
+            None => {}
         }
         if bound.iter().any(|addr| !addr.ip().is_loopback()) {
             tracing::warn!("listening on {local_addr}: other machines can reach the callback");

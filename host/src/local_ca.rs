@@ -30,6 +30,7 @@ pub use trust::{export_root, trust, trust_status, untrust};
 pub use trust_error::TrustError;
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 use std::time::Duration;
 
 use rcgen::{
@@ -105,12 +106,14 @@ impl LocalCa {
         home.join(data).join("ca")
     }
 
-    /// The CA in `dir`, when there is one (all three files); an error names
-    /// a file that cannot be read or holds no certificate.
+    /// The CA in `dir`, when there is one: `None` when none of its files is
+    /// there; an error names a file that is missing (a CA left half-made),
+    /// cannot be read or holds no certificate. Its parts are not checked
+    /// against each other: see [`check`](Self::check).
     pub fn load(dir: &Path) -> Result<Option<LocalCa>> {
         let [root, intermediate, key] =
             [ROOT_FILE, INTERMEDIATE_FILE, KEY_FILE].map(|f| dir.join(f));
-        if !key.exists() {
+        if ![&root, &intermediate, &key].iter().any(|f| f.exists()) {
             return Ok(None);
         }
         let read = |path: &Path| -> Result<String> {
@@ -134,36 +137,113 @@ impl LocalCa {
         }))
     }
 
-    /// Make a new CA in `dir` (created if missing), replacing one there.
+    /// Make a new CA in `dir`, replacing whatever is there, all at once:
+    /// its files are written into a new folder beside `dir` (readable by
+    /// the user only), which is then renamed to `dir`, so that a reader
+    /// finds the whole CA or none, never a part. Callers that may race
+    /// (`trust`) hold the CA's lock around it.
     pub fn create(dir: &Path) -> Result<LocalCa> {
         let made = issue(CA_VALIDITY).map_err(|e| Error::Tls(e.into()))?;
-        std::fs::create_dir_all(dir).map_err(|e| pem_error(dir, PemError::Write(e)))?;
-        let key = dir.join(KEY_FILE);
-        crate::files::write_private(&key, made.key_pem.as_bytes())
-            .map_err(|e| pem_error(&key, PemError::Write(e)))?;
+        fn write(path: &Path) -> impl FnOnce(std::io::Error) -> Error + '_ {
+            move |e| pem_error(path, PemError::Write(e))
+        }
+        let parent = dir.parent().unwrap_or(Path::new("."));
+        std::fs::create_dir_all(parent).map_err(write(parent))?;
+        let staging = tempfile::Builder::new()
+            .prefix(".ca-new-")
+            .tempdir_in(parent)
+            .map_err(write(parent))?;
+        let key = staging.path().join(KEY_FILE);
+        crate::files::write_private(&key, made.key_pem.as_bytes()).map_err(write(&key))?;
         for (file, pem) in [
             (ROOT_FILE, &made.root_pem),
             (INTERMEDIATE_FILE, &made.intermediate_pem),
         ] {
-            let path = dir.join(file);
-            std::fs::write(&path, pem).map_err(|e| pem_error(&path, PemError::Write(e)))?;
+            let path = staging.path().join(file);
+            std::fs::write(&path, pem).map_err(write(&path))?;
         }
+        // What was there (a CA left half-made) goes aside first: a folder
+        // cannot be renamed over one that is not empty.
+        let old = match dir.exists() {
+            true => {
+                let aside = tempfile::Builder::new()
+                    .prefix(".ca-old-")
+                    .tempdir_in(parent)
+                    .map_err(write(parent))?;
+                std::fs::rename(dir, aside.path()).map_err(write(dir))?;
+                Some(aside)
+            }
+            false => None,
+        };
+        std::fs::rename(staging.keep(), dir).map_err(write(dir))?;
+        drop(old);
         Ok(LocalCa {
             dir: dir.into(),
             ..made
         })
     }
 
-    /// Delete the CA's files (and its folder, when that is left empty).
+    /// Delete the CA's folder, whatever part of the CA is in it.
     pub fn remove(dir: &Path) -> std::io::Result<()> {
-        for file in [KEY_FILE, INTERMEDIATE_FILE, ROOT_FILE] {
-            match std::fs::remove_file(dir.join(file)) {
-                Err(e) if e.kind() != std::io::ErrorKind::NotFound => return Err(e),
-                _ => {}
-            }
+        match std::fs::remove_dir_all(dir) {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
+            done => done,
         }
-        let _ = std::fs::remove_dir(dir);
-        Ok(())
+    }
+
+    /// The root alone of a CA in `dir` that cannot be loaded whole (left
+    /// half-made), when its file can be read: enough for the stores to find
+    /// and take it out ([`untrust`]), never to make a leaf.
+    pub(crate) fn root_only(dir: &Path) -> Option<LocalCa> {
+        let pem = crate::files::read_pem(&dir.join(ROOT_FILE)).ok()?;
+        let root_pem = String::from_utf8(pem).ok()?;
+        let root_der = first_certificate(&root_pem).ok()?;
+        Some(LocalCa {
+            dir: dir.into(),
+            root_pem,
+            root_der,
+            intermediate_pem: String::new(),
+            intermediate_der: CertificateDer::from(Vec::new()),
+            key_pem: String::new(),
+        })
+    }
+
+    /// Whether its parts belong together, as clients will check: a leaf it
+    /// made ([`leaf`](Self::leaf)'s chain) must verify through its
+    /// intermediate to its root for `127.0.0.1`. `Err` says what does not
+    /// (a key that does not match the intermediate, an intermediate its
+    /// root did not sign).
+    pub fn check(&self, chain: &[CertificateDer<'static>]) -> std::result::Result<(), String> {
+        use rustls::client::danger::ServerCertVerifier;
+        let Some((leaf, intermediates)) = chain.split_first() else {
+            return Err("no certificate".into());
+        };
+        let mut roots = rustls::RootCertStore::empty();
+        roots
+            .add(self.root_der.clone())
+            .map_err(|e| format!("the root: {e}"))?;
+        let provider = Arc::new(rustls::crypto::ring::default_provider());
+        let verifier =
+            rustls::client::WebPkiServerVerifier::builder_with_provider(Arc::new(roots), provider)
+                .build()
+                .map_err(|e| e.to_string())?;
+        let name = rustls::pki_types::ServerName::try_from("127.0.0.1").expect("an IP address");
+        verifier
+            .verify_server_cert(
+                leaf,
+                intermediates,
+                &name,
+                &[],
+                rustls::pki_types::UnixTime::now(),
+            )
+            .map(drop)
+            .map_err(|e| match e {
+                rustls::Error::InvalidCertificate(
+                    rustls::CertificateError::BadSignature
+                    | rustls::CertificateError::UnknownIssuer,
+                ) => "its intermediate and key do not chain to its root".to_string(),
+                e => e.to_string(),
+            })
     }
 
     /// The folder it is kept in.

@@ -82,19 +82,30 @@ pub fn server_config(tls: &Tls, timeout: Duration) -> Result<Option<(Arc<ServerC
 type Pair = (Vec<CertificateDer<'static>>, PrivateKeyDer<'static>);
 
 /// A certificate for this run, never written to disk: from the local CA
-/// when there is one (a CA that cannot be read is said, and skipped), else
-/// self-signed.
+/// when there is one and its chain verifies (clients would reject it
+/// otherwise: said in one line, and skipped, as a CA that cannot be read
+/// is), else self-signed.
 fn run_certificate(timeout: Duration) -> Result<(Pair, Served)> {
+    let unusable = |why: &dyn std::fmt::Display| {
+        tracing::warn!(
+            "cannot use the local CA ({why}): using a self-signed certificate; \
+             `oauth-callback trust` replaces the CA"
+        )
+    };
     match LocalCa::default_dir().map(|dir| LocalCa::load(&dir)) {
         Some(Ok(Some(ca))) => {
-            if let Some(renew) = ca.renewal_due() {
-                tracing::warn!("{renew}");
+            let (chain, key) = ca.leaf(timeout)?;
+            match ca.check(&chain) {
+                Ok(()) => {
+                    if let Some(renew) = ca.renewal_due() {
+                        tracing::warn!("{renew}");
+                    }
+                    return Ok(((chain, key), Served::LocalCa));
+                }
+                Err(why) => unusable(&why),
             }
-            return Ok((ca.leaf(timeout)?, Served::LocalCa));
         }
-        Some(Err(e)) => {
-            tracing::warn!("cannot use the local CA ({e}); using a self-signed certificate")
-        }
+        Some(Err(e)) => unusable(&e),
         _ => {}
     }
     Ok((adhoc_certificate()?, Served::SelfSigned))

@@ -58,6 +58,9 @@ class AsyncCallbackServer:
                 await asyncio.wait_for(settled, timeout)
             except asyncio.TimeoutError:
                 return None
+            finally:
+                # Timed out or cancelled: nothing is left waiting on the flow.
+                server.off_settled(wake)
         return server.result()
 
     async def complete_from_url(self, address: str) -> Dict[str, Any]:

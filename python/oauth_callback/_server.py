@@ -6,12 +6,15 @@ import atexit
 import logging
 import os
 from types import TracebackType
-from typing import Any, Dict, Optional, Sequence, Type, Union
+from typing import Any, Dict, List, Optional, Sequence, Type, Union
 
 from . import _native
 from ._errors import ConfigError
 
 __all__ = ["CallbackServer", "run_callback_server"]
+
+FilePath = Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]
+"""A file's path, as `open()` takes it."""
 
 SERVERS = ("auto", "gevent", "werkzeug")
 """The original's `server` choices; one server serves them all."""
@@ -40,20 +43,20 @@ class CallbackServer:
         path: str = _native.DEFAULT_PATH,
         *,
         timeout: float = _native.DEFAULT_TIMEOUT,
-        ssl_cert: Optional[str] = None,
-        ssl_key: Optional[str] = None,
+        ssl_cert: Optional[FilePath] = None,
+        ssl_key: Optional[FilePath] = None,
         adhoc_ssl: bool = False,
         self_signed: bool = False,
         force_https: bool = True,
         server: str = "auto",
-        success_html_path: Optional[str] = None,
-        error_html_path: Optional[str] = None,
+        success_html_path: Optional[FilePath] = None,
+        error_html_path: Optional[FilePath] = None,
         logger: Optional[logging.Logger] = None,
         expect_state: Optional[str] = None,
         expect_issuer: Optional[str] = None,
         open_url: Optional[str] = None,
-        ready_file: Optional[str] = None,
-        handler: Optional[str] = None,
+        ready_file: Optional[FilePath] = None,
+        handler: Optional[FilePath] = None,
         redirect_uri: Optional[str] = None,
         success_redirect: Optional[str] = None,
         error_redirect: Optional[str] = None,
@@ -63,33 +66,31 @@ class CallbackServer:
             raise ConfigError(f"server must be one of {', '.join(SERVERS)}, not {server!r}")
         if isinstance(timeout, bool) or not isinstance(timeout, (int, float)):
             raise ConfigError(f"timeout must be a number of seconds, not {timeout!r}")
-        ports = [port] if isinstance(port, int) else list(port)
-        if not ports or any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= 65535 for p in ports):
-            raise ConfigError(f"port must be a port number (0 to 65535) or a list of them, not {port!r}")
         self.timeout = float(timeout)
+        if logger is not None and not all(callable(getattr(logger, m, None)) for m in ("log", "getEffectiveLevel")):
+            raise ConfigError(f"logger must be a logging.Logger (or an adapter), not {logger!r}")
         self._logger = logger or logging.getLogger("oauth_callback")
         self._options: Dict[str, Any] = {
-            "host": host,
-            "ports": ports,
-            "path": path,
+            "host": _text("host", host),
+            "ports": _ports(port),
+            "path": _text("path", path),
             "timeout": self.timeout,
-            "ssl_cert": ssl_cert,
-            "ssl_key": ssl_key,
-            "adhoc_ssl": adhoc_ssl,
-            "self_signed": self_signed,
-            "force_https": force_https,
-            "success_html_path": success_html_path,
-            "error_html_path": error_html_path,
-            "expect_state": expect_state,
-            "expect_issuer": expect_issuer,
-            "open_url": open_url,
-            "ready_file": ready_file,
-            "handler": handler,
-            "redirect_uri": redirect_uri,
-            "success_redirect": success_redirect,
-            "error_redirect": error_redirect,
-            "one_scheme": one_scheme,
+            # Switches take any truth value, as the original's `if` did.
+            "adhoc_ssl": bool(adhoc_ssl),
+            "self_signed": bool(self_signed),
+            "force_https": bool(force_https),
+            "one_scheme": bool(one_scheme),
         }
+        for name, file in (("ssl_cert", ssl_cert), ("ssl_key", ssl_key),
+                           ("success_html_path", success_html_path),
+                           ("error_html_path", error_html_path),
+                           ("ready_file", ready_file), ("handler", handler)):
+            self._options[name] = _file(name, file)
+        for name, text in (("expect_state", expect_state), ("expect_issuer", expect_issuer),
+                           ("open_url", open_url), ("redirect_uri", redirect_uri),
+                           ("success_redirect", success_redirect),
+                           ("error_redirect", error_redirect)):
+            self._options[name] = None if text is None else _text(name, text)
         self._server: Optional[_native.Server] = None
 
     @property
@@ -154,26 +155,50 @@ class CallbackServer:
         return self._server
 
 
+def _text(name: str, value: Any) -> str:
+    if not isinstance(value, str):
+        raise ConfigError(f"{name} must be a string, not {value!r}")
+    return value
+
+
+def _ports(port: Any) -> List[int]:
+    """A port, or a sequence of them tried in turn."""
+    ports = list(port) if isinstance(port, (list, tuple, range)) else [port]
+    if not ports or any(isinstance(p, bool) or not isinstance(p, int) or not 0 <= p <= 65535 for p in ports):
+        raise ConfigError(f"port must be a port number (0 to 65535) or a list of them, not {port!r}")
+    return ports
+
+
+def _file(name: str, value: Any) -> Optional[str]:
+    """A file's path: `str`, `bytes` or `os.PathLike`, as `open()` takes."""
+    if value is None:
+        return None
+    try:
+        return os.fsdecode(os.fspath(value))
+    except TypeError:
+        raise ConfigError(f"{name} must be a path (str or os.PathLike), not {value!r}") from None
+
+
 def run_callback_server(
     host: str = _native.DEFAULT_HOST,
     port: Union[int, Sequence[int]] = _native.DEFAULT_PORT,
     path: str = _native.DEFAULT_PATH,
     *,
     timeout: float = _native.DEFAULT_TIMEOUT,
-    ssl_cert: Optional[str] = None,
-    ssl_key: Optional[str] = None,
+    ssl_cert: Optional[FilePath] = None,
+    ssl_key: Optional[FilePath] = None,
     adhoc_ssl: bool = False,
     self_signed: bool = False,
     force_https: bool = True,
     server: str = "auto",
-    success_html_path: Optional[str] = None,
-    error_html_path: Optional[str] = None,
+    success_html_path: Optional[FilePath] = None,
+    error_html_path: Optional[FilePath] = None,
     logger: Optional[logging.Logger] = None,
     expect_state: Optional[str] = None,
     expect_issuer: Optional[str] = None,
     open_url: Optional[str] = None,
-    ready_file: Optional[str] = None,
-    handler: Optional[str] = None,
+    ready_file: Optional[FilePath] = None,
+    handler: Optional[FilePath] = None,
     redirect_uri: Optional[str] = None,
     success_redirect: Optional[str] = None,
     error_redirect: Optional[str] = None,

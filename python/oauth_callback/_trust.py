@@ -13,7 +13,7 @@ from ._errors import ConfigError
 __all__ = ["StoreOutcome", "TrustError", "TrustReport", "export_root", "trust", "trust_status", "untrust"]
 
 StoreState = Literal["trusted", "already trusted", "removed", "missing", "not present", "failed"]
-CaState = Literal["created", "kept", "found", "deleted", "absent"]
+CaState = Literal["created", "kept", "found", "deleted", "absent", "unusable"]
 
 
 @dataclass(frozen=True)
@@ -49,7 +49,12 @@ class TrustReport:
     """The CA's folder (`~/.local/share/oauth-callback/ca` on Linux)."""
     ca: CaState
     """What became of the CA: `"created"` now, `"kept"` (it was there),
-    `"found"` (a status), `"deleted"`, or `"absent"`."""
+    `"found"` (a status), `"deleted"`, `"absent"`, or `"unusable"` (a
+    status: it is there and cannot be used, see `unusable`)."""
+    unusable: Optional[str]
+    """Why the CA that was there cannot be used (a file missing or
+    unreadable, parts that do not chain to its root): a status says so, and
+    `trust()` made a new one in its place."""
     expires: Optional[datetime.datetime]
     """When the CA stops being valid (UTC), when there is one."""
     renewal_due: Optional[str]
@@ -89,11 +94,13 @@ def trust(*, system: bool = False) -> TrustReport:
     return _checked(_report(_native.trust(system=system)))
 
 
-def untrust() -> TrustReport:
-    """Take the root out of every store that holds it (the system's too),
-    then delete the CA (kept when a store could not be changed). Raises as
-    `trust()` does."""
-    return _checked(_report(_native.untrust()))
+def untrust(*, system: bool = False) -> TrustReport:
+    """Take the root out of every store of this user that holds it (the
+    system's too with `system=True`, needs root: only this CA's root), then
+    delete the CA, whatever part of it is there (kept when a store could
+    not be changed, or when the system's store holds the root and `system`
+    was not asked). Raises as `trust()` does."""
+    return _checked(_report(_native.untrust(system=system)))
 
 
 def export_root(file: str) -> TrustReport:
@@ -124,6 +131,7 @@ def _report(native: Dict[str, Any]) -> TrustReport:
     return TrustReport(
         dir=native["dir"],
         ca=cast(CaState, native["ca"]),
+        unusable=native["unusable"],
         expires=None if expires is None else datetime.datetime.fromtimestamp(expires, datetime.timezone.utc),
         renewal_due=native["renewal_due"],
         stores=[

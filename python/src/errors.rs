@@ -14,11 +14,13 @@ pyo3::import_exception!(oauth_callback._trust, TrustError);
 /// The Python exception for a server that could not start: a busy port is a
 /// `PortInUseError` (`OSError` with `errno.EADDRINUSE`, and `ConfigError`),
 /// a missing certificate or key file a `CertificateNotFoundError`
-/// (`FileNotFoundError` and `ConfigError`), another I/O failure an
-/// `OSError`, and the rest a `ConfigError`.
+/// (`FileNotFoundError` and `ConfigError`), a ready file that cannot be
+/// written, a process out of descriptors and any other I/O failure an
+/// `OSError` with its `errno`, and the rest a `ConfigError`.
 pub fn to_python(error: &Error) -> PyErr {
     let message = oauth_callback::error_line(error);
     match error {
+        Error::Bind { source, .. } if out_of_descriptors(source) => os_error(source, message),
         Error::PortInUse(_) => PortInUseError::new_err(message),
         Error::NoPortAvailable(attempts)
             if attempts.iter().all(|e| matches!(e, Error::PortInUse(_))) =>
@@ -31,14 +33,26 @@ pub fn to_python(error: &Error) -> PyErr {
         } if io.kind() == std::io::ErrorKind::NotFound => {
             CertificateNotFoundError::new_err((message, path.display().to_string()))
         }
-        Error::ReadyFile { path, source } => PyOSError::new_err((
-            source.raw_os_error().unwrap_or_default(),
-            message,
-            path.display().to_string(),
-        )),
-        Error::Io(_) => PyOSError::new_err(message),
+        Error::ReadyFile { path, source } => {
+            PyOSError::new_err((source.raw_os_error(), message, path.display().to_string()))
+        }
+        Error::Io(source) => os_error(source, message),
         _ => ConfigError::new_err(message),
     }
+}
+
+/// `OSError(errno, message)`, as Python's own calls raise it (`errno`
+/// `None` when the system gave none).
+pub fn os_error(source: &std::io::Error, message: impl Into<String>) -> PyErr {
+    PyOSError::new_err((source.raw_os_error(), message.into()))
+}
+
+/// `EMFILE`, `ENFILE`: the process or the system has no descriptor left.
+fn out_of_descriptors(source: &std::io::Error) -> bool {
+    #[cfg(unix)]
+    return matches!(source.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
+    #[cfg(not(unix))]
+    return false;
 }
 
 /// A refusal of the settings before anything started (`ConfigError`).

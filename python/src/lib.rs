@@ -53,9 +53,18 @@ mod _native {
         super::exit::detach(py, || oauth_callback::cli::run(args))
     }
 
-    /// The library's defaults, for the package's signatures.
+    /// The library's defaults, for the package's signatures; and tokio's
+    /// signal driver state, which the first runtime of a process makes and
+    /// keeps (two descriptors): made here, at import, because made by a
+    /// server's runtime in a process out of descriptors it is a panic, not
+    /// the `OSError` that a runtime that cannot start then raises.
     #[pymodule_init]
     fn init(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        drop(
+            tokio::runtime::Builder::new_current_thread()
+                .enable_io()
+                .build(),
+        );
         module.add("DEFAULT_HOST", oauth_callback::DEFAULT_HOST)?;
         module.add("DEFAULT_PORT", oauth_callback::DEFAULT_PORT)?;
         module.add("DEFAULT_PATH", oauth_callback::DEFAULT_PATH)?;

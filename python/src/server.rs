@@ -12,7 +12,7 @@ use tokio::sync::oneshot;
 use tracing::Dispatch;
 
 use crate::courier::{self, Courier, Queue};
-use crate::errors::to_python;
+use crate::errors::{os_error, to_python};
 use crate::exit::detach;
 use crate::lock;
 use crate::options::{Options, Prepared};
@@ -78,7 +78,8 @@ impl Server {
         // microseconds), so that the first thing done without it is to
         // listen: another thread of the caller's may be the browser. The
         // log thread comes after, for the same reason.
-        let runtime = runtime(&dispatch)?;
+        let runtime = runtime(&dispatch)
+            .map_err(|e| os_error(&e, format!("cannot start the server's threads: {e}")))?;
         let started = detach(py, || {
             tracing::dispatcher::with_default(&dispatch, || {
                 runtime.block_on(AsyncCallbackServer::start(config))
@@ -91,7 +92,7 @@ impl Server {
                     drop(started);
                     runtime.shutdown_timeout(QUICK_STOP);
                 });
-                return Err(e.into());
+                return Err(os_error(&e, format!("cannot start the log thread: {e}")));
             }
         };
         let flow = match started {
@@ -193,6 +194,13 @@ impl Server {
     /// Returns `False`, and never calls it, when it has settled already.
     fn on_settled(&self, waker: Py<PyAny>) -> bool {
         self.core.outcome.on_settled(waker)
+    }
+
+    /// Forget `waker` (the very object given to `on_settled`): its wait was
+    /// cancelled, and nothing keeps it alive any more.
+    fn off_settled(&self, waker: Py<PyAny>) {
+        // Released here, with the GIL, once the lock is no longer held.
+        drop(self.core.outcome.off_settled(&waker));
     }
 
     /// Complete the flow from `address`, the address a browser on another
@@ -450,6 +458,16 @@ impl Outcome {
         }
         state.wakers.push(waker);
         true
+    }
+
+    /// Take `waker` out again (compared by identity); what was removed.
+    fn off_settled(&self, waker: &Py<PyAny>) -> Vec<Py<PyAny>> {
+        let mut state = lock(&self.state);
+        let (removed, kept) = std::mem::take(&mut state.wakers)
+            .into_iter()
+            .partition(|kept| kept.is(waker));
+        state.wakers = kept;
+        removed
     }
 }
 

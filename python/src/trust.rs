@@ -29,11 +29,13 @@ pub fn trust(py: Python<'_>, system: bool) -> PyResult<Py<PyDict>> {
     report(py, answer)
 }
 
-/// Take the root out of every store, then delete the CA. Raises
-/// `TrustError` or `OSError`.
+/// Take the root out of every store (the system's with `system`), then
+/// delete the CA. Raises `TrustError` or `OSError`.
 #[pyfunction]
-pub fn untrust(py: Python<'_>) -> PyResult<Py<PyDict>> {
-    report(py, on_own_thread(py, THREAD, oauth_callback::untrust)?)
+#[pyo3(signature = (*, system = false))]
+pub fn untrust(py: Python<'_>, system: bool) -> PyResult<Py<PyDict>> {
+    let answer = on_own_thread(py, THREAD, move || oauth_callback::untrust(system))?;
+    report(py, answer)
 }
 
 /// The CA and each store, holding the root or not. Raises `TrustError`.
@@ -52,7 +54,7 @@ pub fn export_root(py: Python<'_>, file: PathBuf) -> PyResult<Py<PyDict>> {
     )
 }
 
-/// `{"dir", "ca", "expires" (Unix seconds), "renewal_due", "stores":
+/// `{"dir", "ca", "unusable", "expires" (Unix seconds), "renewal_due", "stores":
 /// [{"store", "state", "reason", "needs_privileges", "system", "text"}],
 /// "text"}`.
 fn report(py: Python<'_>, report: Result<TrustReport, TrustError>) -> PyResult<Py<PyDict>> {
@@ -60,6 +62,7 @@ fn report(py: Python<'_>, report: Result<TrustReport, TrustError>) -> PyResult<P
     let dict = PyDict::new(py);
     dict.set_item("dir", report.dir.display().to_string())?;
     dict.set_item("ca", ca_state(report.ca))?;
+    dict.set_item("unusable", report.unusable.as_deref())?;
     let expires = report
         .expires
         .and_then(|at| at.duration_since(UNIX_EPOCH).ok())
@@ -96,6 +99,7 @@ fn ca_state(state: CaState) -> &'static str {
         CaState::Kept => "kept",
         CaState::Found => "found",
         CaState::Deleted => "deleted",
+        CaState::Unusable => "unusable",
         _ => "absent",
     }
 }

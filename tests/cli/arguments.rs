@@ -202,3 +202,47 @@ fn a_browser_command_must_name_a_program() {
         assert!(stderr.contains("--browser-command"), "{stderr}");
     }
 }
+
+#[test]
+fn a_ready_file_that_is_not_a_regular_file_is_refused_before_listening() {
+    // `--ready-file /dev/stdout` as root would rename a file over the
+    // device's link for every process: refused, as is any link, FIFO or
+    // folder, and nothing is left listening (the port stays free).
+    let dir = tempfile::tempdir().unwrap();
+    let target = dir.path().join("target");
+    std::fs::write(&target, "kept").unwrap();
+    let link = dir.path().join("link");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let fifo = dir.path().join("fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a valid NUL-terminated path.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0);
+    let folder = dir.path().join("folder");
+    std::fs::create_dir(&folder).unwrap();
+    for (file, what) in [
+        (&link, "a link"),
+        (&fifo, "a FIFO"),
+        (&folder, "a folder"),
+        (&std::path::PathBuf::from("/dev/null"), "a device"),
+    ] {
+        let port = crate::support::free_port();
+        let output = binary()
+            .args(["--port", &port.to_string(), "--no-https", "--timeout", "5"])
+            .arg("--ready-file")
+            .arg(file)
+            .output()
+            .unwrap();
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert_eq!(output.status.code(), Some(2), "{what}: {stderr}");
+        let said = format!(
+            "invalid --ready-file: {} is {what}, not a regular file",
+            file.display()
+        );
+        assert!(stderr.contains(&said), "{what}: {stderr}");
+        assert!(!stderr.contains("listening"), "{what}: {stderr}");
+    }
+    assert_eq!(std::fs::read_link(&link).unwrap(), target);
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept");
+    let null = std::fs::metadata("/dev/null").unwrap().file_type();
+    assert!(std::os::unix::fs::FileTypeExt::is_char_device(&null));
+}

@@ -115,6 +115,24 @@ def test_a_wait_cancelled_by_a_timeout_of_the_caller_leaves_the_server_waiting()
     run(main())
 
 
+def test_cancelled_waits_leave_nothing_behind() -> None:
+    # A poll loop of `wait_for(server.wait(), short)`: each cancelled wait's
+    # future goes with it, not kept until the flow ends.
+    import gc
+
+    async def main() -> int:
+        async with AsyncCallbackServer(port=0, force_https=False, timeout=60) as server:
+            for _ in range(2000):
+                try:
+                    await asyncio.wait_for(server.wait(), 0.001)
+                except asyncio.TimeoutError:
+                    pass
+            gc.collect()
+            return sum(isinstance(o, asyncio.Future) for o in gc.get_objects())
+
+    assert run(main()) < 50
+
+
 def test_the_servers_own_timeout_ends_wait_with_none() -> None:
     async def main() -> int:
         async with AsyncCallbackServer(port=0, force_https=False, timeout=0.3) as server:

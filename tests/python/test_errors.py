@@ -34,6 +34,13 @@ from oauth_callback import (
         ({"port": []}, "port must be a port number"),
         ({"port": [0, "8080"]}, "port must be a port number"),
         ({"port": True}, "port must be a port number"),
+        ({"port": 8080.0}, "port must be a port number"),
+        ({"host": 127}, "host must be a string"),
+        ({"path": b"/cb"}, "path must be a string"),
+        ({"ready_file": 123}, "ready_file must be a path"),
+        ({"ssl_cert": 1.5, "ssl_key": "k.pem"}, "ssl_cert must be a path"),
+        ({"expect_state": 42}, "expect_state must be a string"),
+        ({"logger": "oauth"}, "logger must be a logging.Logger"),
     ],
 )
 def test_bad_arguments_are_config_errors(kwargs: Dict[str, Any], needle: str) -> None:
@@ -123,10 +130,74 @@ def test_a_port_in_use_is_a_port_in_use_error() -> None:
             run_callback_server(port=port)
 
 
+def test_switches_take_truth_values_and_paths_take_what_open_takes(tmp_path: Path) -> None:
+    # As the original's `if force_https:` did; bytes and PathLike paths as open() takes.
+    with CallbackServer(port=0, force_https=0,  # type: ignore[arg-type]
+                        ready_file=os.fsencode(tmp_path / "ready")) as server:
+        assert server.redirect_uri.startswith("http://")
+        assert (tmp_path / "ready").read_text() == server.redirect_uri + "\n"
+    with CallbackServer(port=0, adhoc_ssl=1, ready_file=tmp_path / "again") as server:  # type: ignore[arg-type]
+        assert server.redirect_uri.startswith("https://")
+        assert (tmp_path / "again").exists()
+
+
+def test_localhost_is_said_in_lower_case_as_registered() -> None:
+    with CallbackServer(host="LOCALHOST", port=0, force_https=False) as server:
+        assert server.redirect_uri.startswith("http://localhost:"), server.redirect_uri
+
+
+def test_a_ready_file_that_is_not_a_regular_file_is_refused_before_anything(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # No browser is opened and nothing listens; the link is left as it was.
+    opened = tmp_path / "opened"
+    browser = tmp_path / "browser"
+    browser.write_text(f"#!/bin/sh\ntouch {opened}\n")
+    browser.chmod(0o755)
+    monkeypatch.setenv("BROWSER", str(browser))
+    link = tmp_path / "stdout"
+    link.symlink_to("/dev/stdout")
+    port = free_port()
+    for ready in (link, "/dev/null", tmp_path):
+        with pytest.raises(ConfigError, match=", not a regular file"):
+            CallbackServer(port=port, force_https=False, ready_file=ready,
+                           open_url="https://idp.example/auth").start()
+        assert port_is_free(port)
+    assert os.readlink(link) == "/dev/stdout"
+    assert not opened.exists()
+
+
+def test_out_of_descriptors_is_an_os_error_with_its_errno() -> None:
+    script = '''
+import os, resource, sys
+from oauth_callback import CallbackServer
+resource.setrlimit(resource.RLIMIT_NOFILE, (64, 64))
+held = []
+try:
+    while True:
+        held.append(os.open(os.devnull, os.O_RDONLY))
+except OSError:
+    pass
+codes = set()
+for _ in range(8):
+    try:
+        CallbackServer(port=0, adhoc_ssl=True).start().shutdown()
+        break
+    except OSError as error:
+        codes.add(error.errno)
+    os.close(held.pop())
+print(sorted(codes))
+'''
+    done = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert done.returncode == 0 and done.stderr == "", done.stderr
+    assert done.stdout.strip() == f"[{errno.EMFILE}]", done.stdout
+
+
 def test_a_ready_file_that_cannot_be_written_stops_the_server(tmp_path: Path) -> None:
     port = free_port()
-    with pytest.raises(OSError):
+    with pytest.raises(OSError) as refused:
         CallbackServer(port=port, force_https=False, ready_file=str(tmp_path / "missing" / "ready")).start()
+    assert refused.value.errno == errno.ENOENT
     assert port_is_free(port)
     ready = tmp_path / "ready"
     with CallbackServer(port=0, force_https=False, ready_file=str(ready)) as server:

@@ -63,3 +63,38 @@ def test_trust_makes_the_ca_whose_leaves_a_checking_client_accepts(tmp_path: Pat
         for line in lines
     ), run.stdout
     assert not (tmp_path / ".local/share/oauth-callback/ca").exists()
+
+
+def test_trust_answers_ctrl_c_while_a_store_is_slow(tmp_path: Path) -> None:
+    # A certutil that takes its time (a store's program waiting on something):
+    # Ctrl-C raises KeyboardInterrupt at once, not when the program is done.
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    slow = bin_dir / "certutil"
+    slow.write_text("#!/bin/sh\nsleep 30\n")
+    slow.chmod(0o755)
+    script = textwrap.dedent('''
+        import signal, sys, time
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+        from oauth_callback import trust
+        print("calling", flush=True)
+        started = time.monotonic()
+        try:
+            trust()
+        except KeyboardInterrupt:
+            print(f"interrupted after {time.monotonic() - started:.1f} s", flush=True)
+    ''')
+    env = {key: value for key, value in os.environ.items() if key != "XDG_DATA_HOME"}
+    env.update(HOME=str(tmp_path), PATH=f"{bin_dir}:{env.get('PATH', '')}")
+    child = subprocess.Popen([sys.executable, "-c", script], env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+    assert child.stdout is not None
+    assert child.stdout.readline() == "calling\n"
+    import signal
+    import time
+    time.sleep(1.0)
+    child.send_signal(signal.SIGINT)
+    out, err = child.communicate(timeout=20)
+    assert child.returncode == 0, out + err
+    seconds = float(out.split("interrupted after ")[1].split()[0])
+    assert seconds < 5, out

@@ -128,6 +128,7 @@ fn flag(setting: Setting) -> String {
         Setting::RedirectUri => "--redirect-uri",
         Setting::SuccessRedirect => "--success-redirect",
         Setting::ErrorRedirect => "--error-redirect",
+        Setting::ReadyFile => "--ready-file",
         Setting::ExpectedState => return format!("--expect-state (or ${STATE_VARIABLE})"),
         Setting::ExpectedIssuer => return format!("--expect-issuer (or ${ISSUER_VARIABLE})"),
     }

@@ -16,7 +16,8 @@ pub struct TrustArgs {
     #[arg(long, conflicts_with_all = ["uninstall", "export"])]
     status: bool,
 
-    /// Remove the root from every store and delete the CA.
+    /// Remove the root from every store of this user and delete the CA
+    /// (with --system, from the system's store too).
     #[arg(long, conflicts_with = "export")]
     uninstall: bool,
 
@@ -26,8 +27,9 @@ pub struct TrustArgs {
 
     /// Also add the public root (never a key) to the system's store, for
     /// curl, Python and other programs (Debian's update-ca-certificates,
-    /// Fedora's update-ca-trust; needs root).
-    #[arg(long, conflicts_with_all = ["status", "uninstall", "export"])]
+    /// Fedora's update-ca-trust; needs root); with --uninstall, take it out
+    /// of there too (only this CA's root).
+    #[arg(long, conflicts_with_all = ["status", "export"])]
     system: bool,
 }
 
@@ -37,7 +39,7 @@ impl TrustArgs {
         let report = if self.status {
             crate::trust_status()
         } else if self.uninstall {
-            crate::untrust()
+            crate::untrust(self.system)
         } else if let Some(file) = &self.export {
             crate::export_root(file)
         } else {
@@ -70,6 +72,11 @@ impl TrustArgs {
     fn command(&self) -> String {
         let flag = match self {
             TrustArgs { status: true, .. } => " --status",
+            TrustArgs {
+                uninstall: true,
+                system: true,
+                ..
+            } => " --uninstall --system",
             TrustArgs {
                 uninstall: true, ..
             } => " --uninstall",
@@ -107,6 +114,7 @@ mod tests {
         let mut report = TrustReport {
             dir: "/home/alice/.local/share/oauth-callback/ca".into(),
             ca: CaState::Kept,
+            unusable: None,
             expires: None,
             renewal_due: None,
             exported: None,

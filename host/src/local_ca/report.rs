@@ -90,6 +90,9 @@ pub enum CaState {
     Deleted,
     /// There is none.
     Absent,
+    /// There, and it cannot be used (a status; why in
+    /// [`TrustReport::unusable`]): `trust` replaces it.
+    Unusable,
 }
 
 /// The outcome of [`trust`], [`untrust`], [`trust_status`] or
@@ -102,6 +105,10 @@ pub struct TrustReport {
     pub dir: PathBuf,
     /// What became of the CA.
     pub ca: CaState,
+    /// Why the CA that was there could not be used (a file missing or
+    /// unreadable, parts that do not chain to the root): `trust` made a new
+    /// one in its place; a status says so.
+    pub unusable: Option<String>,
     /// When the CA stops being valid, when there is one.
     pub expires: Option<SystemTime>,
     /// A sentence saying when the CA ends and how to renew it, within
@@ -138,9 +145,21 @@ impl TrustReport {
 impl fmt::Display for TrustReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let dir = self.dir.display();
-        match self.ca {
-            CaState::Created => writeln!(f, "created a local CA for loopback servers in {dir}")?,
-            CaState::Found => match self.expires {
+        match (self.ca, &self.unusable) {
+            (CaState::Created, Some(why)) => writeln!(
+                f,
+                "made a new local CA for loopback servers in {dir} (the one there could not \
+                 be used: {why})"
+            )?,
+            (CaState::Created, None) => {
+                writeln!(f, "created a local CA for loopback servers in {dir}")?
+            }
+            (CaState::Unusable, why) => writeln!(
+                f,
+                "local CA: {dir} cannot be used ({}); `oauth-callback trust` replaces it",
+                why.as_deref().unwrap_or("unknown")
+            )?,
+            (CaState::Found, _) => match self.expires {
                 Some(expires) => writeln!(
                     f,
                     "local CA: {dir} (valid until {})",
@@ -148,8 +167,8 @@ impl fmt::Display for TrustReport {
                 )?,
                 None => writeln!(f, "local CA: {dir}")?,
             },
-            CaState::Absent => writeln!(f, "local CA: none")?,
-            CaState::Kept | CaState::Deleted => {}
+            (CaState::Absent, _) => writeln!(f, "local CA: none")?,
+            (CaState::Kept | CaState::Deleted, _) => {}
         }
         if let Some(renew) = &self.renewal_due {
             writeln!(f, "{renew}")?;

@@ -9,8 +9,10 @@ mod system;
 mod windows;
 
 use std::ffi::OsString;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
 
 use super::LocalCa;
 use super::trust_error::TrustError;
@@ -41,9 +43,9 @@ pub(crate) trait Store {
     fn add(&self, ca: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError>;
     /// Take every copy of `ca`'s root out.
     fn remove(&self, ca: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError>;
-    /// Take out what an earlier CA left, when the store can tell it apart
-    /// from others' certificates (the system's anchor file, whichever root
-    /// it holds); whether there was any.
+    /// Take out what an earlier CA of this user left, when the store can
+    /// tell it apart from others' certificates (an NSS database's copies
+    /// under the root's nickname); whether there was any.
     fn remove_leftover(&self, _runner: &dyn Runner) -> Result<bool, TrustError> {
         Ok(false)
     }
@@ -61,12 +63,20 @@ pub(crate) struct Ran {
     pub(crate) stderr: String,
 }
 
+/// How long a store's program may run before it is killed (Windows' asks
+/// the user to confirm: that takes a person).
+pub(crate) const PROGRAM_TIMEOUT: Duration = Duration::from_secs(120);
+/// What is kept of each of a program's outputs; the rest is read and
+/// dropped, so that it never blocks on a full pipe.
+const MAX_OUTPUT: u64 = 64 << 10;
+
 /// How the stores find and run their programs.
 pub(crate) trait Runner {
     /// Where `program` is, when it is here.
     fn find(&self, program: &str) -> Option<PathBuf>;
-    /// Run `program` with `args`, its standard input empty; an error only
-    /// when it cannot be started.
+    /// Run `program` with `args`, its standard input empty (it cannot
+    /// prompt), for at most [`PROGRAM_TIMEOUT`], keeping [`MAX_OUTPUT`] of
+    /// each output; an error when it cannot be started or does not finish.
     fn run(&self, program: &Path, args: &[OsString]) -> Result<Ran, TrustError>;
 
     /// Run `program`, which must succeed; else an error with what it said.
@@ -92,20 +102,54 @@ impl Runner for SystemRunner {
     }
 
     fn run(&self, program: &Path, args: &[OsString]) -> Result<Ran, TrustError> {
-        let out = Command::new(program)
+        let failed = |source| TrustError::Start {
+            program: program.display().to_string(),
+            source,
+        };
+        let mut child = Command::new(program)
             .args(args)
             .stdin(Stdio::null())
-            .output()
-            .map_err(|source| TrustError::Start {
-                program: program.display().to_string(),
-                source,
-            })?;
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .map_err(failed)?;
+        let stdout = capped(child.stdout.take());
+        let stderr = capped(child.stderr.take());
+        let deadline = Instant::now() + PROGRAM_TIMEOUT;
+        let status = loop {
+            if let Some(status) = child.try_wait().map_err(failed)? {
+                break status;
+            }
+            if Instant::now() >= deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                return Err(TrustError::TimedOut {
+                    program: program.display().to_string(),
+                    after: PROGRAM_TIMEOUT,
+                });
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        };
         Ok(Ran {
-            success: out.status.success(),
-            stdout: String::from_utf8_lossy(&out.stdout).into_owned(),
-            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+            success: status.success(),
+            stdout: stdout.join().unwrap_or_default(),
+            stderr: stderr.join().unwrap_or_default(),
         })
     }
+}
+
+/// Read `output` to its end on a thread of its own, keeping its first
+/// [`MAX_OUTPUT`] bytes (as text).
+fn capped(output: Option<impl Read + Send + 'static>) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let Some(mut output) = output else {
+            return String::new();
+        };
+        let mut kept = Vec::new();
+        let _ = output.by_ref().take(MAX_OUTPUT).read_to_end(&mut kept);
+        let _ = std::io::copy(&mut output, &mut std::io::sink());
+        String::from_utf8_lossy(&kept).into_owned()
+    })
 }
 
 /// Where the stores of this system are.
@@ -227,6 +271,9 @@ pub(crate) mod fake {
         /// remove a copy of the root, and how many copies it holds.
         store: Option<[&'static str; 3]>,
         copies: std::cell::Cell<usize>,
+        /// What a check prints for each copy it holds: the file an add was
+        /// given (NSS lists a copy as PEM, and its nickname with its flags).
+        held: RefCell<String>,
     }
 
     impl FakeRunner {
@@ -252,6 +299,17 @@ pub(crate) mod fake {
             self
         }
 
+        /// `line` (a prefix of a command line) fails, saying `stderr`.
+        pub(crate) fn answer_stderr(mut self, line: &str, stderr: &str) -> FakeRunner {
+            let ran = Ran {
+                success: false,
+                stdout: String::new(),
+                stderr: stderr.into(),
+            };
+            self.answers.push((line.into(), ran));
+            self
+        }
+
         /// Keep a store holding `copies` roots: a line starting with
         /// `check` succeeds while it holds one, `add` adds one, `remove`
         /// takes one out.
@@ -262,6 +320,12 @@ pub(crate) mod fake {
         ) -> FakeRunner {
             self.store = Some([check, add, remove]);
             self.copies.set(copies);
+            self
+        }
+
+        /// Its store holds `pem` (what a check prints for each copy).
+        pub(crate) fn holding(self, pem: &str) -> FakeRunner {
+            *self.held.borrow_mut() = pem.into();
             self
         }
 
@@ -297,14 +361,18 @@ pub(crate) mod fake {
                         0 => "certutil: Could not find cert: oauth-callback local CA".into(),
                         _ => String::new(),
                     };
+                    let copy = format!("{}\n{NICKNAME}    C,,\n", self.held.borrow());
                     return Ok(Ran {
                         success: copies > 0,
+                        stdout: copy.repeat(copies),
                         stderr,
-                        ..Ran::default()
                     });
                 }
                 if line.starts_with(add) {
                     self.copies.set(copies + 1);
+                    if let Some(added) = args.last().and_then(|f| std::fs::read_to_string(f).ok()) {
+                        *self.held.borrow_mut() = added;
+                    }
                 }
                 if line.starts_with(remove) {
                     self.copies.set(copies.saturating_sub(1));

@@ -36,17 +36,19 @@ pub fn trust(system: bool) -> Result<TrustReport, TrustError> {
     Trust::here(&SystemRunner)?.trust(system)
 }
 
-/// Take the root out of every store that holds it (the system's too, also
-/// an older CA's root there), then delete the CA; a store that cannot be
-/// changed, or cannot be asked (its program is missing) while it may hold
-/// the root, is [`StoreState::Failed`] and the CA is then kept, for another
-/// try.
+/// Take the root out of every store of this user that holds it (the
+/// system's too with `system`: only this CA's root, never another user's),
+/// then delete the CA, whatever part of it is there; a store that cannot
+/// be changed, or cannot be asked (its program is missing) while it may
+/// hold the root, is [`StoreState::Failed`] and the CA is then kept, for
+/// another try; so it is when the system's store holds the root and
+/// `system` was not asked.
 ///
 /// # Errors
 ///
-/// No home folder; an unreadable CA is an error naming its file.
-pub fn untrust() -> Result<TrustReport, TrustError> {
-    Trust::here(&SystemRunner)?.untrust()
+/// No home folder.
+pub fn untrust(system: bool) -> Result<TrustReport, TrustError> {
+    Trust::here(&SystemRunner)?.untrust(system)
 }
 
 /// The CA (its folder and end) and each store, holding the root or not
@@ -98,6 +100,7 @@ impl<'a> Trust<'a> {
         TrustReport {
             dir: self.dir.clone(),
             ca: state,
+            unusable: None,
             expires: ca.and_then(LocalCa::expires).map(SystemTime::from),
             renewal_due: ca.and_then(LocalCa::renewal_due),
             exported: None,
@@ -105,17 +108,49 @@ impl<'a> Trust<'a> {
         }
     }
 
-    /// The CA there, or a new one (never made by root for another user).
-    fn ca(&self) -> Result<(LocalCa, CaState), TrustError> {
-        Ok(match LocalCa::load(&self.dir)? {
-            Some(ca) => (ca, CaState::Kept),
-            None if self.places.sudo => {
-                return Err(TrustError::NoLocalCa {
-                    dir: self.dir.clone(),
-                });
-            }
-            None => (LocalCa::create(&self.dir)?, CaState::Created),
-        })
+    /// Hold the lock beside the CA's folder while the CA or the stores
+    /// change, so that two `trust` runs at once take turns (one makes the
+    /// CA, the other finds it); the system releases it when the process
+    /// ends, however it ends. Not under `sudo`, which changes neither the
+    /// user's CA nor their files.
+    fn lock(&self) -> Result<Option<std::fs::File>, TrustError> {
+        if self.places.sudo {
+            return Ok(None);
+        }
+        let parent = self.dir.parent().unwrap_or(Path::new("."));
+        let path = parent.join(LOCK_FILE);
+        let failed = |source| TrustError::Write {
+            path: path.clone(),
+            source,
+        };
+        std::fs::create_dir_all(parent).map_err(failed)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(failed)?;
+        file.lock().map_err(failed)?;
+        Ok(Some(file))
+    }
+
+    /// The CA there when it can be used (all its files, and a leaf it makes
+    /// verifies to its root), else a new one in its place, with why the
+    /// old one could not be used; never made by root for another user.
+    fn ca(&self) -> Result<(LocalCa, CaState, Option<String>), TrustError> {
+        let unusable = match usable(&self.dir) {
+            Ok(Some(ca)) => return Ok((ca, CaState::Kept, None)),
+            Ok(None) => None,
+            Err(why) => Some(why),
+        };
+        if self.places.sudo {
+            let dir = self.dir.clone();
+            return Err(match unusable {
+                None => TrustError::NoLocalCa { dir },
+                Some(why) => TrustError::UnusableCa { dir, why },
+            });
+        }
+        Ok((LocalCa::create(&self.dir)?, CaState::Created, unusable))
     }
 
     /// The user's stores (none under `sudo`, unless `reading`), then the
@@ -138,6 +173,8 @@ impl<'a> Trust<'a> {
         if self.places.sudo && !system {
             return Err(TrustError::SudoWithoutSystem);
         }
+        // Before the stores: listing them may make Chromium's database.
+        let _lock = self.lock()?;
         let stores = self.stores(true, system, false);
         let usable = |store: &dyn Store| store.unavailable(self.runner).is_none();
         if !system && !stores.iter().any(|store| usable(store.as_ref())) {
@@ -148,8 +185,9 @@ impl<'a> Trust<'a> {
                 Some(_) => TrustError::NoStore,
             });
         }
-        let (ca, state) = self.ca()?;
+        let (ca, state, unusable) = self.ca()?;
         let mut report = self.report(Some(&ca), state);
+        report.unusable = unusable;
         for store in &stores {
             let state = self.each(store.as_ref(), |store| {
                 if store.holds(&ca, self.runner)? {
@@ -163,10 +201,34 @@ impl<'a> Trust<'a> {
         Ok(report)
     }
 
-    fn untrust(&self) -> Result<TrustReport, TrustError> {
-        let ca = LocalCa::load(&self.dir)?;
+    fn untrust(&self, system: bool) -> Result<TrustReport, TrustError> {
+        let _lock = self.lock()?;
+        // A CA that cannot be loaded whole is still taken out of the
+        // stores by its root, when that can be read, and deleted.
+        let ca = LocalCa::load(&self.dir)
+            .ok()
+            .flatten()
+            .or_else(|| LocalCa::root_only(&self.dir));
+        let there = ca.is_some() || self.dir.exists();
         let mut report = self.report(None, CaState::Absent);
         for store in self.stores(false, true, false) {
+            if store.is_system() && !system {
+                // Changed only when asked; holding this root, it keeps the CA.
+                let holds = ca.as_ref().is_some_and(|ca| {
+                    store.unavailable(self.runner).is_none()
+                        && store.holds(ca, self.runner).unwrap_or(false)
+                });
+                if holds {
+                    let state = StoreState::Failed {
+                        reason: "it holds the root: `sudo oauth-callback trust --uninstall \
+                                 --system` takes it out"
+                            .into(),
+                        needs_privileges: false,
+                    };
+                    report.stores.push(outcome(store.as_ref(), state));
+                }
+                continue;
+            }
             if let (Some(why), Some(_)) = (store.unavailable(self.runner), &ca) {
                 // It may hold the root, and cannot be asked: the CA is kept.
                 let state = StoreState::Failed {
@@ -191,7 +253,7 @@ impl<'a> Trust<'a> {
             });
             report.stores.push(outcome(store.as_ref(), state));
         }
-        if ca.is_none() {
+        if !there {
             return Ok(report);
         }
         if report.failed() || self.places.sudo {
@@ -210,13 +272,13 @@ impl<'a> Trust<'a> {
     }
 
     fn status(&self) -> Result<TrustReport, TrustError> {
-        let ca = LocalCa::load(&self.dir)?;
-        let state = if ca.is_some() {
-            CaState::Found
-        } else {
-            CaState::Absent
+        let (ca, state, unusable) = match usable(&self.dir) {
+            Ok(Some(ca)) => (Some(ca), CaState::Found, None),
+            Ok(None) => (None, CaState::Absent, None),
+            Err(why) => (None, CaState::Unusable, Some(why)),
         };
         let mut report = self.report(ca.as_ref(), state);
+        report.unusable = unusable;
         for store in self.stores(false, true, true) {
             let state = self.each(store.as_ref(), |store| {
                 Ok(match &ca {
@@ -230,12 +292,14 @@ impl<'a> Trust<'a> {
     }
 
     fn export(&self, file: &Path) -> Result<TrustReport, TrustError> {
-        let (ca, state) = self.ca()?;
+        let _lock = self.lock()?;
+        let (ca, state, unusable) = self.ca()?;
         std::fs::write(file, ca.root_pem()).map_err(|source| TrustError::Write {
             path: file.into(),
             source,
         })?;
         let mut report = self.report(Some(&ca), state);
+        report.unusable = unusable;
         report.exported = Some(file.into());
         Ok(report)
     }
@@ -255,6 +319,22 @@ impl<'a> Trust<'a> {
             reason: crate::error::error_line(&error),
         })
     }
+}
+
+/// The lock file beside the CA's folder ([`Trust::lock`]).
+const LOCK_FILE: &str = "ca.lock";
+
+/// The CA in `dir` when it can be used: all its files readable, and a leaf
+/// it makes verifying to its root; `Err` says why it cannot.
+fn usable(dir: &Path) -> Result<Option<LocalCa>, String> {
+    let Some(ca) = LocalCa::load(dir).map_err(|e| crate::error::error_line(&e))? else {
+        return Ok(None);
+    };
+    let (chain, _key) = ca
+        .leaf(std::time::Duration::ZERO)
+        .map_err(|e| crate::error::error_line(&e))?;
+    ca.check(&chain)?;
+    Ok(Some(ca))
 }
 
 fn outcome(store: &dyn Store, state: StoreState) -> StoreOutcome {
@@ -376,7 +456,7 @@ mod tests {
         let status = trust.status().unwrap();
         assert!(status.to_string().starts_with("local CA: "), "{status}");
         assert_eq!(status.stores[0].state, StoreState::Trusted);
-        let removed = trust.untrust().unwrap();
+        let removed = trust.untrust(false).unwrap();
         assert_eq!(runner.copies(), 0);
         assert_eq!(removed.ca, CaState::Deleted);
         assert_eq!(removed.stores[0].state, StoreState::Removed);
@@ -438,22 +518,89 @@ mod tests {
 
     #[cfg(all(unix, not(target_os = "macos")))]
     #[test]
-    fn untrust_without_a_ca_still_takes_an_older_anchor_out_of_the_system_store() {
+    fn the_system_store_changes_only_when_asked_and_only_for_this_root() {
         let anchors = tempfile::tempdir().unwrap();
         let runner = FakeRunner::with(&["certutil", "update-ca-trust"]).store(NSS, 0);
         let (_home, trust) = with_system(&runner, anchors.path());
         let anchor = SystemStore::in_folder(anchors.path()).anchor();
-        std::fs::write(&anchor, "an older CA's root").unwrap();
-        let report = trust.untrust().unwrap();
-        assert_eq!(report.ca, CaState::Absent);
-        let system = report.stores.iter().find(|s| s.system).unwrap();
-        assert_eq!(system.state, StoreState::Removed);
-        assert!(!anchor.exists());
+        // Another user's root at the same name: never reported as ours, never taken out.
+        std::fs::write(&anchor, "another user's root").unwrap();
+        let status = trust.status().unwrap();
         assert!(
-            runner
-                .asked()
-                .contains(&"update-ca-trust extract".to_string())
+            status.stores.iter().all(|s| s.state != StoreState::Trusted),
+            "{status}"
         );
+        let report = trust.untrust(true).unwrap();
+        assert_eq!(report.ca, CaState::Absent);
+        assert_eq!(
+            std::fs::read_to_string(&anchor).unwrap(),
+            "another user's root"
+        );
+        std::fs::remove_file(&anchor).unwrap();
+        // This CA's root there: untrust without `system` keeps it, and the CA, and says how.
+        trust.trust(true).unwrap();
+        assert!(anchor.exists());
+        let kept = trust.untrust(false).unwrap();
+        let system = kept.stores.iter().find(|s| s.system).unwrap();
+        assert!(
+            matches!(&system.state, StoreState::Failed { reason, .. } if reason.contains("trust --uninstall --system")),
+            "{kept}"
+        );
+        assert_eq!(kept.ca, CaState::Kept);
+        assert!(anchor.exists() && trust.dir.join("root.pem").exists());
+        let removed = trust.untrust(true).unwrap();
+        assert_eq!(removed.ca, CaState::Deleted);
+        assert!(!anchor.exists());
+    }
+
+    #[cfg(all(unix, not(target_os = "macos")))]
+    #[test]
+    fn a_ca_left_half_made_is_said_replaced_by_trust_and_removed_by_untrust() {
+        let (_home, dir, places) = home();
+        let runner = FakeRunner::with(&["certutil"]).store(NSS, 0);
+        let trust = Trust {
+            dir: dir.clone(),
+            places,
+            system: None,
+            runner: &runner,
+        };
+        trust.trust(false).unwrap();
+        // A kill between its files: the key never written.
+        std::fs::remove_file(dir.join("intermediate.key")).unwrap();
+        let status = trust.status().unwrap();
+        assert_eq!(status.ca, CaState::Unusable);
+        assert!(
+            status.to_string().contains("cannot be used (")
+                && status.to_string().contains("intermediate.key"),
+            "{status}"
+        );
+        let replaced = trust.trust(false).unwrap();
+        assert_eq!(replaced.ca, CaState::Created);
+        assert!(
+            replaced.to_string().starts_with("made a new local CA"),
+            "{replaced}"
+        );
+        assert_eq!(replaced.stores[0].state, StoreState::Trusted);
+        assert_eq!(runner.copies(), 1, "the old root's copy went first");
+        assert!(usable(&dir).unwrap().is_some());
+        // Half-made again; untrust takes its root out and deletes what is there.
+        std::fs::remove_file(dir.join("intermediate.pem")).unwrap();
+        let removed = trust.untrust(false).unwrap();
+        assert_eq!(removed.ca, CaState::Deleted);
+        assert_eq!(runner.copies(), 0);
+        assert!(!dir.exists());
+    }
+
+    #[test]
+    fn a_key_that_does_not_match_its_intermediate_makes_the_ca_unusable() {
+        let dir = tempfile::tempdir().unwrap();
+        let ca_dir = dir.path().join("ca");
+        LocalCa::create(&ca_dir).unwrap();
+        assert!(usable(&ca_dir).unwrap().is_some());
+        let other = rcgen::KeyPair::generate().unwrap();
+        std::fs::write(ca_dir.join("intermediate.key"), other.serialize_pem()).unwrap();
+        let why = usable(&ca_dir).unwrap_err();
+        assert!(why.contains("do not chain to its root"), "{why}");
     }
 
     #[cfg(all(unix, not(target_os = "macos")))]
@@ -476,7 +623,7 @@ mod tests {
         );
         assert!(report.failed() && !report.needs_privileges());
         // Taking it out again fails the same way: the CA is kept for another try.
-        let removed = trust.untrust().unwrap();
+        let removed = trust.untrust(true).unwrap();
         assert_eq!(removed.stores[0].state, StoreState::Removed);
         assert!(matches!(removed.stores[1].state, StoreState::Failed { .. }));
         assert_eq!(removed.ca, CaState::Kept);
@@ -503,7 +650,7 @@ mod tests {
             "the user's own stores are theirs: {report}"
         );
         assert!(report.stores[0].system && report.stores[0].state == StoreState::Trusted);
-        let removed = trust.untrust().unwrap();
+        let removed = trust.untrust(true).unwrap();
         assert_eq!(removed.ca, CaState::Kept, "the user's CA stays theirs");
         assert_eq!(removed.stores[0].state, StoreState::Removed);
     }
@@ -527,7 +674,7 @@ mod tests {
             system: None,
             runner: &without,
         };
-        let report = trust.untrust().unwrap();
+        let report = trust.untrust(false).unwrap();
         assert!(
             matches!(&report.stores[0].state, StoreState::Failed { reason, .. } if reason == "certutil is missing: cannot take the root out"),
             "{report}"

@@ -39,6 +39,15 @@ pub enum TrustError {
         /// Where that user's CA would be.
         dir: PathBuf,
     },
+    /// Run as root for another user (`sudo`), whose CA cannot be used: it
+    /// is replaced by that user, never by root in their home.
+    #[error("the local CA in {} cannot be used ({why}): run `oauth-callback trust` as the user it is for", dir.display())]
+    UnusableCa {
+        /// That user's CA.
+        dir: PathBuf,
+        /// Why it cannot be used.
+        why: String,
+    },
     /// The system's store was asked for, and none is known here.
     #[error("no system store is known here (update-ca-certificates or update-ca-trust)")]
     NoSystemStore,
@@ -58,6 +67,14 @@ pub enum TrustError {
         program: String,
         /// What it said on stderr.
         said: String,
+    },
+    /// A store's program did not finish in time (it was killed).
+    #[error("{program} did not finish within {} s (stopped)", after.as_secs())]
+    TimedOut {
+        /// The program.
+        program: String,
+        /// How long it was given.
+        after: std::time::Duration,
     },
     /// A store's program could not be started.
     #[error("cannot run {program}")]

@@ -102,16 +102,16 @@ impl Store for SystemStore {
         self.rebuild(runner)
     }
 
-    fn remove(&self, _: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError> {
-        self.remove_leftover(runner).map(drop)
-    }
-
-    /// Its one file, whichever CA's root it holds.
-    fn remove_leftover(&self, runner: &dyn Runner) -> Result<bool, TrustError> {
+    /// Its one file, when it holds `ca`'s root: another user's CA may have
+    /// put its own root there under the same name, which is left alone.
+    fn remove(&self, ca: &LocalCa, runner: &dyn Runner) -> Result<(), TrustError> {
+        if !self.holds(ca, runner)? {
+            return Ok(());
+        }
         let file = self.file();
         match std::fs::remove_file(&file) {
-            Ok(()) => self.rebuild(runner).map(|()| true),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(false),
+            Ok(()) => self.rebuild(runner),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
             Err(e) => Err(self.refused(file, e)),
         }
     }
