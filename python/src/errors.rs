@@ -48,11 +48,15 @@ pub fn os_error(source: &std::io::Error, message: impl Into<String>) -> PyErr {
 }
 
 /// `EMFILE`, `ENFILE`: the process or the system has no descriptor left.
+#[cfg(unix)]
 fn out_of_descriptors(source: &std::io::Error) -> bool {
-    #[cfg(unix)]
-    return matches!(source.raw_os_error(), Some(libc::EMFILE | libc::ENFILE));
-    #[cfg(not(unix))]
-    return false;
+    matches!(source.raw_os_error(), Some(libc::EMFILE | libc::ENFILE))
+}
+
+/// (Windows says so with its own codes, which stay `OSError`s too.)
+#[cfg(not(unix))]
+fn out_of_descriptors(_: &std::io::Error) -> bool {
+    false
 }
 
 /// A refusal of the settings before anything started (`ConfigError`).
