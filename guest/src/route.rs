@@ -25,9 +25,21 @@ pub fn handle(settings: &Settings, request: &Request) -> Reply {
 fn route(settings: &Settings, request: &Request) -> Reply {
     let method = request.method.as_str();
     if request.path == settings.callback_path {
+        if security::speculative(request) {
+            // What browsers take as "do not use this prefetch" (the answer is
+            // not stored either: every answer says `no-store`): the real
+            // navigation then comes and completes the flow.
+            return Response::new(503, TEXT, "Not available to prefetch").into();
+        }
         match method {
             "GET" | "POST" => callback(settings, request),
-            _ => method_not_allowed("GET, POST").into(),
+            // The GET's answer, whose head the host sends (RFC 9110 §9.3.2);
+            // it never completes the flow.
+            "HEAD" => Reply {
+                completed: None,
+                ..callback(settings, request)
+            },
+            _ => method_not_allowed("GET, HEAD, POST").into(),
         }
     } else if request.path == HEALTH_PATH {
         match method {
@@ -384,8 +396,39 @@ mod tests {
         put.method = "PUT".into();
         let reply = handle(&settings, &put);
         assert_eq!(reply.response.status, 405);
-        assert_eq!(reply.response.header("allow"), Some("GET, POST"));
+        assert_eq!(reply.response.header("allow"), Some("GET, HEAD, POST"));
         assert!(reply.completed.is_none());
+    }
+
+    #[test]
+    fn head_answers_as_get_without_completing() {
+        let settings = Settings::default();
+        let mut head = get("/callback", "code=1&state=s");
+        head.method = "HEAD".into();
+        let answered = handle(&settings, &head);
+        let got = handle(&settings, &get("/callback", "code=1&state=s"));
+        assert_eq!(answered.response.status, got.response.status);
+        assert_eq!(answered.response.headers, got.response.headers);
+        assert!(answered.completed.is_none() && got.completed.is_some());
+    }
+
+    #[test]
+    fn a_speculative_load_of_the_callback_never_completes() {
+        let settings = Settings {
+            callback_path: "/".into(),
+            ..Settings::default()
+        };
+        let mut prefetch = get("/", "code=1");
+        prefetch
+            .headers
+            .push(Header::new("sec-purpose", "prefetch;prerender"));
+        let reply = handle(&settings, &prefetch);
+        assert_eq!(reply.response.status, 503);
+        assert_eq!(reply.response.header("cache-control"), Some("no-store"));
+        assert!(reply.completed.is_none());
+        // The root path is the callback route; /health stays where it is.
+        assert!(handle(&settings, &get("/", "code=1")).completed.is_some());
+        assert_eq!(handle(&settings, &get("/health", "")).response.status, 200);
     }
 
     fn with_state(state: &str) -> Settings {

@@ -47,6 +47,22 @@ pub fn fetch_allowed(request: &Request) -> bool {
     (is(mode, "navigate") && is(dest, "document")) || is(site, "same-origin")
 }
 
+/// Whether a request is a browser's speculative load of the page (a
+/// prefetch or prerender: `Sec-Purpose: prefetch`, `prefetch;prerender`;
+/// the older `Purpose: prefetch` and `X-Moz: prefetch`), which carries the
+/// navigation's own headers but may never be shown. It must not complete
+/// the flow: the real navigation that follows would find nobody there.
+pub fn speculative(request: &Request) -> bool {
+    let says_prefetch = |name: &str| {
+        request.header(name).is_some_and(|value| {
+            value
+                .split(|&b| b == b';' || b == b',')
+                .any(|token| token.trim_ascii().eq_ignore_ascii_case(b"prefetch"))
+        })
+    };
+    says_prefetch("sec-purpose") || says_prefetch("purpose") || says_prefetch("x-moz")
+}
+
 /// Whether two secrets are equal, in time that does not depend on where they differ.
 pub fn secrets_match(given: &str, expected: &str) -> bool {
     given.as_bytes().ct_eq(expected.as_bytes()).into()
@@ -55,6 +71,29 @@ pub fn secrets_match(given: &str, expected: &str) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn prefetches_and_prerenders_are_speculative_navigations_are_not() {
+        let with = |name: &str, value: &str| Request {
+            method: "GET".into(),
+            path: "/callback".into(),
+            query: None,
+            headers: alloc::vec![Header::new(name, value)],
+            body: alloc::vec::Vec::new(),
+        };
+        for (name, value) in [
+            ("Sec-Purpose", "prefetch"),
+            ("sec-purpose", "prefetch;prerender"),
+            ("sec-purpose", "prefetch; anonymous-client-ip"),
+            ("Purpose", "prefetch"),
+            ("X-Moz", "prefetch"),
+        ] {
+            assert!(speculative(&with(name, value)), "{name}: {value}");
+        }
+        for (name, value) in [("sec-fetch-mode", "navigate"), ("purpose", "preview")] {
+            assert!(!speculative(&with(name, value)), "{name}: {value}");
+        }
+    }
 
     #[test]
     fn harden_adds_every_header_once_and_keeps_a_given_policy() {

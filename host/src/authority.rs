@@ -39,9 +39,9 @@ impl Authority {
         self
     }
 
-    /// Whether a `Host` header value names this server: `localhost` or the
-    /// bound IP address, with the bound port (which may be left out when it
-    /// is the scheme's default).
+    /// Whether a `Host` header value names this server: a loopback name
+    /// (`localhost`, `cli.localhost`) or the bound IP address, with the
+    /// bound port (which may be left out when it is the scheme's default).
     pub fn allows(&self, host: &[u8]) -> bool {
         let Ok(host) = std::str::from_utf8(host) else {
             return false;
@@ -69,7 +69,7 @@ impl Authority {
             None => self.port == self.default_port,
         };
         let remote = self.allow_remote && self.ips.iter().any(IpAddr::is_unspecified);
-        let name_ok = name.eq_ignore_ascii_case("localhost")
+        let name_ok = crate::urls::loopback_name(name)
             || name
                 .parse::<IpAddr>()
                 .is_ok_and(|ip| remote || self.ips.contains(&ip));

@@ -56,6 +56,12 @@ pub struct Config {
     pub(crate) tls: Tls,
     /// Whether the TLS mode was chosen ([`ConfigBuilder::tls`]), not the default.
     pub(crate) tls_chosen: bool,
+    /// Whether the host was given (else a loopback redirect URI's name may
+    /// decide: both loopbacks for a name).
+    pub(crate) host_chosen: bool,
+    /// Whether the ports were given (else a loopback redirect URI's port is
+    /// listened on).
+    pub(crate) ports_chosen: bool,
     /// Where the redirect URI is written once the server listens.
     pub(crate) ready_file: Option<PathBuf>,
     pub(crate) success_html: Option<PathBuf>,
@@ -126,6 +132,8 @@ impl Default for ConfigBuilder {
                 timeout: DEFAULT_TIMEOUT,
                 tls: Tls::default(),
                 tls_chosen: false,
+                host_chosen: false,
+                ports_chosen: false,
                 ready_file: None,
                 success_html: None,
                 error_html: None,
@@ -147,6 +155,7 @@ impl ConfigBuilder {
     /// The address to listen on: an IP address or `localhost` (default `127.0.0.1`).
     pub fn host(mut self, host: impl Into<String>) -> Self {
         self.config.host = host.into();
+        self.config.host_chosen = true;
         self
     }
 
@@ -160,6 +169,7 @@ impl ConfigBuilder {
     /// any free port.
     pub fn ports(mut self, ports: impl IntoIterator<Item = u16>) -> Self {
         self.config.ports = ports.into_iter().collect();
+        self.config.ports_chosen = true;
         self
     }
 
@@ -295,9 +305,9 @@ impl ConfigBuilder {
     pub fn build(self) -> Result<Config> {
         let mut config = self.config;
         config.ips = parse_host(&config.host)?;
-        if config.host.eq_ignore_ascii_case("localhost") {
-            // Host names are case-insensitive; the redirect URI says it as registered.
-            config.host = "localhost".into();
+        if crate::urls::loopback_name(&config.host) {
+            // Host names are case-insensitive; the redirect URI says it in lower case.
+            config.host = config.host.to_ascii_lowercase();
         }
         if config.ips.iter().any(|ip| !ip.is_loopback()) && !config.allow_remote {
             return Err(Error::NotLoopback {
@@ -331,6 +341,17 @@ impl ConfigBuilder {
         }
         if let Some(uri) = config.redirect_uri.clone() {
             config.path = check_redirect_uri(&uri, &config)?;
+            // A redirect URI on this machine says where the browser comes:
+            // its port, and for a name (which a browser may reach over
+            // either family) both loopbacks, unless given otherwise.
+            if loopback_host(&uri) {
+                if let Some(port) = uri.port_or_known_default().filter(|_| !config.ports_chosen) {
+                    config.ports = vec![port];
+                }
+                if matches!(uri.host(), Some(url::Host::Domain(_))) && !config.host_chosen {
+                    config.ips = parse_host("localhost")?;
+                }
+            }
         }
         check_timeout(config.timeout)?;
         Ok(config)
@@ -338,9 +359,9 @@ impl ConfigBuilder {
 }
 
 /// The addresses to bind: an IP address, or both loopbacks for `localhost`
-/// (browsers resolve it to either).
+/// and the names under it (browsers resolve them to either).
 fn parse_host(host: &str) -> Result<Vec<IpAddr>> {
-    if host.eq_ignore_ascii_case("localhost") {
+    if crate::urls::loopback_name(host) {
         return Ok(vec![
             IpAddr::V4(Ipv4Addr::LOCALHOST),
             IpAddr::V6(Ipv6Addr::LOCALHOST),
@@ -352,7 +373,9 @@ fn parse_host(host: &str) -> Result<Vec<IpAddr>> {
         .unwrap_or(host);
     let ip = unbracketed.parse().map_err(|_| Error::InvalidSetting {
         setting: Setting::Host,
-        reason: format!("{host:?} is not an IP address or `localhost` (try 127.0.0.1 or ::1)"),
+        reason: format!(
+            "{host:?} is not an IP address, `localhost` or a name under it (try 127.0.0.1 or ::1)"
+        ),
     })?;
     Ok(vec![ip])
 }
@@ -471,7 +494,9 @@ fn normalize_path(path: &str) -> Result<String> {
     if bad_escape {
         return Err(invalid("has a `%` that is not followed by two hex digits"));
     }
-    if path == HEALTH_PATH || path == "/" {
+    // `/` may be the callback route (google-auth-oauthlib, MSAL and rclone
+    // register root paths); `/health` stays where it is.
+    if path == HEALTH_PATH {
         return Err(invalid(
             "is reserved; choose another route such as /callback",
         ));
@@ -504,12 +529,12 @@ mod tests {
     #[test]
     fn paths_are_normalised_and_checked() {
         assert_eq!(normalize_path("callback").unwrap(), "/callback");
+        assert_eq!(normalize_path("/").unwrap(), "/");
+        assert_eq!(normalize_path("").unwrap(), "/");
         assert_eq!(normalize_path("/a/b").unwrap(), "/a/b");
         assert_eq!(normalize_path("/a%2Fb/c.d/..e").unwrap(), "/a%2Fb/c.d/..e");
         for bad in [
             "/health",
-            "/",
-            "",
             "/a b",
             "/a?x",
             "/a#b",

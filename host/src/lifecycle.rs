@@ -181,6 +181,13 @@ impl Flow {
         if bound.iter().any(|addr| !addr.ip().is_loopback()) {
             tracing::warn!("listening on {local_addr}: other machines can reach the callback");
         }
+        if let Some(registered) = config
+            .redirect_uri
+            .as_ref()
+            .filter(|uri| crate::urls::loopback_host(uri))
+        {
+            warn_where_the_browser_goes(registered, &bound, config.host_chosen);
+        }
         tracing::debug!("listening on {}", flow.redirect_uri);
         if let Some(file) = &config.ready_file {
             let line = format!("{}\n", flow.redirect_uri);
@@ -284,6 +291,34 @@ fn read_page(path: &Path) -> Option<wit::Page> {
                 script_sources: page.sources.scripts.into_iter().collect(),
             }
         })
+}
+
+/// One line each when a loopback redirect URI sends the browser where this
+/// server does not listen: another port (right only behind a forwarding
+/// that changes it), or a name that a browser may reach over the other
+/// address family than the one chosen.
+fn warn_where_the_browser_goes(registered: &url::Url, bound: &[SocketAddr], host_chosen: bool) {
+    let port = bound[0].port();
+    if let Some(sent) = registered
+        .port_or_known_default()
+        .filter(|&sent| sent != port)
+    {
+        tracing::warn!(
+            "the redirect URI sends the browser to port {sent}, and this server listens on \
+             {port}: only a forwarding that changes the port brings it here"
+        );
+    }
+    let one_family = bound.iter().all(|a| a.is_ipv4()) || bound.iter().all(|a| a.is_ipv6());
+    if let Some(url::Host::Domain(name)) = registered.host()
+        && host_chosen
+        && one_family
+    {
+        tracing::warn!(
+            "the redirect URI names {name}, which a browser may reach over IPv4 or IPv6, and \
+             this server listens on {} only: a host of `localhost` (or none) listens on both",
+            bound[0].ip()
+        );
+    }
 }
 
 /// Listen on the first of `ports` that can be bound (in use or refused: the

@@ -6,14 +6,23 @@ pub(crate) fn has_userinfo(url: &url::Url) -> bool {
     !url.username().is_empty() || url.password().is_some()
 }
 
-/// Whether `url` names this machine: a loopback address or `localhost`.
+/// Whether `url` names this machine: a loopback address or a loopback name
+/// ([`loopback_name`]).
 pub(crate) fn loopback_host(url: &url::Url) -> bool {
     match url.host() {
         Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
         Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
-        Some(url::Host::Domain(name)) => name.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Domain(name)) => loopback_name(name),
         None => false,
     }
+}
+
+/// Whether `name` is `localhost` or a name under it (`cli.localhost`), which
+/// are loopback by RFC 6761 §6.3 and which browsers resolve to the loopback
+/// addresses themselves; case-insensitive.
+pub(crate) fn loopback_name(name: &str) -> bool {
+    let name = name.strip_suffix('.').unwrap_or(name).to_ascii_lowercase();
+    name == "localhost" || (name.ends_with(".localhost") && name.len() > ".localhost".len())
 }
 
 /// Whether the user's browser may be sent to `text` (to sign in, or after

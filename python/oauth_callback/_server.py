@@ -38,8 +38,8 @@ class CallbackServer:
 
     def __init__(
         self,
-        host: str = _native.DEFAULT_HOST,
-        port: Union[int, Sequence[int]] = _native.DEFAULT_PORT,
+        host: Optional[str] = None,
+        port: Union[int, Sequence[int], None] = None,
         path: str = _native.DEFAULT_PATH,
         *,
         timeout: float = _native.DEFAULT_TIMEOUT,
@@ -71,8 +71,10 @@ class CallbackServer:
             raise ConfigError(f"logger must be a logging.Logger (or an adapter), not {logger!r}")
         self._logger = logger or logging.getLogger("oauth_callback")
         self._options: Dict[str, Any] = {
-            "host": _text("host", host),
-            "ports": _ports(port),
+            # None: the library's default (127.0.0.1 and 8080), or what a
+            # loopback redirect_uri says (its port; both loopbacks for a name).
+            "host": None if host is None else _text("host", host),
+            "ports": None if port is None else _ports(port),
             "path": _text("path", path),
             "timeout": self.timeout,
             # Switches take any truth value, as the original's `if` did.
@@ -180,8 +182,8 @@ def _file(name: str, value: Any) -> Optional[str]:
 
 
 def run_callback_server(
-    host: str = _native.DEFAULT_HOST,
-    port: Union[int, Sequence[int]] = _native.DEFAULT_PORT,
+    host: Optional[str] = None,
+    port: Union[int, Sequence[int], None] = None,
     path: str = _native.DEFAULT_PATH,
     *,
     timeout: float = _native.DEFAULT_TIMEOUT,

@@ -15,8 +15,8 @@ use crate::errors::{config_error, to_python};
 #[derive(FromPyObject)]
 #[pyo3(from_item_all)]
 pub struct Options {
-    host: String,
-    ports: Vec<u16>,
+    host: Option<String>,
+    ports: Option<Vec<u16>>,
     path: String,
     /// Seconds.
     timeout: f64,
@@ -68,11 +68,15 @@ impl Options {
                 SignInPageError::Url(reason) => config_error(format!("open_url: {reason}")),
             })?;
         let mut builder = Config::builder()
-            .host(self.host)
-            .ports(self.ports)
             .path(self.path)
             .timeout(seconds(self.timeout)?)
             .one_scheme(self.one_scheme);
+        if let Some(host) = self.host {
+            builder = builder.host(host);
+        }
+        if let Some(ports) = self.ports {
+            builder = builder.ports(ports);
+        }
         if let Some(tls) = tls {
             builder = builder.tls(tls);
         }

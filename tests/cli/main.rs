@@ -22,6 +22,8 @@ mod output;
 mod paste;
 /// Floods, stalled connections and slow handlers never keep the callback out.
 mod pressure;
+/// Redirect URIs people register, and what browsers send around the navigation.
+mod registered;
 /// Routes that never complete the flow: health, strays, wrong methods.
 mod routes;
 /// Both schemes on one port, and `--one-scheme`.

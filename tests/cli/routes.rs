@@ -28,7 +28,7 @@ fn health_stray_paths_and_wrong_methods_leave_the_flow_pending() {
     }
     let put = http.put(format!("{}?code=1", server.uri)).send().unwrap();
     assert_eq!(put.status(), 405);
-    assert_eq!(put.headers()["allow"], "GET, POST");
+    assert_eq!(put.headers()["allow"], "GET, HEAD, POST");
     assert!(server.is_running());
 
     http.get(format!("{}?code=after", server.uri))

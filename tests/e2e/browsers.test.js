@@ -1,7 +1,8 @@
 // What real Chromium does with the callback's URL: a state in the query and
 // tokens in the fragment, a fragment that contradicts the query, a redirect
 // target that must not inherit the callback's fragment, and idle
-// connections (a browser's, or anyone's) that must not hold the exit.
+// connections (a browser's, or anyone's) that must not hold the exit, and a
+// prerender of the callback (speculation rules) that must not complete it.
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { connect as tcpConnect } from 'node:net';
@@ -223,4 +224,48 @@ test('idle connections do not hold the exit: --timeout 2 with no callback', asyn
   assert.ok(ms >= 2000, `exit ${ms} ms after the start, before the timeout`);
   assert.ok(ms < 3000, `exit ${ms} ms after the start`);
   await idle.closed;
+});
+
+/** A page on another origin of this machine whose speculation rules ask the
+ * browser to `kind` (prerender, prefetch) `url`, with a link to it. */
+async function speculatingPage(t, kind, url) {
+  const server = createServer((request, response) => {
+    response.writeHead(200, { 'content-type': 'text/html' });
+    response.end(`<script type="speculationrules">{"${kind}":[{"source":"list","urls":["${url}"]}]}</script>`
+      + `<a id="go" href="${url}">sign in</a>`);
+  }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => server.on('listening', resolve));
+  t.after(() => server.close());
+  return `http://127.0.0.1:${server.address().port}/`;
+}
+
+test('a callback prerendered through speculation rules completes once, by the real navigation, with its page shown', async (t) => {
+  // First, that this Chromium does speculate here: a stand-in target sees
+  // the prerender's request before the link is followed.
+  const seen = [];
+  const probe = createServer((request, response) => {
+    seen.push(request.headers['sec-purpose'] ?? 'navigation');
+    response.writeHead(200, { 'content-type': 'text/html' });
+    response.end('<p>probe</p>');
+  }).listen(0, '127.0.0.1');
+  await new Promise((resolve) => probe.on('listening', resolve));
+  t.after(() => probe.close());
+  const { browser, page } = await launchBrowser();
+  t.after(() => browser.close());
+  await page.goto(await speculatingPage(t, 'prerender', `http://127.0.0.1:${probe.address().port}/cb`));
+  for (let waited = 0; !seen.length && waited < 5000; waited += 100) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+  assert.deepEqual(seen, ['prefetch;prerender'], 'Chromium prerendered the link');
+
+  const callback = await startCallback(['--no-https']);
+  t.after(() => callback.kill());
+  await page.goto(await speculatingPage(t, 'prerender', `${callback.redirectUri}?code=pre`));
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // the prerender is refused meanwhile
+  assert.equal(await stillRunningAfter(callback, 0), 'running', 'the prerender did not complete the flow');
+  await page.click('#go');
+  await page.waitForSelector(`text=${SUCCESS}`);
+  const { code, json } = await callback.finished();
+  assert.equal(code, 0);
+  assert.deepEqual(json.params, { code: 'pre' });
 });

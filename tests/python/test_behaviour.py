@@ -465,9 +465,34 @@ def test_both_entry_points_take_the_same_settings_with_the_librarys_defaults() -
     run = list(inspect.signature(run_callback_server).parameters.values())
     assert server == run
     defaults = {p.name: p.default for p in run}
+    # host and port: None is the library's default (127.0.0.1, 8080), or
+    # what a loopback redirect_uri says.
     assert (defaults["host"], defaults["port"], defaults["path"], defaults["timeout"]) == (
-        "127.0.0.1",
-        8080,
+        None,
+        None,
         "/callback",
         180.0,
     )
+    from oauth_callback import _native
+
+    assert (_native.DEFAULT_HOST, _native.DEFAULT_PORT) == ("127.0.0.1", 8080)
+
+
+def test_the_root_path_is_a_callback_route_as_installed_app_flows_register_it() -> None:
+    # google-auth-oauthlib's InstalledAppFlow registers http://localhost:PORT/.
+    with CallbackServer(port=0, path="/", force_https=False, timeout=60) as server:
+        assert server.redirect_uri.endswith("/") and server.redirect_uri.count("/") == 3
+        assert get(server.redirect_uri + "health")[0] == 200
+        assert get(server.redirect_uri + "?code=root")[0] == 200
+        result = server.wait(10)
+    assert result is not None and result["path"] == "/" and result["params"] == {"code": "root"}
+
+
+def test_a_loopback_redirect_uris_port_is_listened_on_when_no_port_is_given() -> None:
+    port = free_port()
+    with CallbackServer(redirect_uri=f"http://localhost:{port}/", force_https=False, timeout=60) as server:
+        assert server.port == port
+        assert get(f"http://[::1]:{port}/health")[0] == 200
+        assert get(f"http://127.0.0.1:{port}/?code=p")[0] == 200
+        result = server.wait(10)
+    assert result is not None and result["params"] == {"code": "p"}

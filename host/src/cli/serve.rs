@@ -21,16 +21,23 @@ use super::{Failure, ISSUER_VARIABLE, STATE_VARIABLE, exit};
 /// Receiving one callback (the default task).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
-    /// Address to listen on: 127.0.0.1, ::1, or localhost (both of them).
-    #[arg(long, default_value = crate::DEFAULT_HOST)]
-    host: String,
+    /// Address to listen on: 127.0.0.1, ::1, or localhost (both of them;
+    /// also a name under it, such as cli.localhost) [default: 127.0.0.1, or
+    /// both loopbacks for a --redirect-uri naming localhost]
+    #[arg(long)]
+    host: Option<String>,
 
     /// Port to listen on; must match the registered redirect URI. A
     /// comma-separated list (e.g. 8000,18000,0) is tried in order: the first
     /// that is free wins. 0 picks any free port (the ready line and
-    /// --ready-file tell which).
-    #[arg(long = "port", value_name = "PORT[,PORT...]", value_delimiter = ',', overrides_with = "ports",
-          default_values_t = [crate::DEFAULT_PORT])]
+    /// --ready-file tell which) [default: 8080, or a loopback --redirect-uri's
+    /// port]
+    #[arg(
+        long = "port",
+        value_name = "PORT[,PORT...]",
+        value_delimiter = ',',
+        overrides_with = "ports"
+    )]
     ports: Vec<u16>,
 
     /// Callback route; `callback` is read as `/callback`.
@@ -284,12 +291,16 @@ impl ServeArgs {
 
     fn config(&self) -> Result<Config, crate::Error> {
         let mut builder = Config::builder()
-            .host(&self.host)
-            .ports(self.ports.iter().copied())
             .path(&self.path)
             .allow_remote(self.allow_remote)
             .behind_tls_proxy(self.behind_tls_proxy)
             .one_scheme(self.one_scheme);
+        if let Some(host) = &self.host {
+            builder = builder.host(host);
+        }
+        if !self.ports.is_empty() {
+            builder = builder.ports(self.ports.iter().copied());
+        }
         if let Some(tls) = self.tls() {
             builder = builder.tls(tls);
         }
