@@ -30,11 +30,17 @@ fn start(args: &[&str]) -> (Child, String, std::sync::mpsc::Receiver<String>) {
     });
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let line = receive
-            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
-            .expect("no ready line");
-        if let Some(uri) = line.strip_prefix("listening on ") {
-            return (child, uri.to_string(), receive);
+        match receive.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
+            Ok(line) => {
+                if let Some(uri) = line.strip_prefix("listening on ") {
+                    return (child, uri.to_string(), receive);
+                }
+            }
+            Err(_) => {
+                let _ = child.kill();
+                let _ = child.wait();
+                panic!("no ready line");
+            }
         }
     }
 }
