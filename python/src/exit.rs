@@ -4,7 +4,8 @@
 //! by CPython (before 3.13, with a forced unwind through its Rust frames: a
 //! crash) or refused (3.13 on, a panic). So the package registers
 //! [`at_exit`] with `atexit`, which runs before finalization begins: it stops
-//! every server still running (delivering their last log records), then
+//! everything registered with [`stop_at_exit`] (the servers still running,
+//! delivering their last log records), then
 //! marks the interpreter as exiting and waits for the extension's helper
 //! threads (log couriers, asyncio wakers) to end. From then on no thread of
 //! ours attaches again: a helper drops what it still had for Python, and a
@@ -13,7 +14,7 @@
 //! parks its own daemon threads.
 
 use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Condvar, Mutex, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
 use std::thread::{JoinHandle, ThreadId};
 use std::time::{Duration, Instant};
 
@@ -33,6 +34,24 @@ static EXIT_THREAD: OnceLock<ThreadId> = OnceLock::new();
 /// Helper threads alive, and the exit's wait for them to end.
 static HELPERS: Mutex<usize> = Mutex::new(0);
 static HELPER_ENDED: Condvar = Condvar::new();
+
+/// What must be stopped before the interpreter finalizes (a running
+/// server): registered with [`stop_at_exit`], held weakly.
+pub trait StopAtExit: Send + Sync {
+    /// Stop, delivering what is still due to Python. Called without the GIL.
+    fn stop_at_exit(&self);
+}
+
+/// Everything registered with [`stop_at_exit`] and not dropped yet.
+static LIVE: Mutex<Vec<Weak<dyn StopAtExit>>> = Mutex::new(Vec::new());
+
+/// Stop `item` at the interpreter's exit if it is still alive then.
+pub fn stop_at_exit<T: StopAtExit + 'static>(item: &Arc<T>) {
+    let item: Arc<dyn StopAtExit> = item.clone();
+    let mut live = lock(&LIVE);
+    live.retain(|item| item.strong_count() > 0);
+    live.push(Arc::downgrade(&item));
+}
 
 /// Whether the interpreter is exiting, so that a helper thread must not
 /// attach to it.
@@ -94,7 +113,10 @@ impl Drop for Counted {
 pub fn at_exit(py: Python<'_>) {
     let _ = EXIT_THREAD.set(std::thread::current().id());
     py.detach(|| {
-        crate::server::stop_all();
+        let live: Vec<Arc<dyn StopAtExit>> = lock(&LIVE).iter().filter_map(Weak::upgrade).collect();
+        for item in live {
+            item.stop_at_exit();
+        }
         EXITING.store(true, Ordering::Release);
         let deadline = Instant::now() + HELPERS_WAIT;
         let mut helpers = lock(&HELPERS);

@@ -2,7 +2,7 @@
 //! runtime of its own, until the first completed callback, its timeout, or
 //! `shutdown()`.
 
-use std::sync::{Arc, Condvar, Mutex, Weak};
+use std::sync::{Arc, Condvar, Mutex};
 use std::time::{Duration, Instant};
 
 use oauth_callback::{AsyncCallbackServer, AsyncRunningServer, CallbackResult, PasteBack, Pasted};
@@ -34,10 +34,8 @@ pub struct Server {
     core: Arc<Core>,
 }
 
-/// The servers of this process not dropped yet, for the interpreter's exit.
-static LIVE: Mutex<Vec<Weak<Core>>> = Mutex::new(Vec::new());
-
-/// What a server's stop acts on, shared with [`LIVE`].
+/// What a server's stop acts on, shared with the interpreter's exit
+/// ([`crate::exit::stop_at_exit`]).
 struct Core {
     /// The process that started it (a forked child has none of its threads).
     pid: u32,
@@ -127,10 +125,7 @@ impl Server {
         };
         runtime.spawn(serve(flow, stopped, outcome));
         *lock(&core.running) = Some(Running { runtime, stop });
-        let mut live = lock(&LIVE);
-        live.retain(|core| core.strong_count() > 0);
-        live.push(Arc::downgrade(&core));
-        drop(live);
+        crate::exit::stop_at_exit(&core);
         if let Some(page) = page {
             let uri = &server.redirect_uri;
             detach(py, || {
@@ -241,13 +236,12 @@ impl Server {
     }
 }
 
-/// Stop every server of this process still running, delivering their last
-/// log records (the interpreter's exit). Call without the GIL.
-pub fn stop_all() {
-    let live: Vec<Arc<Core>> = lock(&LIVE).iter().filter_map(Weak::upgrade).collect();
-    for core in live {
-        if core.pid == std::process::id() {
-            core.stop(QUICK_STOP, true);
+/// At the interpreter's exit: stopped quickly, its last log records delivered.
+impl crate::exit::StopAtExit for Core {
+    fn stop_at_exit(&self) {
+        // A forked child's copy: its threads are the parent's.
+        if self.pid == std::process::id() {
+            self.stop(QUICK_STOP, true);
         }
     }
 }
