@@ -67,7 +67,11 @@ export const handler = {
       return { response: page(200, 'Nothing to complete', 'This page expects the sign-in response.') };
     }
     if (settings.expectedState != null && params.state !== settings.expectedState) {
-      return { response: page(400, 'Sign-in not verified', 'Start the sign-in again.') };
+      // Said on the host's log: names only, never the value received.
+      return {
+        response: page(400, 'Sign-in not verified', 'Start the sign-in again.'),
+        refused: 'a state other than the expected one',
+      };
     }
     const failed = 'error' in params;
     return {

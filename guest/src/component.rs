@@ -43,6 +43,7 @@ impl wit::Guest for Handler {
                 method: c.method,
                 path: c.path,
             }),
+            refused: reply.refused,
         }
     }
 }

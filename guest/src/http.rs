@@ -174,6 +174,9 @@ pub struct Reply {
     pub response: Response,
     /// Present when this request completes the flow.
     pub completed: Option<Completion>,
+    /// Present when this request was a callback refused: why, naming what
+    /// was wrong, never a value of the request but the provider's `error`.
+    pub refused: Option<String>,
 }
 
 impl From<Response> for Reply {
@@ -181,6 +184,17 @@ impl From<Response> for Reply {
         Reply {
             response,
             completed: None,
+            refused: None,
+        }
+    }
+}
+
+impl Reply {
+    /// `response`, for a callback refused because of `why`.
+    pub fn refused(response: Response, why: impl Into<String>) -> Self {
+        Reply {
+            refused: Some(why.into()),
+            ..response.into()
         }
     }
 }

@@ -82,6 +82,22 @@ pub enum Malformed {
     Empty,
 }
 
+impl core::fmt::Display for Malformed {
+    fn fmt(&self, f: &mut core::fmt::Formatter<'_>) -> core::fmt::Result {
+        f.write_str(match self {
+            Malformed::NotUtf8 => "a parameter that is not UTF-8",
+            Malformed::Repeated => "a repeated parameter",
+            Malformed::BadJson => "a JSON body that does not parse",
+            Malformed::NotAnObject => "a JSON body that is not an object",
+            Malformed::NotAString => "a code, token, error, state or iss that is not a string",
+            Malformed::Contradicted => {
+                "a fragment that gives a parameter of the query another value"
+            }
+            Malformed::Empty => "an empty code, error or token",
+        })
+    }
+}
+
 /// What a request says, once its parameters are merged.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Captured {

@@ -1,5 +1,6 @@
 //! Routing: which answer each request gets, and whether it completes the flow.
 
+use alloc::format;
 use alloc::string::{String, ToString};
 
 use crate::http::{
@@ -52,23 +53,31 @@ fn route(settings: &Settings, request: &Request) -> Reply {
 }
 
 /// The callback route: merge the parameters, check them, then answer with a
-/// page or JSON.
+/// page or JSON. A refused callback says why ([`Reply::refused`]).
 fn callback(settings: &Settings, request: &Request) -> Reply {
     let json = accepts_json(request) || params::query_wants_json(request.query.as_deref());
     if !security::fetch_allowed(request) {
-        return refusal(403, json, "forbidden", None).into();
+        let why =
+            "a request from another site (its Sec-Fetch headers say it is not the navigation)";
+        return Reply::refused(refusal(403, json, "forbidden", None), why);
     }
-    let Ok(Captured {
+    let Captured {
         params,
         from_fragment,
-    }) = params::capture(request)
-    else {
-        return refusal(400, json, "bad_request", None).into();
+    } = match params::capture(request) {
+        Ok(captured) => captured,
+        Err(malformed) => {
+            return Reply::refused(
+                refusal(400, json, "bad_request", None),
+                malformed.to_string(),
+            );
+        }
     };
     // The bridge posts from our own page; anything else posting fragments is
     // a cross-site forgery attempt.
     if from_fragment && !same_origin(request) {
-        return refusal(403, json, "forbidden", None).into();
+        let why = "fragment parameters posted from another origin";
+        return Reply::refused(refusal(403, json, "forbidden", None), why);
     }
     let outcome = Outcome::of(&params);
     if outcome == Outcome::Pending {
@@ -79,8 +88,9 @@ fn callback(settings: &Settings, request: &Request) -> Reply {
         }
         .into();
     }
-    if !verified(settings, &params) {
-        return refusal(400, json, "unverified", Some(Page::Rejected)).into();
+    if let Err(why) = verified(settings, &params) {
+        let response = refusal(400, json, "unverified", Some(Page::Rejected));
+        return Reply::refused(response, with_provider_error(why, &params));
     }
     let params = serde_json::Value::Object(params);
     let response = if json {
@@ -101,12 +111,12 @@ fn callback(settings: &Settings, request: &Request) -> Reply {
         })
     };
     Reply {
-        response,
         completed: Some(Completion {
             params: params.to_string(),
             method: request.method.clone(),
             path: request.path.clone(),
         }),
+        ..response.into()
     }
 }
 
@@ -128,15 +138,36 @@ fn bridge(settings: &Settings) -> Response {
 }
 
 /// Whether the completing parameters carry the expected `state` and `iss`.
-fn verified(settings: &Settings, params: &Params) -> bool {
-    let matches = |key: &str, expected: &Option<String>| match expected {
-        None => true,
-        Some(expected) => params
-            .get(key)
-            .and_then(serde_json::Value::as_str)
-            .is_some_and(|given| security::secrets_match(given, expected)),
+fn verified(settings: &Settings, params: &Params) -> Result<(), &'static str> {
+    let check = |key: &str, expected: &Option<String>, missing, wrong| match expected {
+        None => Ok(()),
+        Some(expected) => match params.get(key).and_then(serde_json::Value::as_str) {
+            None => Err(missing),
+            Some(given) if security::secrets_match(given, expected) => Ok(()),
+            Some(_) => Err(wrong),
+        },
     };
-    matches("state", &settings.expected_state) && matches("iss", &settings.expected_issuer)
+    check(
+        "state",
+        &settings.expected_state,
+        "no state",
+        "a state other than the expected one",
+    )?;
+    check(
+        "iss",
+        &settings.expected_issuer,
+        "no iss",
+        "an iss other than the expected issuer",
+    )
+}
+
+/// `why`, and the provider's `error` code when the callback reported one
+/// (what the user needs to fix the request), as sent.
+fn with_provider_error(why: &str, params: &Params) -> String {
+    match params.get("error").and_then(serde_json::Value::as_str) {
+        Some(error) => format!("{why} (the provider reported error={error})"),
+        None => why.to_string(),
+    }
 }
 
 /// Whether the request comes from a page of this server: no `Origin` (not a
@@ -398,6 +429,27 @@ mod tests {
         assert_eq!(reply.response.status, 405);
         assert_eq!(reply.response.header("allow"), Some("GET, HEAD, POST"));
         assert!(reply.completed.is_none());
+    }
+
+    #[test]
+    fn a_refused_callback_says_why_with_names_and_the_providers_error_only() {
+        let settings = Settings {
+            expected_issuer: Some("https://id.example".into()),
+            ..with_state("s3cret")
+        };
+        let refused = |query: &str| handle(&settings, &get("/callback", query)).refused;
+        assert_eq!(
+            refused("error=invalid_scope&state=s3cret").as_deref(),
+            Some("no iss (the provider reported error=invalid_scope)")
+        );
+        let wrong = refused("code=c&state=guess&iss=https://id.example").unwrap();
+        assert_eq!(wrong, "a state other than the expected one");
+        assert!(!wrong.contains("guess"));
+        assert_eq!(
+            refused("code=&state=s3cret").as_deref(),
+            Some("an empty code, error or token")
+        );
+        assert_eq!(refused("code=c&state=s3cret&iss=https://id.example"), None);
     }
 
     #[test]

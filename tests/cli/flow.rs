@@ -568,3 +568,34 @@ fn success_and_error_redirects_send_the_browser_on_without_the_callback() {
         );
     }
 }
+
+#[test]
+fn a_refused_callback_is_said_on_stderr_and_the_wait_goes_on() {
+    // A provider that leaves `iss` out of its error response (RFC 9207 §2
+    // asks for it there too), with --expect-issuer.
+    let mut server = Server::start(&[
+        "--no-https",
+        "--expect-issuer",
+        "https://id.example",
+        "--expect-state",
+        "s3cret",
+    ]);
+    let answer = server.callback("error=invalid_scope&state=s3cret");
+    assert_eq!(answer.status(), 400);
+    let said = server.next_stderr_line();
+    assert_eq!(
+        said,
+        "warning: refused a callback: no iss (the provider reported error=invalid_scope); still waiting"
+    );
+    let guessed = server.callback("code=c&state=guess&iss=https://id.example");
+    assert_eq!(guessed.status(), 400);
+    let said = server.next_stderr_line();
+    assert_eq!(
+        said,
+        "warning: refused a callback: a state other than the expected one; still waiting"
+    );
+    assert!(server.is_running(), "the wait goes on");
+    let done = server.callback("code=c&state=s3cret&iss=https://id.example");
+    assert_eq!(done.status(), 200);
+    assert_eq!(server.finish().result()["params"]["code"], "c");
+}

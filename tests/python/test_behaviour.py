@@ -496,3 +496,18 @@ def test_a_loopback_redirect_uris_port_is_listened_on_when_no_port_is_given() ->
         assert get(f"http://127.0.0.1:{port}/?code=p")[0] == 200
         result = server.wait(10)
     assert result is not None and result["params"] == {"code": "p"}
+
+
+def test_a_refused_callback_reaches_the_logger_with_names_only() -> None:
+    logger, kept = private_logger("my.app.refused")
+    with CallbackServer(port=0, force_https=False, timeout=60, logger=logger,
+                        expect_state="s3cret", expect_issuer="https://id.example") as server:
+        assert get(server.redirect_uri + "?error=invalid_scope&state=s3cret")[0] == 400
+        assert get(server.redirect_uri + "?code=c&state=guess&iss=https://id.example")[0] == 400
+        assert server.wait(0.2) is None
+    said = [m for m in kept.messages() if m.startswith("refused a callback")]
+    assert said == [
+        "refused a callback: no iss (the provider reported error=invalid_scope); still waiting",
+        "refused a callback: a state other than the expected one; still waiting",
+    ], kept.messages()
+    assert all(r.levelno == logging.WARNING for r in kept.records if r.getMessage() in said)

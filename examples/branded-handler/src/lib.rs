@@ -53,6 +53,7 @@ mod component {
                     method: request.method,
                     path: request.path,
                 }),
+                refused: None,
             }
         }
     }

@@ -25,6 +25,8 @@ use crate::authority::Authority;
 use crate::result::CallbackResult;
 use crate::runtime::{Fault, Runtime, wit};
 
+/// The longest refusal reason of a handler said on the log, in characters.
+const MAX_REFUSAL: usize = 200;
 /// A [`Handler`]'s reply, on its way.
 pub(crate) type Replying<'a> = Pin<Box<dyn Future<Output = Result<wit::Reply, Fault>> + Send + 'a>>;
 
@@ -187,6 +189,15 @@ impl App {
             Err(Fault::Busy) => return (unavailable(), false),
             Err(e) => return (handler_fault(&e.to_string()), false),
         };
+        if let Some(why) = &reply.refused {
+            // A handler's words, whatever they hold: one line, escaped, bounded.
+            let why: String = why
+                .chars()
+                .take(MAX_REFUSAL)
+                .flat_map(char::escape_debug)
+                .collect();
+            tracing::warn!("refused a callback: {why}; still waiting");
+        }
         let response = match build_response(reply.response) {
             Ok(response) => response,
             Err(why) => return (handler_fault(why), false),
@@ -313,6 +324,7 @@ pub(super) mod tests {
             Box::pin(std::future::ready(Ok(wit::Reply {
                 response,
                 completed,
+                refused: reply.refused,
             })))
         }
     }

@@ -92,6 +92,7 @@ fn reply(status: u16, header: &str, completed: Option<(String, String, String)>)
             method,
             path,
         }),
+        refused: None,
     }
 }
 

@@ -19,6 +19,7 @@ impl Guest for UsesStd {
                 body,
             },
             completed: None,
+            refused: None,
         }
     }
 }
