@@ -27,6 +27,27 @@ use crate::runtime::{Fault, Runtime, wit};
 
 /// The longest refusal reason of a handler said on the log, in characters.
 const MAX_REFUSAL: usize = 200;
+
+/// What became of one request the handler answered.
+pub(super) struct Answer {
+    /// What to send back.
+    pub(super) response: Response,
+    /// Whether it completed the flow (its result taken).
+    pub(super) completed: bool,
+    /// Why the handler refused it as a callback, escaped: said on the log
+    /// for a browser's request (a pasted address is explained on its own).
+    pub(super) refused: Option<String>,
+}
+
+impl From<Response> for Answer {
+    fn from(response: Response) -> Self {
+        Answer {
+            response,
+            completed: false,
+            refused: None,
+        }
+    }
+}
 /// A [`Handler`]'s reply, on its way.
 pub(crate) type Replying<'a> = Pin<Box<dyn Future<Output = Result<wit::Reply, Fault>> + Send + 'a>>;
 
@@ -153,7 +174,11 @@ impl App {
                 .collect(),
             body: body.into(),
         };
-        self.answer(request, navigation).await.0
+        let answer = self.answer(request, navigation).await;
+        if let Some(why) = answer.refused {
+            tracing::warn!("refused a callback: {why}; still waiting");
+        }
+        answer.response
     }
 
     /// The refusal of a request not addressed to this server: one `Host`
@@ -182,34 +207,32 @@ impl App {
     /// The handler's answer to `request`, and whether it completed the flow
     /// (its result taken). A `navigation` (a page load) that completes it is
     /// sent on to the configured redirect instead.
-    pub(super) async fn answer(&self, request: wit::Request, navigation: bool) -> (Response, bool) {
+    pub(super) async fn answer(&self, request: wit::Request, navigation: bool) -> Answer {
         let handler = self.handler.wait().await;
         let reply = match handler.reply(&self.settings, &request).await {
             Ok(reply) => reply,
-            Err(Fault::Busy) => return (unavailable(), false),
-            Err(e) => return (handler_fault(&e.to_string()), false),
+            Err(Fault::Busy) => return unavailable().into(),
+            Err(e) => return handler_fault(&e.to_string()).into(),
         };
-        if let Some(why) = &reply.refused {
-            // A handler's words, whatever they hold: one line, escaped, bounded.
-            let why: String = why
-                .chars()
+        // A handler's words, whatever they hold: one line, escaped, bounded.
+        let refused = reply.refused.map(|why| {
+            why.chars()
                 .take(MAX_REFUSAL)
                 .flat_map(char::escape_debug)
-                .collect();
-            tracing::warn!("refused a callback: {why}; still waiting");
-        }
+                .collect()
+        });
         let response = match build_response(reply.response) {
             Ok(response) => response,
-            Err(why) => return (handler_fault(why), false),
+            Err(why) => return handler_fault(why).into(),
         };
         let Some(completion) = reply.completed else {
-            return (response, false);
+            return Answer {
+                refused,
+                ..response.into()
+            };
         };
         let Some(result) = completed_result(completion) else {
-            return (
-                handler_fault("completion params are not a JSON object"),
-                false,
-            );
+            return handler_fault("completion params are not a JSON object").into();
         };
         let (method, path) = (result.method().to_string(), result.path().to_string());
         let target = match result.error() {
@@ -218,15 +241,19 @@ impl App {
         };
         match self.slot.fill(result) {
             Filled::Taken => tracing::info!(%method, %path, "callback received"),
-            Filled::AlreadyComplete => return (gone(), false),
-            Filled::Stopping => return (unavailable(), false),
+            Filled::AlreadyComplete => return gone().into(),
+            Filled::Stopping => return unavailable().into(),
         }
         // A page (not JSON) goes on to the target: a page load by a 303, the
         // bridge page's fetch by a `Refresh` its script follows.
-        match target.as_ref().filter(|_| is_html(&response)) {
-            Some(target) if navigation => (see_other(target), true),
-            Some(target) => (with_refresh(response, target), true),
-            None => (response, true),
+        let response = match target.as_ref().filter(|_| is_html(&response)) {
+            Some(target) if navigation => see_other(target),
+            Some(target) => with_refresh(response, target),
+            None => response,
+        };
+        Answer {
+            completed: true,
+            ..response.into()
         }
     }
 

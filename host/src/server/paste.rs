@@ -224,7 +224,8 @@ async fn complete(app: &App, pasted: &str, redirect_uri: &url::Url) -> Pasted {
 
 /// Answer `request` and say what became of it.
 async fn outcome(app: &App, request: wit::Request) -> Pasted {
-    let (response, completed) = app.answer(request, false).await;
+    let answer = app.answer(request, false).await;
+    let (response, completed) = (answer.response, answer.completed);
     let status = response.status();
     // The slot, not the status, says whether the flow is over: a busy
     // or a custom handler may answer 503 or 410 too.
