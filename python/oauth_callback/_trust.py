@@ -4,8 +4,9 @@ warning on the callback page. Each call returns what it did as a
 line's `oauth-callback trust` does)."""
 
 import datetime
+import os
 from dataclasses import dataclass
-from typing import Any, Dict, List, Literal, Optional, cast
+from typing import Any, Dict, List, Literal, Optional, Union, cast
 
 from . import _native
 from ._errors import ConfigError
@@ -103,11 +104,12 @@ def untrust(*, system: bool = False) -> TrustReport:
     return _checked(_report(_native.untrust(system=system)))
 
 
-def export_root(file: str) -> TrustReport:
+def export_root(file: Union[str, bytes, "os.PathLike[str]", "os.PathLike[bytes]"]) -> TrustReport:
     """Make the local CA once and write its public root (never a key) to
-    `file`, for a browser on another machine or a store added by hand.
-    Raises `TrustError` or `OSError`."""
-    return _report(_native.export_root(file))
+    `file` (a path as `open()` takes it: new, or a regular file), for a
+    browser on another machine or a store added by hand. Raises
+    `TrustError` or `OSError`."""
+    return _report(_native.export_root(os.fsdecode(os.fspath(file))))
 
 
 def trust_status() -> TrustReport:

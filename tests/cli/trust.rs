@@ -377,3 +377,39 @@ echo "== anchor: $(cat "$WORK/anchors/oauth-callback-local-ca.crt")"
         "{said}{errors}"
     );
 }
+
+/// `--export` writes a new file renamed into place: a link at the name is
+/// refused (exit 2, one line) before any CA is made, never written through.
+#[test]
+fn export_never_writes_through_a_link() {
+    let home = tempfile::tempdir().unwrap();
+    let target = home.path().join("elsewhere");
+    std::fs::write(&target, "kept").unwrap();
+    let link = home.path().join("root.pem");
+    std::os::unix::fs::symlink(&target, &link).unwrap();
+    let out = in_home(home.path())
+        .args(["trust", "--export"])
+        .arg(&link)
+        .output()
+        .unwrap();
+    let said = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(said.contains("a link, not a regular file"), "{said}");
+    assert_eq!(std::fs::read_to_string(&target).unwrap(), "kept");
+    assert!(!home.path().join(".local/share/oauth-callback/ca").exists());
+    let file = home.path().join("new.pem");
+    assert!(
+        in_home(home.path())
+            .args(["trust", "--export"])
+            .arg(&file)
+            .output()
+            .unwrap()
+            .status
+            .success()
+    );
+    assert!(
+        std::fs::read_to_string(&file)
+            .unwrap()
+            .starts_with("-----BEGIN CERTIFICATE-----")
+    );
+}

@@ -9,7 +9,7 @@ import textwrap
 from pathlib import Path
 
 SCRIPT = textwrap.dedent('''
-    import os, ssl, urllib.error, urllib.request
+    import os, pathlib, ssl, urllib.error, urllib.request
     from oauth_callback import CallbackServer, ConfigError, TrustError, export_root, trust, trust_status, untrust
     made = trust()
     print("made", made.ca, [(s.state, s.system) for s in made.stores])
@@ -18,7 +18,7 @@ SCRIPT = textwrap.dedent('''
     print("status", status.ca, status.expires is not None, [str(s) for s in status.stores if s.system])
     print("text", str(status).splitlines()[0].startswith("local CA: " + status.dir))
     root = os.path.join(os.environ["HOME"], "exported-root.pem")
-    print("exported", export_root(root).ca, open(root).read().startswith("-----BEGIN CERTIFICATE-----"))
+    print("exported", export_root(pathlib.Path(root)).ca, open(root).read().startswith("-----BEGIN CERTIFICATE-----"))
     checking = ssl.create_default_context(cafile=root)
     with CallbackServer(port=0, timeout=30) as server:
         with urllib.request.urlopen(server.redirect_uri + "?code=trusted", context=checking) as answer:

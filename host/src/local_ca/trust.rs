@@ -62,7 +62,10 @@ pub fn trust_status() -> Result<TrustReport, TrustError> {
 }
 
 /// Make the local CA once and write its public root (never a key) to
-/// `file`, for a browser on another machine or a store added by hand.
+/// `file`, for a browser on another machine or a store added by hand: a
+/// new file renamed into place ([`crate::files::replace`]), so `file` must
+/// be new or a regular file (a link or a device is refused, never written
+/// through).
 ///
 /// # Errors
 ///
@@ -293,11 +296,19 @@ impl<'a> Trust<'a> {
 
     fn export(&self, file: &Path) -> Result<TrustReport, TrustError> {
         let _lock = self.lock()?;
-        let (ca, state, unusable) = self.ca()?;
-        std::fs::write(file, ca.root_pem()).map_err(|source| TrustError::Write {
+        // Checked before a CA is made for it.
+        let refused = |source| TrustError::Write {
             path: file.into(),
             source,
-        })?;
+        };
+        if let Some(what) = crate::files::unreplaceable(file).map_err(refused)? {
+            return Err(refused(std::io::Error::new(
+                std::io::ErrorKind::InvalidInput,
+                format!("{what}, not a regular file: name a new file"),
+            )));
+        }
+        let (ca, state, unusable) = self.ca()?;
+        crate::files::replace(file, ca.root_pem().as_bytes()).map_err(refused)?;
         let mut report = self.report(Some(&ca), state);
         report.unusable = unusable;
         report.exported = Some(file.into());
