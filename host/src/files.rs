@@ -66,12 +66,7 @@ pub fn read_pem(path: &Path) -> crate::error::Result<Vec<u8>> {
 /// exist ([`unreplaceable`]).
 pub fn replace(file: &Path, contents: &[u8]) -> io::Result<()> {
     use std::io::Write;
-    if let Some(what) = unreplaceable(file)? {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            format!("{what}, not a regular file"),
-        ));
-    }
+    check_replaceable(file)?;
     let dir = match file.parent() {
         Some(dir) if !dir.as_os_str().is_empty() => dir,
         _ => Path::new("."),
@@ -84,6 +79,18 @@ pub fn replace(file: &Path, contents: &[u8]) -> io::Result<()> {
     partial.write_all(contents)?;
     partial.persist(file).map_err(|e| e.error)?;
     Ok(())
+}
+
+/// [`unreplaceable`] as an error (`InvalidInput`, saying what is there),
+/// for a caller that refuses before doing anything else.
+pub fn check_replaceable(file: &Path) -> io::Result<()> {
+    match unreplaceable(file)? {
+        Some(what) => Err(io::Error::new(
+            io::ErrorKind::InvalidInput,
+            format!("{what}, not a regular file: name a new file"),
+        )),
+        None => Ok(()),
+    }
 }
 
 /// What is at `file` when [`replace`] must not put a new file there:

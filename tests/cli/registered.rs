@@ -3,54 +3,7 @@
 //! port), and the requests browsers send around the real navigation
 //! (prefetch and prerender, HEAD).
 
-use std::io::{BufRead, BufReader};
-use std::process::{Child, Stdio};
-use std::time::{Duration, Instant};
-
 use crate::support::{Server, binary, client, free_port, raw_exchange, status_of};
-
-/// `oauth-callback` started with `args` (no `--port` added), and its ready
-/// line's URI once it listens.
-fn start(args: &[&str]) -> (Child, String, std::sync::mpsc::Receiver<String>) {
-    let mut child = binary()
-        .args(args)
-        .env("RUST_LOG", "info")
-        .env_remove("BROWSER")
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let (lines, receive) = std::sync::mpsc::channel();
-    let stderr = child.stderr.take().unwrap();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            let _ = lines.send(line);
-        }
-    });
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        match receive.recv_timeout(deadline.saturating_duration_since(Instant::now())) {
-            Ok(line) => {
-                if let Some(uri) = line.strip_prefix("listening on ") {
-                    return (child, uri.to_string(), receive);
-                }
-            }
-            Err(_) => {
-                let _ = child.kill();
-                let _ = child.wait();
-                panic!("no ready line");
-            }
-        }
-    }
-}
-
-/// The result line, once the process has exited.
-fn result_of(child: Child) -> serde_json::Value {
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0));
-    serde_json::from_slice(&out.stdout).unwrap()
-}
 
 /// `GET path` on `addr` with `Host: host`, over plain HTTP: the status.
 fn get_with_host(addr: &str, host: &str, path: &str) -> u16 {
@@ -64,8 +17,8 @@ fn the_root_path_is_the_callback_route_and_the_redirect_uris_port_is_listened_on
     // google-auth-oauthlib's `http://localhost:8080/`, MSAL's `http://localhost:PORT`.
     let port = free_port();
     let registered = format!("http://localhost:{port}/");
-    let (child, uri, _) = start(&["--no-https", "--redirect-uri", &registered]);
-    assert_eq!(uri, registered);
+    let server = Server::start_as_given(&["--no-https", "--redirect-uri", &registered]);
+    assert_eq!(server.uri, registered);
     let http = client();
     let health = http
         .get(format!("http://127.0.0.1:{port}/health"))
@@ -82,7 +35,9 @@ fn the_root_path_is_the_callback_route_and_the_redirect_uris_port_is_listened_on
         .send()
         .unwrap();
     assert_eq!(done.status(), 200);
-    let result = result_of(child);
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(0));
+    let result = finished.result();
     assert_eq!(result["params"]["code"], "root");
     assert_eq!(result["path"], "/");
 }
@@ -91,7 +46,7 @@ fn the_root_path_is_the_callback_route_and_the_redirect_uris_port_is_listened_on
 fn a_localhost_redirect_uri_is_reached_over_both_families_without_host() {
     let port = free_port();
     let registered = format!("http://localhost:{port}/cb");
-    let (child, _, _) = start(&["--no-https", "--redirect-uri", &registered]);
+    let server = Server::start_as_given(&["--no-https", "--redirect-uri", &registered]);
     for origin in [
         format!("http://127.0.0.1:{port}"),
         format!("http://[::1]:{port}"),
@@ -104,15 +59,17 @@ fn a_localhost_redirect_uri_is_reached_over_both_families_without_host() {
         .send()
         .unwrap();
     assert_eq!(done.status(), 200);
-    assert_eq!(result_of(child)["params"]["code"], "six");
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(0));
+    assert_eq!(finished.result()["params"]["code"], "six");
 }
 
 #[test]
 fn names_under_localhost_are_loopback_for_the_redirect_uri_the_host_check_and_host() {
     let port = free_port();
     let registered = format!("http://cli.localhost:{port}/cb");
-    let (child, uri, _) = start(&["--no-https", "--redirect-uri", &registered]);
-    assert_eq!(uri, registered);
+    let server = Server::start_as_given(&["--no-https", "--redirect-uri", &registered]);
+    assert_eq!(server.uri, registered);
     let addr = format!("127.0.0.1:{port}");
     assert_eq!(
         get_with_host(&addr, &format!("cli.localhost:{port}"), "/health"),
@@ -130,7 +87,9 @@ fn names_under_localhost_are_loopback_for_the_redirect_uri_the_host_check_and_ho
         get_with_host(&addr, &format!("cli.localhost:{port}"), "/cb?code=name"),
         200
     );
-    assert_eq!(result_of(child)["params"]["code"], "name");
+    let finished = server.finish();
+    assert_eq!(finished.status.code(), Some(0));
+    assert_eq!(finished.result()["params"]["code"], "name");
     // As --host: listened on like localhost, said in the redirect URI.
     let server = Server::start(&["--no-https", "--host", "App.Localhost"]);
     assert!(

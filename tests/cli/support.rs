@@ -86,23 +86,33 @@ impl Server {
 
     /// [`Server::start_with_env`], in the working directory `cwd`.
     pub fn start_in(cwd: Option<&std::path::Path>, args: &[&str], env: &[(&str, &str)]) -> Server {
-        let mut server = Server::spawn(cwd, args, env);
+        Server::spawn(cwd, &[&["--port", "0"], args].concat(), env).when_ready()
+    }
+
+    /// Start the binary with exactly `args` (no `--port 0`: the port is
+    /// theirs, or a loopback `--redirect-uri`'s) and wait for its ready line.
+    pub fn start_as_given(args: &[&str]) -> Server {
+        Server::spawn(None, args, &[]).when_ready()
+    }
+
+    /// Wait for the ready line, keeping what came before it.
+    fn when_ready(mut self) -> Server {
         let deadline = Instant::now() + WAIT_LIMIT;
         loop {
-            let line = server
+            let line = self
                 .stderr
                 .recv_timeout(deadline.saturating_duration_since(Instant::now()))
                 .expect("oauth-callback did not print its ready line");
             match line.strip_prefix(READY_PREFIX) {
-                Some(uri) => return server.ready_at(uri),
-                None => server.early_stderr.push(line),
+                Some(uri) => return self.ready_at(uri),
+                None => self.early_stderr.push(line),
             }
         }
     }
 
     /// Start with `args` (which make it quiet) and learn the URI from `ready_file`.
     pub fn start_quiet(args: &[&str], ready_file: &std::path::Path) -> Server {
-        let server = Server::spawn(None, args, &[]);
+        let server = Server::spawn(None, &[&["--port", "0"], args].concat(), &[]);
         let deadline = Instant::now() + WAIT_LIMIT;
         while Instant::now() < deadline {
             if let Ok(uri) = std::fs::read_to_string(ready_file) {
@@ -119,7 +129,6 @@ impl Server {
             command.current_dir(cwd);
         }
         let mut child = command
-            .args(["--port", "0"])
             .args(args)
             .env("RUST_LOG", "info")
             // Never the desktop's browser; a test sets its own.

@@ -212,7 +212,7 @@ impl<'a> Trust<'a> {
             .ok()
             .flatten()
             .or_else(|| LocalCa::root_only(&self.dir));
-        let there = ca.is_some() || self.dir.exists();
+        let there = self.dir.exists();
         let mut report = self.report(None, CaState::Absent);
         for store in self.stores(false, true, false) {
             if store.is_system() && !system {
@@ -296,17 +296,12 @@ impl<'a> Trust<'a> {
 
     fn export(&self, file: &Path) -> Result<TrustReport, TrustError> {
         let _lock = self.lock()?;
-        // Checked before a CA is made for it.
         let refused = |source| TrustError::Write {
             path: file.into(),
             source,
         };
-        if let Some(what) = crate::files::unreplaceable(file).map_err(refused)? {
-            return Err(refused(std::io::Error::new(
-                std::io::ErrorKind::InvalidInput,
-                format!("{what}, not a regular file: name a new file"),
-            )));
-        }
+        // Checked before a CA is made for it.
+        crate::files::check_replaceable(file).map_err(refused)?;
         let (ca, state, unusable) = self.ca()?;
         crate::files::replace(file, ca.root_pem().as_bytes()).map_err(refused)?;
         let mut report = self.report(Some(&ca), state);
