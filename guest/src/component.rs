@@ -23,6 +23,8 @@ impl wit::Guest for Handler {
             error_page: settings.error_page.map(from_wit_page),
             expected_state: settings.expected_state,
             expected_issuer: settings.expected_issuer,
+            issuer_required: settings.issuer_required,
+            form_post_only: settings.form_post_only,
         };
         let request = http::Request {
             method: request.method,

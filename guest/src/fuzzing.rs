@@ -37,6 +37,8 @@ pub fn case_from_bytes(data: &[u8]) -> (Settings, Request) {
     let settings = Settings {
         expected_state: (control & 0x20 != 0).then(|| "expected".into()),
         expected_issuer: (control & 0x40 != 0).then(|| "https://idp.example".into()),
+        issuer_required: control & 0x80 != 0,
+        form_post_only: control & 0x08 != 0,
         ..Settings::default()
     };
     let request = Request {

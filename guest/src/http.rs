@@ -78,8 +78,12 @@ pub struct Settings {
     pub error_page: Option<CustomPage>,
     /// The `state` a completing callback must carry, if checked.
     pub expected_state: Option<String>,
-    /// The `iss` a completing callback must carry, if checked.
+    /// The `iss` a completing callback is compared with, if checked (RFC 9207).
     pub expected_issuer: Option<String>,
+    /// Whether a completing callback must carry `iss` ([`Self::expected_issuer`]).
+    pub issuer_required: bool,
+    /// Whether a `code` must come in a form post's body (RFC 9700 §4.3.1).
+    pub form_post_only: bool,
 }
 
 impl Default for Settings {
@@ -90,6 +94,8 @@ impl Default for Settings {
             error_page: None,
             expected_state: None,
             expected_issuer: None,
+            issuer_required: false,
+            form_post_only: false,
         }
     }
 }

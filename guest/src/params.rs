@@ -106,6 +106,10 @@ pub struct Captured {
     pub params: Params,
     /// Whether the body carried the bridge's `fragment_params`.
     pub from_fragment: bool,
+    /// Whether `code` came in a form post's body
+    /// (`application/x-www-form-urlencoded`), where `response_mode=form_post`
+    /// puts it.
+    pub code_in_form: bool,
 }
 
 /// How the merged parameters end the flow, if they do.
@@ -136,6 +140,7 @@ impl Outcome {
 pub fn capture(request: &Request) -> Result<Captured, Malformed> {
     let mut params = Params::new();
     let mut from_fragment = false;
+    let mut code_in_form = false;
     if let Some(query) = &request.query {
         for (key, value) in decode_urlencoded(query.as_bytes())? {
             if key != FORMAT_KEY || value != "json" {
@@ -145,6 +150,7 @@ pub fn capture(request: &Request) -> Result<Captured, Malformed> {
     }
     if request.has_content_type("application/x-www-form-urlencoded") {
         for (key, value) in decode_urlencoded(&request.body)? {
+            code_in_form |= key == "code";
             params.insert(key, Value::String(value));
         }
     } else if request.has_content_type("application/json") {
@@ -181,6 +187,7 @@ pub fn capture(request: &Request) -> Result<Captured, Malformed> {
     Ok(Captured {
         params,
         from_fragment,
+        code_in_form,
     })
 }
 

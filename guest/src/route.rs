@@ -64,6 +64,7 @@ fn callback(settings: &Settings, request: &Request) -> Reply {
     let Captured {
         params,
         from_fragment,
+        code_in_form,
     } = match params::capture(request) {
         Ok(captured) => captured,
         Err(malformed) => {
@@ -88,7 +89,7 @@ fn callback(settings: &Settings, request: &Request) -> Reply {
         }
         .into();
     }
-    if let Err(why) = verified(settings, &params) {
+    if let Err(why) = verified(settings, &params, code_in_form) {
         let response = refusal(400, json, "unverified", Some(Page::Rejected));
         return Reply::refused(response, with_provider_error(why, &params));
     }
@@ -137,12 +138,14 @@ fn bridge(settings: &Settings) -> Response {
     with_policy(Response::new(200, HTML, Page::Bridge.render()), &sources)
 }
 
-/// Whether the completing parameters carry the expected `state` and `iss`.
-fn verified(settings: &Settings, params: &Params) -> Result<(), &'static str> {
-    let check = |key: &str, expected: &Option<String>, missing, wrong| match expected {
+/// Whether the completing parameters carry the expected `state` and `iss`,
+/// and a `code` where the settings expect it.
+fn verified(settings: &Settings, params: &Params, code_in_form: bool) -> Result<(), &'static str> {
+    let check = |key: &str, expected: &Option<String>, required, missing, wrong| match expected {
         None => Ok(()),
         Some(expected) => match params.get(key).and_then(serde_json::Value::as_str) {
-            None => Err(missing),
+            None if required => Err(missing),
+            None => Ok(()),
             Some(given) if security::secrets_match(given, expected) => Ok(()),
             Some(_) => Err(wrong),
         },
@@ -150,15 +153,21 @@ fn verified(settings: &Settings, params: &Params) -> Result<(), &'static str> {
     check(
         "state",
         &settings.expected_state,
+        true,
         "no state",
         "a state other than the expected one",
     )?;
     check(
         "iss",
         &settings.expected_issuer,
+        settings.issuer_required,
         "no iss",
         "an iss other than the expected issuer",
-    )
+    )?;
+    if settings.form_post_only && params.contains_key("code") && !code_in_form {
+        return Err("a code outside a form post (response_mode=form_post was asked for)");
+    }
+    Ok(())
 }
 
 /// `why`, and the provider's `error` code when the callback reported one
@@ -487,8 +496,68 @@ mod tests {
         Settings {
             expected_state: Some(state.into()),
             expected_issuer: Some("https://issuer.example".into()),
+            issuer_required: true,
             ..Settings::default()
         }
+    }
+
+    #[test]
+    fn an_issuer_not_required_is_compared_when_present() {
+        let settings = Settings {
+            issuer_required: false,
+            ..with_state("good")
+        };
+        let completes = |query: &str| {
+            handle(&settings, &get("/callback", query))
+                .completed
+                .is_some()
+        };
+        assert!(completes("code=1&state=good"));
+        assert!(completes(
+            "code=1&state=good&iss=https%3A%2F%2Fissuer.example"
+        ));
+        assert!(!completes(
+            "code=1&state=good&iss=https%3A%2F%2Fevil.example"
+        ));
+        assert!(!completes("code=1&iss=https%3A%2F%2Fissuer.example"));
+    }
+
+    #[test]
+    fn form_post_only_refuses_a_code_anywhere_but_a_form_body() {
+        let settings = Settings {
+            form_post_only: true,
+            ..Settings::default()
+        };
+        let post = |query: &str, content_type: &str, body: &str| Request {
+            method: "POST".into(),
+            headers: vec![Header::new("content-type", content_type)],
+            body: body.as_bytes().to_vec(),
+            ..get("/callback", query)
+        };
+        let form = handle(
+            &settings,
+            &post("", "application/x-www-form-urlencoded", "code=1&state=s"),
+        );
+        assert!(form.completed.is_some());
+        let query = handle(&settings, &get("/callback", "code=1&state=s"));
+        assert_eq!(query.response.status, 400);
+        assert_eq!(
+            query.refused.as_deref(),
+            Some("a code outside a form post (response_mode=form_post was asked for)")
+        );
+        for (query, content_type, body) in [
+            ("code=1", "application/x-www-form-urlencoded", "state=s"),
+            ("", "application/json", r#"{"code":"1","state":"s"}"#),
+        ] {
+            let reply = handle(&settings, &post(query, content_type, body));
+            assert!(reply.completed.is_none(), "{query} {body}");
+        }
+        // An error carries no code: it may come in the query.
+        assert!(
+            handle(&settings, &get("/callback", "error=access_denied"))
+                .completed
+                .is_some()
+        );
     }
 
     #[test]

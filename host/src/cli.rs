@@ -11,6 +11,7 @@ mod jobs;
 mod key_by_key;
 mod paste;
 mod serve;
+mod sign_in;
 mod signals;
 mod stdout;
 mod terminal;
@@ -111,6 +112,11 @@ enum Command {
     /// trust its root in your browsers for websites only: no certificate
     /// warning for the callback.
     Trust(trust::TrustArgs),
+    /// Sign in at an OAuth 2.0 / OpenID provider: discovery, PKCE, the
+    /// browser, the code exchange and a verified ID token; the tokens are
+    /// printed as one line of JSON.
+    #[command(after_help = exit::help())]
+    SignIn(Box<sign_in::SignInArgs>),
     /// Write the embedded default handler component (.wasm) to FILE, or to
     /// stdout: the same component runs under `wasmtime serve`.
     ExportHandler {
@@ -130,10 +136,12 @@ impl Cli {
     /// Do what the command line asks and turn the outcome into an exit code.
     fn run(self) -> Result<u8, Failure> {
         serve::forget_expected_values();
+        let client_secret = sign_in::take_secret_variable();
         init_logging(self.quiet, self.verbose);
         let mut stdout = std::io::stdout().lock();
         match self.command {
             None => return self.serve.run(self.quiet),
+            Some(Command::SignIn(args)) => return args.run(self.quiet, client_secret),
             Some(Command::Cert(args)) => args.run()?,
             Some(Command::Trust(args)) => args.run()?,
             Some(Command::ExportHandler { file: Some(path) }) => {

@@ -81,6 +81,10 @@ pub struct Config {
     pub(crate) error_redirect: Option<url::Url>,
     pub(crate) expected_state: Option<String>,
     pub(crate) expected_issuer: Option<String>,
+    /// Whether a completing callback without `iss` is refused too.
+    pub(crate) issuer_required: bool,
+    /// Whether a `code` must come in a form post's body.
+    pub(crate) form_post_only: bool,
 }
 
 impl Config {
@@ -146,6 +150,8 @@ impl Default for ConfigBuilder {
                 error_redirect: None,
                 expected_state: None,
                 expected_issuer: None,
+                issuer_required: false,
+                form_post_only: false,
             },
         }
     }
@@ -295,9 +301,31 @@ impl ConfigBuilder {
         self
     }
 
-    /// Refuse completing callbacks whose `iss` differs (RFC 9207).
+    /// Refuse completing callbacks whose `iss` differs from `issuer`, or
+    /// that carry none (RFC 9207: for a provider that advertises
+    /// `authorization_response_iss_parameter_supported`).
     pub fn expect_issuer(mut self, issuer: impl Into<String>) -> Self {
         self.config.expected_issuer = Some(issuer.into());
+        self.config.issuer_required = true;
+        self
+    }
+
+    /// Refuse completing callbacks that carry an `iss` other than `issuer`;
+    /// one without `iss` completes (RFC 9207 section 2.4: for a provider
+    /// that does not advertise it). [`Self::expect_issuer`] also requires it.
+    pub fn compare_issuer(mut self, issuer: impl Into<String>) -> Self {
+        self.config.expected_issuer = Some(issuer.into());
+        self.config.issuer_required = false;
+        self
+    }
+
+    /// Refuse completing callbacks whose `code` does not come in a form
+    /// post's body (`application/x-www-form-urlencoded`): for a request that
+    /// asked for `response_mode=form_post`, a code in the query or the
+    /// fragment was put there by someone else (RFC 9700 section 4.3.1). Off
+    /// by default.
+    pub fn form_post_only(mut self, only: bool) -> Self {
+        self.config.form_post_only = only;
         self
     }
 

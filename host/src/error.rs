@@ -115,6 +115,18 @@ pub fn error_line(error: &dyn std::error::Error) -> String {
         .join(": ")
 }
 
+/// Words from outside (a handler's, a provider's) made fit for one log or
+/// error line: at most `max` characters, control characters and quotes
+/// escaped as Rust writes them (`\n`, `\u{1b}`), so that nothing they hold
+/// can forge a line or drive the terminal.
+pub(crate) fn escaped_line(words: &str, max: usize) -> String {
+    words
+        .chars()
+        .take(max)
+        .flat_map(char::escape_debug)
+        .collect()
+}
+
 fn list_attempts(attempts: &[Error]) -> String {
     let attempt = |e: &Error| match e {
         Error::PortInUse(addr) => format!("{} (in use)", addr.port()),

@@ -52,6 +52,23 @@
 //! print!("{report}"); // e.g. "Chrome/Chromium (/home/alice/.pki/nssdb): trusted"
 //! # Ok::<(), oauth_callback::TrustError>(())
 //! ```
+//!
+//! The whole sign-in (feature `sign-in`, on by default): [`SignIn`] finds
+//! the provider (RFC 8414, OpenID Connect Discovery, RFC 9728), makes the
+//! PKCE pair, `state` and `nonce`, opens the browser once the receiver
+//! listens, checks the authorization response (`state`, RFC 9207's `iss`),
+//! exchanges the code and verifies the ID token, and returns the
+//! [`Tokens`], or a [`SignInError`] saying which kind of failure it was.
+//!
+//! ```no_run
+//! # fn main() -> Result<(), Box<dyn std::error::Error>> {
+//! use oauth_callback::{Config, SignIn};
+//! let tokens = SignIn::issuer("https://id.example", "my-cli")
+//!     .run_blocking(Config::builder().build()?)?;
+//! println!("{}", tokens.to_json_line());
+//! # Ok(())
+//! # }
+//! ```
 
 #![deny(missing_docs)]
 
@@ -76,6 +93,8 @@ pub mod runtime;
 #[cfg(not(feature = "bench"))]
 mod runtime;
 mod server;
+#[cfg(feature = "sign-in")]
+mod sign_in;
 mod tls;
 mod urls;
 
@@ -97,4 +116,9 @@ pub use crate::nonblocking::{AsyncCallbackServer, AsyncRunningServer};
 pub use crate::result::CallbackResult;
 pub use crate::runtime::EMBEDDED_HANDLER;
 pub use crate::server::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
+#[cfg(feature = "sign-in")]
+pub use crate::sign_in::{
+    CLOCK_LEEWAY, CheckFailed, Provider, ProviderError, SignIn, SignInError, Stage, Tokens,
+    Unreachable,
+};
 pub use crate::tls::LoopbackCertificate;

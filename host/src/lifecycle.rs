@@ -120,6 +120,8 @@ impl Flow {
             error_page: config.error_html.as_deref().and_then(read_page),
             expected_state: config.expected_state.clone(),
             expected_issuer: config.expected_issuer.clone(),
+            issuer_required: config.issuer_required,
+            form_post_only: config.form_post_only,
         };
         let local_addr = bound[0];
         let scheme = if tls.is_some() { "https" } else { "http" };

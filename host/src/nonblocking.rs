@@ -112,6 +112,12 @@ impl AsyncRunningServer {
     /// the port. Returns a result that completed after the last wait (the
     /// browser was told it succeeded), so that it is not lost.
     pub async fn shutdown(mut self) -> Option<CallbackResult> {
+        self.stop().await
+    }
+
+    /// [`Self::shutdown`] through a borrow: the server stops, and what it
+    /// holds is handed over.
+    pub(crate) async fn stop(&mut self) -> Option<CallbackResult> {
         let late = self.flow.close();
         if let Some(task) = self.flow.stop() {
             let _ = task.await;

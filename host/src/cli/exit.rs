@@ -12,7 +12,7 @@ pub struct ExitCode {
 /// The flow completed (also for a provider `error`).
 pub const COMPLETED: ExitCode = ExitCode {
     code: 0,
-    meaning: "the callback arrived (also when the provider reports an error)",
+    meaning: "the callback arrived (also when the provider reports an error); sign-in: signed in",
 };
 /// Bad usage or configuration.
 pub const USAGE: ExitCode = ExitCode {
@@ -24,6 +24,23 @@ pub const USAGE: ExitCode = ExitCode {
 pub const UNDELIVERED: ExitCode = ExitCode {
     code: 74,
     meaning: "a sign-in completed, but its result could not be written to stdout",
+};
+/// `sign-in`: the provider refused (an `error` in the authorization
+/// response or from the token endpoint): `EX_NOPERM`.
+pub const PROVIDER_REFUSED: ExitCode = ExitCode {
+    code: 77,
+    meaning: "sign-in: the provider refused (access_denied, invalid_grant…)",
+};
+/// `sign-in`: a check failed (issuer, PKCE support, ID token): `EX_PROTOCOL`.
+pub const CHECK_FAILED: ExitCode = ExitCode {
+    code: 76,
+    meaning: "sign-in: a check failed (issuer, ID token…): possibly an attack; no token printed",
+};
+/// `sign-in`: the provider could not be reached or answered what cannot be
+/// used: `EX_UNAVAILABLE`.
+pub const UNREACHABLE: ExitCode = ExitCode {
+    code: 69,
+    meaning: "sign-in: the provider could not be reached or answered nonsense",
 };
 /// The timeout passed without a callback (as `timeout(1)` says it).
 pub const TIMEOUT: ExitCode = ExitCode {
@@ -52,10 +69,13 @@ pub const TERMINATE: ExitCode = ExitCode {
 };
 
 /// Every code, in order.
-const ALL: [ExitCode; 8] = [
+const ALL: [ExitCode; 11] = [
     COMPLETED,
     USAGE,
+    UNREACHABLE,
     UNDELIVERED,
+    CHECK_FAILED,
+    PROVIDER_REFUSED,
     TIMEOUT,
     HANG_UP,
     INTERRUPT,

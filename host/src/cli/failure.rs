@@ -3,7 +3,7 @@
 
 use std::path::PathBuf;
 
-use crate::{Error, Setting, TrustError};
+use crate::{Error, Setting, SignInError, TrustError};
 
 use super::{ISSUER_VARIABLE, STATE_VARIABLE};
 
@@ -43,6 +43,8 @@ pub enum Failure {
     /// Writing to stdout failed.
     #[error("cannot write to stdout")]
     Stdout(#[from] std::io::Error),
+    #[error(transparent)]
+    SignIn(crate::SignInError),
 }
 
 impl Failure {
@@ -51,6 +53,13 @@ impl Failure {
     pub fn exit_code(&self) -> u8 {
         match self {
             Failure::Undelivered(_) => super::exit::UNDELIVERED.code,
+            Failure::SignIn(e) => match e {
+                SignInError::Provider(_) => super::exit::PROVIDER_REFUSED.code,
+                SignInError::CheckFailed(_) => super::exit::CHECK_FAILED.code,
+                SignInError::Unreachable(_) => super::exit::UNREACHABLE.code,
+                SignInError::TimedOut(_) => super::exit::TIMEOUT.code,
+                _ => super::exit::USAGE.code,
+            },
             _ => super::exit::USAGE.code,
         }
     }

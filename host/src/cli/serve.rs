@@ -7,7 +7,10 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::{AsyncCallbackServer, CallbackResult, Config, SignInPage, SignInPageError, Tls};
+use crate::{
+    AsyncCallbackServer, AsyncRunningServer, CallbackResult, Config, ConfigBuilder, SignInPage,
+    SignInPageError, Tls,
+};
 use clap::{Args, CommandFactory, ValueEnum};
 
 use super::jobs;
@@ -21,6 +24,39 @@ use super::{Failure, ISSUER_VARIABLE, STATE_VARIABLE, exit};
 /// Receiving one callback (the default task).
 #[derive(Debug, Args)]
 pub struct ServeArgs {
+    #[command(flatten)]
+    receiver: ReceiverArgs,
+
+    /// Complete only on a callback whose `state` is exactly VALUE (RFC 8252
+    /// 8.9); others get 400 and the wait goes on. Without it, checking
+    /// `state` in the printed JSON is up to you. Prefer the environment
+    /// variable: other local users can read a program's arguments.
+    #[arg(long, value_name = "VALUE", env = STATE_VARIABLE, hide_env_values = true,
+          allow_hyphen_values = true, value_parser = not_a_flag)]
+    expect_state: Option<String>,
+
+    /// Complete only on a callback whose `iss` is exactly URL (RFC 9207,
+    /// mix-up defence); others get 400 and the wait goes on.
+    #[arg(long, value_name = "URL", env = ISSUER_VARIABLE, hide_env_values = true,
+          allow_hyphen_values = true, value_parser = not_a_flag)]
+    expect_issuer: Option<String>,
+
+    /// Once listening, open the user's browser at URL (https, or http on a
+    /// loopback address). `{redirect_uri}` in URL becomes the real redirect
+    /// URI, URL-encoded, so it works with --port 0; `{state}` becomes the
+    /// expected state, URL-encoded, so it need not be in the arguments.
+    #[arg(allow_hyphen_values = true, long, value_name = "URL", value_parser = parse_open_url)]
+    open: Option<String>,
+
+    /// Accepted for compatibility with the Python module, and ignored.
+    #[arg(long, value_enum, hide_possible_values = true)]
+    server: Option<LegacyServer>,
+}
+
+/// The receiver's flags: where it listens, its TLS, pages and waiting;
+/// the same for receiving a callback and for signing in.
+#[derive(Debug, Args)]
+pub struct ReceiverArgs {
     /// Address to listen on: 127.0.0.1, ::1, or localhost (both of them;
     /// also a name under it, such as cli.localhost) [default: 127.0.0.1, or
     /// both loopbacks for a --redirect-uri naming localhost]
@@ -93,31 +129,10 @@ pub struct ServeArgs {
     #[arg(allow_hyphen_values = true, value_parser = path_not_a_flag, long, value_name = "FILE")]
     error_html: Option<PathBuf>,
 
-    /// Complete only on a callback whose `state` is exactly VALUE (RFC 8252
-    /// 8.9); others get 400 and the wait goes on. Without it, checking
-    /// `state` in the printed JSON is up to you. Prefer the environment
-    /// variable: other local users can read a program's arguments.
-    #[arg(long, value_name = "VALUE", env = STATE_VARIABLE, hide_env_values = true,
-          allow_hyphen_values = true, value_parser = not_a_flag)]
-    expect_state: Option<String>,
-
-    /// Complete only on a callback whose `iss` is exactly URL (RFC 9207,
-    /// mix-up defence); others get 400 and the wait goes on.
-    #[arg(long, value_name = "URL", env = ISSUER_VARIABLE, hide_env_values = true,
-          allow_hyphen_values = true, value_parser = not_a_flag)]
-    expect_issuer: Option<String>,
-
     /// Once listening, write the redirect URI (and a newline) to FILE, for
     /// scripts that start the browser themselves.
     #[arg(allow_hyphen_values = true, value_parser = path_not_a_flag, long, value_name = "FILE")]
     ready_file: Option<PathBuf>,
-
-    /// Once listening, open the user's browser at URL (https, or http on a
-    /// loopback address). `{redirect_uri}` in URL becomes the real redirect
-    /// URI, URL-encoded, so it works with --port 0; `{state}` becomes the
-    /// expected state, URL-encoded, so it need not be in the arguments.
-    #[arg(allow_hyphen_values = true, long, value_name = "URL", value_parser = parse_open_url)]
-    open: Option<String>,
 
     /// Once the flow completes with credentials, send the browser to URL
     /// (303 See Other) instead of showing the success page: https, or http
@@ -129,13 +144,14 @@ pub struct ServeArgs {
     #[arg(allow_hyphen_values = true, value_parser = not_a_flag, long, value_name = "URL")]
     error_redirect: Option<String>,
 
-    /// The command that opens --open's URL, before $BROWSER and the system's
-    /// way: `{url}` in it becomes the URL (appended when absent), e.g.
-    /// `--browser-command "firefox --private-window {url}"`. On WSL without
-    /// either, the Windows browser is used (wslview, or PowerShell).
-    #[arg(allow_hyphen_values = true, long, value_name = "CMD", requires = "open",
+    /// The command that opens the browser (--open's URL, or the sign-in's),
+    /// before $BROWSER and the system's way: `{url}` in it becomes the URL
+    /// (appended when absent), e.g. `--browser-command "firefox
+    /// --private-window {url}"`. On WSL without either, the Windows browser
+    /// is used (wslview, or PowerShell).
+    #[arg(allow_hyphen_values = true, long, value_name = "CMD",
           value_parser = parse_browser_command)]
-    browser_command: Option<String>,
+    pub browser_command: Option<String>,
 
     /// Listen on a non-loopback --host (e.g. 0.0.0.0). Other machines can then
     /// reach the callback; refused without this flag.
@@ -177,10 +193,6 @@ pub struct ServeArgs {
     /// load) can be pasted there to complete the sign-in.
     #[arg(long)]
     no_paste: bool,
-
-    /// Accepted for compatibility with the Python module, and ignored.
-    #[arg(long, value_enum, hide_possible_values = true)]
-    server: Option<LegacyServer>,
 }
 
 /// The Python module's server choices; there is one server here.
@@ -197,16 +209,18 @@ impl ServeArgs {
         if self.server.is_some() {
             tracing::info!("--server is ignored: oauth-callback has one production-grade server");
         }
+        if self.receiver.browser_command.is_some() && self.open.is_none() {
+            return Err(Failure::Usage(
+                "--browser-command opens --open's URL: give --open too".into(),
+            ));
+        }
         let config = self.config()?;
         let open = self.sign_in_page()?;
-        let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
-        let code = runtime.block_on(self.serve(config, open, quiet));
-        runtime.shutdown_timeout(Duration::from_millis(100));
-        code
+        on_own_runtime(self.serve(config, open, quiet))
     }
 
-    /// Listen, say where, wait for the callback, a signal or the timeout,
-    /// and deliver the result.
+    /// Listen, say where, open the browser, wait for the callback, a signal
+    /// or the timeout, and deliver the result.
     async fn serve(
         &self,
         config: Config,
@@ -218,42 +232,21 @@ impl ServeArgs {
         // clean stop, never the default kill.
         let mut signals = Signals::catch().map_err(crate::Error::from)?;
         let mut server = AsyncCallbackServer::start(config).await?;
-        let _jobs = AbortOnDrop(tokio::spawn(jobs::follow(|job| {
-            terminal::on_job(job);
-            key_by_key::on_job(job);
-        })));
         let uri = server.redirect_uri().to_string();
-        let deadline = server.deadline();
         if !quiet {
             terminal::say(format_args!("listening on {uri}"));
         }
         if let Some(page) = &open {
-            page.open(&uri, self.browser_command.as_deref());
+            page.open(&uri, self.receiver.browser_command.as_deref());
         }
-        let ended = {
-            // Dropped in reverse: the waiting line is cleared, then the
-            // terminal's line mode and echo come back.
-            let _keys = paste::start(server.paste_back(), self.paste, self.no_paste, quiet);
-            let _waiting = (!quiet).then(|| Waiting::start(&uri, deadline));
-            tokio::select! {
-                biased;
-                result = server.wait() => result.ok_or(None),
-                stop = signals.next() => Err(Some(stop)),
-            }
-        };
-        match ended {
+        match self.receiver.wait(&mut server, &mut signals, quiet).await {
             // Printed first: the exit follows once the connections are done.
             Ok(result) => {
                 let delivered = deliver(&result);
                 server.shutdown().await;
                 delivered
             }
-            // A result the browser was told succeeded as the wait ended is
-            // handed over by the shutdown, never lost.
-            Err(stop) => match server.shutdown().await {
-                Some(late) => deliver(&late),
-                None => Ok(gave_up(stop, timeout)),
-            },
+            Err(stop) => Ok(gave_up(stop, timeout)),
         }
     }
 
@@ -273,6 +266,65 @@ impl ServeArgs {
             })
     }
 
+    fn config(&self) -> Result<Config, crate::Error> {
+        let mut builder = self.receiver.builder()?;
+        if let Some(state) = &self.expect_state {
+            builder = builder.expect_state(state);
+        }
+        if let Some(issuer) = &self.expect_issuer {
+            builder = builder.expect_issuer(issuer);
+        }
+        builder.build()
+    }
+}
+
+/// Run `job` on a runtime of its own, stopped once it ends.
+pub fn on_own_runtime(job: impl Future<Output = Result<u8, Failure>>) -> Result<u8, Failure> {
+    let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
+    let code = runtime.block_on(job);
+    runtime.shutdown_timeout(Duration::from_millis(100));
+    code
+}
+
+impl ReceiverArgs {
+    /// Wait on `server` for the callback, a signal or the timeout, with the
+    /// waiting line, the paste-back reader and the job-control handling.
+    /// The result (the server still running: print, then shut it down), or
+    /// the signal that ended the wait (none: the timeout), the server
+    /// stopped. A result the browser was told succeeded as the wait ended
+    /// is handed over by the stop, never lost.
+    pub async fn wait(
+        &self,
+        server: &mut AsyncRunningServer,
+        signals: &mut Signals,
+        quiet: bool,
+    ) -> Result<CallbackResult, Option<Stop>> {
+        let _jobs = AbortOnDrop(tokio::spawn(jobs::follow(|job| {
+            terminal::on_job(job);
+            key_by_key::on_job(job);
+        })));
+        let uri = server.redirect_uri().to_string();
+        let deadline = server.deadline();
+        let ended = {
+            // Dropped in reverse: the waiting line is cleared, then the
+            // terminal's line mode and echo come back.
+            let _keys = paste::start(server.paste_back(), self.paste, self.no_paste, quiet);
+            let _waiting = (!quiet).then(|| Waiting::start(&uri, deadline));
+            tokio::select! {
+                biased;
+                result = server.wait() => result.ok_or(None),
+                stop = signals.next() => Err(Some(stop)),
+            }
+        };
+        let ended = match ended {
+            Ok(result) => Ok(result),
+            Err(stop) => server.stop().await.ok_or(stop),
+        };
+        // A paste that completed the flow has said so before the result.
+        paste::settled();
+        ended
+    }
+
     /// The TLS mode the flags ask for; none (the library's default, an ad
     /// hoc certificate) when no flag does.
     fn tls(&self) -> Option<Tls> {
@@ -289,7 +341,8 @@ impl ServeArgs {
         }
     }
 
-    fn config(&self) -> Result<Config, crate::Error> {
+    /// The receiver's settings as the flags give them.
+    pub fn builder(&self) -> Result<ConfigBuilder, crate::Error> {
         let mut builder = Config::builder()
             .path(&self.path)
             .allow_remote(self.allow_remote)
@@ -316,12 +369,6 @@ impl ServeArgs {
         if let Some(file) = &self.handler {
             builder = builder.handler(file);
         }
-        if let Some(state) = &self.expect_state {
-            builder = builder.expect_state(state);
-        }
-        if let Some(issuer) = &self.expect_issuer {
-            builder = builder.expect_issuer(issuer);
-        }
         if let Some(file) = &self.ready_file {
             builder = builder.ready_file(file);
         }
@@ -334,21 +381,19 @@ impl ServeArgs {
         if let Some(url) = &self.error_redirect {
             builder = builder.error_redirect(url)?;
         }
-        builder.build()
+        Ok(builder)
     }
 }
 
 /// Print the result's JSON line on stdout: the sign-in's one output.
 fn deliver(result: &CallbackResult) -> Result<u8, Failure> {
-    // A paste that completed the flow has said so before the result.
-    paste::settled();
     stdout::print_line(&result.to_json_line()).map_err(Failure::Undelivered)?;
     Ok(exit::COMPLETED.code)
 }
 
 /// Say why the wait ended without a result (a signal, or the timeout) and
 /// return the exit code that tells it.
-fn gave_up(stop: Option<Stop>, timeout: Duration) -> u8 {
+pub fn gave_up(stop: Option<Stop>, timeout: Duration) -> u8 {
     match stop {
         Some(stop) => {
             terminal::say(format_args!("{stop}; no callback was received"));

@@ -6,7 +6,7 @@ use wasmtime::component::Component;
 
 /// The interface a handler must export (any 0.2.x version: a name that
 /// starts with this).
-pub const HANDLER_EXPORT: &str = "oauth:callback/handler@0.3";
+pub const HANDLER_EXPORT: &str = "oauth:callback/handler@0.4";
 
 /// The interfaces the host grants: the `wasi:http/proxy` world, without
 /// filesystem, environment, sockets or exit.

@@ -215,12 +215,9 @@ impl App {
             Err(e) => return handler_fault(&e.to_string()).into(),
         };
         // A handler's words, whatever they hold: one line, escaped, bounded.
-        let refused = reply.refused.map(|why| {
-            why.chars()
-                .take(MAX_REFUSAL)
-                .flat_map(char::escape_debug)
-                .collect()
-        });
+        let refused = reply
+            .refused
+            .map(|why| crate::error::escaped_line(&why, MAX_REFUSAL));
         let response = match build_response(reply.response) {
             Ok(response) => response,
             Err(why) => return handler_fault(why).into(),
@@ -316,6 +313,8 @@ pub(super) mod tests {
                 callback_path: settings.callback_path.clone(),
                 expected_state: settings.expected_state.clone(),
                 expected_issuer: settings.expected_issuer.clone(),
+                issuer_required: settings.issuer_required,
+                form_post_only: settings.form_post_only,
                 ..guest::Settings::default()
             };
             let request = guest::Request {
@@ -374,6 +373,8 @@ pub(super) mod tests {
             error_page: None,
             expected_state: expected_state.map(Into::into),
             expected_issuer: None,
+            issuer_required: false,
+            form_post_only: false,
         };
         let authority = Authority::new(&[HOST.parse().unwrap()], false, false);
         let (result, waiter) = oneshot::channel();

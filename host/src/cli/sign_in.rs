@@ -1,0 +1,228 @@
+//! `oauth-callback sign-in`: the whole sign-in on the receiver, with the
+//! receiver's flags, and the tokens printed as one line of JSON.
+
+use std::path::{Path, PathBuf};
+
+use clap::{ArgGroup, Args};
+
+use crate::{AsyncCallbackServer, Config, SignIn, SignInError};
+
+use super::serve::{self, ReceiverArgs};
+use super::signals::Signals;
+use super::{Failure, exit, stdout, terminal};
+
+/// The variable a client secret may come from (never an argument: other
+/// local users can read those).
+pub const SECRET_VARIABLE: &str = "OAUTH_CALLBACK_CLIENT_SECRET";
+
+/// The largest client secret file read.
+const MAX_SECRET_FILE: u64 = 64 * 1024;
+
+/// Sign in at an OAuth 2.0 / OpenID provider.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("provider").required(true).multiple(true)
+    .args(["issuer", "resource", "authorization_endpoint"])))]
+pub struct SignInArgs {
+    /// The provider's issuer: its metadata is discovered (RFC 8414, OpenID
+    /// Connect Discovery) and must name exactly this issuer.
+    #[arg(long, value_name = "URL")]
+    issuer: Option<String>,
+
+    /// The protected resource (an API, an MCP server) to sign in for: its
+    /// metadata (RFC 9728) names the authorization server, and the resource
+    /// is named in the requests (RFC 8707). With --issuer, only named.
+    #[arg(long, value_name = "URL")]
+    resource: Option<String>,
+
+    /// A provider without metadata (GitHub, many brokers): its
+    /// authorization endpoint (with --token-endpoint). No ID token is expected.
+    #[arg(long, value_name = "URL", requires = "token_endpoint",
+          conflicts_with_all = ["issuer", "resource"])]
+    authorization_endpoint: Option<String>,
+
+    /// A provider without metadata: its token endpoint.
+    #[arg(long, value_name = "URL", requires = "authorization_endpoint")]
+    token_endpoint: Option<String>,
+
+    /// The client id registered at the provider.
+    #[arg(long, value_name = "ID", required = true)]
+    client_id: String,
+
+    /// A file holding the client secret of a confidential client (else
+    /// $OAUTH_CALLBACK_CLIENT_SECRET; never an argument).
+    #[arg(long, value_name = "FILE")]
+    client_secret_file: Option<PathBuf>,
+
+    /// The scopes to ask for, space-separated (repeatable) [default: openid
+    /// for an OpenID provider, else none].
+    #[arg(long = "scope", value_name = "SCOPES")]
+    scopes: Vec<String>,
+
+    /// An extra authorization parameter (repeatable): prompt=login,
+    /// login_hint=…, acr_values=…, audience=…
+    #[arg(long = "param", value_name = "NAME=VALUE", value_parser = parse_param)]
+    params: Vec<(String, String)>,
+
+    /// Ask for response_mode=form_post: the provider posts the response,
+    /// and a code arriving in an address is refused (RFC 9700 4.3.1).
+    #[arg(long)]
+    form_post: bool,
+
+    /// Push the authorization request to the provider first (RFC 9126);
+    /// done anyway when its metadata requires it.
+    #[arg(long)]
+    par: bool,
+
+    /// Do not open a browser: print the address to open instead.
+    #[arg(long)]
+    no_browser: bool,
+
+    #[command(flatten)]
+    receiver: ReceiverArgs,
+}
+
+impl SignInArgs {
+    /// Sign in and print the tokens; `secret` is what
+    /// $OAUTH_CALLBACK_CLIENT_SECRET held.
+    pub fn run(self, quiet: bool, secret: Option<String>) -> Result<u8, Failure> {
+        let sign_in = self.sign_in(secret)?;
+        // Every setting is checked before anything is sent or listens.
+        let config = self.receiver.builder()?.build()?;
+        sign_in.check().map_err(Failure::from)?;
+        serve::on_own_runtime(self.sign_in_with(sign_in, config, quiet))
+    }
+
+    async fn sign_in_with(
+        &self,
+        sign_in: SignIn,
+        config: Config,
+        quiet: bool,
+    ) -> Result<u8, Failure> {
+        let timeout = config.timeout();
+        let mut signals = Signals::catch().map_err(crate::Error::from)?;
+        let prepared = tokio::select! {
+            prepared = sign_in.prepare() => prepared?,
+            stop = signals.next() => return Ok(serve::gave_up(Some(stop), timeout)),
+        };
+        let mut server = AsyncCallbackServer::start(prepared.receiver(config)).await?;
+        let uri = server.redirect_uri().to_string();
+        let url = prepared.authorization_url(&uri).await?;
+        if !quiet {
+            terminal::say(format_args!("listening on {uri}"));
+        }
+        prepared.show(&url);
+        let result = match self.receiver.wait(&mut server, &mut signals, quiet).await {
+            Ok(result) => result,
+            Err(stop) => return Ok(serve::gave_up(stop, timeout)),
+        };
+        let tokens = prepared.finish(result, &uri).await;
+        // The line first: the exit follows once the connections are done.
+        let printed = tokens.map_err(Failure::from).and_then(|tokens| {
+            stdout::print_line(&tokens.to_json_line()).map_err(Failure::Undelivered)
+        });
+        server.shutdown().await;
+        printed.map(|()| exit::COMPLETED.code)
+    }
+
+    /// The sign-in the flags describe.
+    fn sign_in(&self, secret: Option<String>) -> Result<SignIn, Failure> {
+        let mut sign_in = match (&self.issuer, &self.resource, &self.authorization_endpoint) {
+            (Some(issuer), resource, _) => {
+                let sign_in = SignIn::issuer(issuer, &self.client_id);
+                match resource {
+                    Some(resource) => sign_in.with_resource(resource),
+                    None => sign_in,
+                }
+            }
+            (None, Some(resource), _) => SignIn::resource(resource, &self.client_id),
+            (None, None, Some(authorization)) => SignIn::endpoints(
+                authorization,
+                self.token_endpoint.as_deref().unwrap_or_default(),
+                &self.client_id,
+            ),
+            (None, None, None) => unreachable!("clap requires one of the provider's flags"),
+        };
+        match (secret, &self.client_secret_file) {
+            (Some(_), Some(_)) => {
+                return Err(Failure::Usage(format!(
+                    "both ${SECRET_VARIABLE} and --client-secret-file give a client secret: \
+                     keep one"
+                )));
+            }
+            (Some(secret), None) => sign_in = sign_in.client_secret(secret),
+            (None, Some(file)) => sign_in = sign_in.client_secret(read_secret(file)?),
+            (None, None) => {}
+        }
+        if !self.scopes.is_empty() {
+            sign_in = sign_in.scopes(self.scopes.iter().flat_map(|s| s.split_whitespace()));
+        }
+        for (name, value) in &self.params {
+            sign_in = sign_in.param(name, value);
+        }
+        sign_in = sign_in
+            .form_post(self.form_post)
+            .par(self.par)
+            .open_browser(!self.no_browser);
+        if let Some(command) = &self.receiver.browser_command {
+            sign_in = sign_in.browser_command(command);
+        }
+        Ok(sign_in)
+    }
+}
+
+/// The client secret in `file`: its first line, without the line end.
+fn read_secret(file: &Path) -> Result<String, Failure> {
+    let usage =
+        |why: String| Failure::Usage(format!("--client-secret-file {}: {why}", file.display()));
+    let text =
+        crate::files::read_bounded(file, MAX_SECRET_FILE).map_err(|e| usage(e.to_string()))?;
+    let text = String::from_utf8(text).map_err(|_| usage("it is not UTF-8 text".into()))?;
+    let secret = text.lines().next().unwrap_or_default().to_string();
+    if secret.is_empty() {
+        return Err(usage("its first line is empty".into()));
+    }
+    Ok(secret)
+}
+
+/// Take the client secret's variable out of this process's environment
+/// (no program it starts, the browser included, inherits it), and return
+/// what it held.
+pub fn take_secret_variable() -> Option<String> {
+    let secret = std::env::var(SECRET_VARIABLE).ok();
+    // SAFETY: called from `Cli::run` before any thread is started.
+    unsafe { std::env::remove_var(SECRET_VARIABLE) };
+    secret.filter(|secret| !secret.is_empty())
+}
+
+/// `--param NAME=VALUE`.
+fn parse_param(text: &str) -> Result<(String, String), String> {
+    match text.split_once('=') {
+        Some((name, value)) if !name.is_empty() => Ok((name.into(), value.into())),
+        _ => Err(format!("{text:?} is not NAME=VALUE")),
+    }
+}
+
+impl From<SignInError> for Failure {
+    fn from(error: SignInError) -> Failure {
+        match error {
+            SignInError::Receiver(e) => Failure::Library(e),
+            SignInError::InvalidSetting(why) => Failure::Usage(why),
+            other => Failure::SignIn(other),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_param_is_name_equals_value() {
+        assert_eq!(
+            parse_param("login_hint=a=b"),
+            Ok(("login_hint".into(), "a=b".into()))
+        );
+        assert!(parse_param("prompt").is_err());
+        assert!(parse_param("=x").is_err());
+    }
+}

@@ -1,0 +1,502 @@
+//! The whole sign-in of a native app (RFC 8252), on the receiver: find the
+//! provider, make the PKCE pair, `state` and `nonce`, open the browser at
+//! the authorization request once the receiver listens, check the
+//! authorization response, exchange the code and verify the ID token.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use oauth_callback::{Config, SignIn};
+//!
+//! let tokens = SignIn::issuer("https://id.example", "my-cli")
+//!     .scopes(["openid", "email"])
+//!     .run(Config::builder().build()?)
+//!     .await?;
+//! println!("signed in as {:?}", tokens.id_token_claims().and_then(|c| c.get("sub")));
+//! # Ok(()) }
+//! ```
+
+mod authorization;
+mod client_auth;
+mod discovery;
+mod error;
+mod exchange;
+mod http;
+mod id_token;
+mod tokens;
+
+use openidconnect::ClientSecret;
+
+use crate::{AsyncCallbackServer, CallbackResult, Config};
+use authorization::{Request, Secrets};
+use client_auth::ClientAuth;
+use discovery::Server;
+use id_token::KeySet;
+
+pub use discovery::Provider;
+pub use error::{CheckFailed, ProviderError, SignInError, Stage, Unreachable};
+pub use id_token::CLOCK_LEEWAY;
+pub use tokens::Tokens;
+
+/// A sign-in to run: where the provider is, the client, what to ask for.
+/// Built with [`SignIn::issuer`], [`SignIn::resource`] or
+/// [`SignIn::endpoints`]; run with [`SignIn::run`] (or
+/// [`SignIn::run_blocking`]) on the receiver's [`Config`].
+#[derive(Debug, Clone)]
+pub struct SignIn {
+    provider: Provider,
+    resource: Option<String>,
+    client_id: String,
+    client_secret: Option<ClientSecret>,
+    scopes: Option<Vec<String>>,
+    params: Vec<(String, String)>,
+    form_post: bool,
+    par: bool,
+    open_browser: bool,
+    browser_command: Option<String>,
+}
+
+impl SignIn {
+    fn new(provider: Provider, client_id: impl Into<String>) -> SignIn {
+        SignIn {
+            provider,
+            resource: None,
+            client_id: client_id.into(),
+            client_secret: None,
+            scopes: None,
+            params: Vec::new(),
+            form_post: false,
+            par: false,
+            open_browser: true,
+            browser_command: None,
+        }
+    }
+
+    /// Sign in at `issuer`, whose metadata is discovered (RFC 8414, OpenID
+    /// Connect Discovery 1.0); its `issuer` must equal this, byte for byte.
+    pub fn issuer(issuer: impl Into<String>, client_id: impl Into<String>) -> SignIn {
+        SignIn::new(Provider::Issuer(issuer.into()), client_id)
+    }
+
+    /// Sign in for the protected resource `resource`: its metadata (RFC
+    /// 9728) names the authorization server, and `resource` is sent in the
+    /// requests (RFC 8707).
+    pub fn resource(resource: impl Into<String>, client_id: impl Into<String>) -> SignIn {
+        let resource = resource.into();
+        SignIn {
+            resource: Some(resource.clone()),
+            ..SignIn::new(Provider::Resource(resource), client_id)
+        }
+    }
+
+    /// Sign in at a plain OAuth 2.0 provider without metadata (no ID token
+    /// is expected).
+    pub fn endpoints(
+        authorization: impl Into<String>,
+        token: impl Into<String>,
+        client_id: impl Into<String>,
+    ) -> SignIn {
+        let provider = Provider::Endpoints {
+            authorization: authorization.into(),
+            token: token.into(),
+        };
+        SignIn::new(provider, client_id)
+    }
+
+    /// Name `resource` in the requests (RFC 8707) without discovering it.
+    pub fn with_resource(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
+    }
+
+    /// The client secret of a confidential client (in process only: never
+    /// an argument of a program).
+    pub fn client_secret(mut self, secret: impl Into<String>) -> Self {
+        self.client_secret = Some(ClientSecret::new(secret.into()));
+        self
+    }
+
+    /// The scopes to ask for [default: `openid` when the provider is an
+    /// OpenID provider, else none].
+    pub fn scopes<I, S>(mut self, scopes: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.scopes = Some(scopes.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// An extra authorization request parameter (`prompt`, `login_hint`,
+    /// `acr_values`…); those the sign-in sets itself are refused by `run`.
+    pub fn param(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.params.push((name.into(), value.into()));
+        self
+    }
+
+    /// Ask for `response_mode=form_post`; a code then arriving anywhere but
+    /// a form post is refused (RFC 9700 section 4.3.1).
+    pub fn form_post(mut self, form_post: bool) -> Self {
+        self.form_post = form_post;
+        self
+    }
+
+    /// Push the authorization request first (RFC 9126), even when the
+    /// provider does not require it; refused when it has no PAR endpoint.
+    pub fn par(mut self, par: bool) -> Self {
+        self.par = par;
+        self
+    }
+
+    /// Open the user's browser at the authorization request once the
+    /// receiver listens [default: true]; else its URL is logged (`warn`)
+    /// for the user to open.
+    pub fn open_browser(mut self, open: bool) -> Self {
+        self.open_browser = open;
+        self
+    }
+
+    /// The command that opens the browser (see [`crate::open_browser`]).
+    pub fn browser_command(mut self, command: impl Into<String>) -> Self {
+        self.browser_command = Some(command.into());
+        self
+    }
+
+    /// Sign in: discover, listen with `config` (on a free port when it
+    /// names none, RFC 8252 section 7.3), open the browser, wait for the
+    /// authorization response (until `config`'s timeout), exchange the code
+    /// and verify the ID token.
+    ///
+    /// # Errors
+    /// [`SignInError`]: a bad setting before anything is sent, the
+    /// receiver, the provider's refusal, a failed check, an unreachable
+    /// provider, or the timeout.
+    pub async fn run(self, config: Config) -> Result<Tokens, SignInError> {
+        let prepared = self.prepare().await?;
+        let mut server = AsyncCallbackServer::start(prepared.receiver(config)).await?;
+        let redirect_uri = server.redirect_uri().to_string();
+        let url = prepared.authorization_url(&redirect_uri).await?;
+        prepared.show(&url);
+        let timeout = server
+            .deadline()
+            .saturating_duration_since(std::time::Instant::now());
+        let result = match server.wait().await {
+            Some(result) => result,
+            None => server
+                .shutdown()
+                .await
+                .ok_or(SignInError::TimedOut(timeout))?,
+        };
+        prepared.finish(result, &redirect_uri).await
+    }
+
+    /// [`SignIn::run`], blocking the calling thread on a runtime of its
+    /// own. Not inside a tokio runtime ([`crate::Error::InsideAsyncRuntime`]).
+    pub fn run_blocking(self, config: Config) -> Result<Tokens, SignInError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Err(crate::Error::InsideAsyncRuntime.into());
+        }
+        let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
+        runtime.block_on(self.run(config))
+    }
+
+    /// Check the settings, find the provider and start fetching its key
+    /// set: everything before the receiver listens.
+    pub(crate) async fn prepare(self) -> Result<Prepared, SignInError> {
+        self.check()?;
+        let client = http::Client::new()?;
+        let server = match &self.provider {
+            Provider::Issuer(issuer) => discovery::discover(&client, issuer).await?,
+            Provider::Resource(resource) => {
+                let issuer = discovery::authorization_server_of(&client, resource).await?;
+                discovery::discover(&client, &issuer).await?
+            }
+            Provider::Endpoints {
+                authorization,
+                token,
+            } => Server {
+                issuer: None,
+                openid: false,
+                metadata: discovery::Metadata {
+                    authorization_endpoint: Some(authorization.clone()),
+                    token_endpoint: Some(token.clone()),
+                    ..Default::default()
+                },
+            },
+        };
+        Prepared::new(self, server, client)
+    }
+
+    /// The checks that need no network (also made by `run`).
+    pub(crate) fn check(&self) -> Result<(), SignInError> {
+        let invalid = |why: &str| Err(SignInError::InvalidSetting(why.into()));
+        if self.client_id.trim().is_empty() {
+            return invalid("the client id is empty");
+        }
+        if self
+            .client_secret
+            .as_ref()
+            .is_some_and(|s| s.secret().is_empty())
+        {
+            return invalid("the client secret is empty");
+        }
+        authorization::check_params(&self.params)?;
+        match &self.provider {
+            Provider::Issuer(issuer) => {
+                discovery::parse_identifier("issuer", issuer)?;
+            }
+            Provider::Resource(resource) => {
+                discovery::parse_identifier("resource", resource)?;
+            }
+            Provider::Endpoints {
+                authorization,
+                token,
+            } => {
+                crate::urls::browser_url(authorization).map_err(|why| {
+                    SignInError::InvalidSetting(format!("authorization endpoint: {why}"))
+                })?;
+                http::check_endpoint(token)
+                    .map_err(|why| SignInError::InvalidSetting(format!("token endpoint: {why}")))?;
+                if self.par {
+                    return invalid(
+                        "pushed authorization requests need the provider's metadata (its \
+                         pushed_authorization_request_endpoint): give the issuer",
+                    );
+                }
+            }
+        }
+        if let Some(resource) = &self.resource {
+            discovery::parse_identifier("resource", resource)?;
+        }
+        Ok(())
+    }
+}
+
+/// A sign-in whose provider is known, its secrets made, its key set on the
+/// way: what the receiver and the browser are set up from.
+pub(crate) struct Prepared {
+    sign_in: SignIn,
+    server: Server,
+    client: http::Client,
+    auth: ClientAuth,
+    authorization: url::Url,
+    token: url::Url,
+    par: Option<url::Url>,
+    scope: String,
+    secrets: Secrets,
+    keys: Option<KeySet>,
+}
+
+impl Prepared {
+    fn new(sign_in: SignIn, server: Server, client: http::Client) -> Result<Prepared, SignInError> {
+        let metadata = &server.metadata;
+        if let Some(methods) = &metadata.code_challenge_methods_supported
+            && !methods.iter().any(|m| m == "S256")
+        {
+            let listed = crate::error::escaped_line(&methods.join(", "), 200);
+            return Err(SignInError::CheckFailed(CheckFailed::NoS256(listed)));
+        }
+        let endpoint = |name: &str, value: &Option<String>| -> Result<url::Url, SignInError> {
+            let value = value.as_deref().unwrap_or_default();
+            http::check_endpoint(value).map_err(|why| {
+                Unreachable::Nonsense {
+                    url: server.issuer.clone().unwrap_or_default(),
+                    reason: format!("its {name}: {why}"),
+                }
+                .into()
+            })
+        };
+        let authorization = crate::urls::browser_url(
+            metadata
+                .authorization_endpoint
+                .as_deref()
+                .unwrap_or_default(),
+        )
+        .map_err(|why| Unreachable::Nonsense {
+            url: server.issuer.clone().unwrap_or_default(),
+            reason: format!("its authorization_endpoint {why}"),
+        })?;
+        let token = endpoint("token_endpoint", &metadata.token_endpoint)?;
+        let par = match &metadata.pushed_authorization_request_endpoint {
+            Some(_) if sign_in.par || metadata.require_pushed_authorization_requests => {
+                Some(endpoint(
+                    "pushed_authorization_request_endpoint",
+                    &metadata.pushed_authorization_request_endpoint,
+                )?)
+            }
+            None if sign_in.par => {
+                return Err(SignInError::InvalidSetting(
+                    "pushed authorization requests were asked for, but the provider has no \
+                     pushed_authorization_request_endpoint"
+                        .into(),
+                ));
+            }
+            _ => None,
+        };
+        let keys = match (&server.issuer, &metadata.jwks_uri) {
+            (Some(_), Some(jwks)) => Some(KeySet::prefetch(
+                &client,
+                endpoint("jwks_uri", &Some(jwks.clone()))?,
+            )),
+            _ => None,
+        };
+        let auth = ClientAuth::choose(
+            sign_in.client_secret.clone(),
+            metadata.token_endpoint_auth_methods_supported.as_deref(),
+        )?;
+        let scopes = match &sign_in.scopes {
+            Some(scopes) => scopes.clone(),
+            None if server.openid => vec!["openid".into()],
+            None => Vec::new(),
+        };
+        let scope = scopes.join(" ");
+        let secrets = Secrets::new(scopes.iter().any(|s| s == "openid"));
+        Ok(Prepared {
+            sign_in,
+            server,
+            client,
+            auth,
+            authorization,
+            token,
+            par,
+            scope,
+            secrets,
+            keys,
+        })
+    }
+
+    /// `config` set up to receive this sign-in's authorization response:
+    /// its `state` required, its `iss` compared (required when the
+    /// provider advertises it, RFC 9207), a code only in a form post when
+    /// one was asked for, and a free port when `config` chose none.
+    pub(crate) fn receiver(&self, mut config: Config) -> Config {
+        config.expected_state = Some(self.secrets.state.secret().clone());
+        config.expected_issuer = self.server.issuer.clone();
+        config.issuer_required = self
+            .server
+            .metadata
+            .authorization_response_iss_parameter_supported;
+        config.form_post_only = self.sign_in.form_post;
+        if !config.ports_chosen && config.redirect_uri.is_none() {
+            config.ports = vec![0];
+        }
+        config
+    }
+
+    /// The URL the browser opens, for the receiver at `redirect_uri`:
+    /// the authorization request, or its `request_uri` once pushed.
+    pub(crate) async fn authorization_url(
+        &self,
+        redirect_uri: &str,
+    ) -> Result<String, SignInError> {
+        let request = Request {
+            client_id: &self.sign_in.client_id,
+            redirect_uri,
+            scope: &self.scope,
+            form_post: self.sign_in.form_post,
+            resource: self.sign_in.resource.as_deref(),
+            extra: &self.sign_in.params,
+        };
+        let pairs = request.parameters(&self.secrets);
+        let url = match &self.par {
+            Some(endpoint) => {
+                authorization::push(
+                    &self.client,
+                    endpoint,
+                    &self.authorization,
+                    &self.auth,
+                    &self.sign_in.client_id,
+                    pairs,
+                )
+                .await?
+            }
+            None => authorization::url_with(&self.authorization, &pairs),
+        };
+        Ok(url.into())
+    }
+
+    /// Open the browser at `url`, or ask the user to.
+    pub(crate) fn show(&self, url: &str) {
+        if self.sign_in.open_browser {
+            crate::open_browser(url, self.sign_in.browser_command.as_deref());
+        } else {
+            tracing::warn!("open this page to sign in: {url}");
+        }
+    }
+
+    /// Turn the authorization response the receiver accepted (its `state`
+    /// and `iss` checked) into tokens: the provider's `error`, or the code
+    /// exchanged and the ID token verified.
+    pub(crate) async fn finish(
+        self,
+        result: CallbackResult,
+        redirect_uri: &str,
+    ) -> Result<Tokens, SignInError> {
+        if let Some(error) = result.error() {
+            return Err(SignInError::Provider(ProviderError::new(
+                Stage::Authorization,
+                error,
+                result.param("error_description"),
+            )));
+        }
+        let Some(code) = result.code() else {
+            return Err(Unreachable::Nonsense {
+                url: redirect_uri.into(),
+                reason: "the authorization response carries no code".into(),
+            }
+            .into());
+        };
+        let grant = exchange::Grant {
+            code,
+            verifier: self.secrets.verifier.secret(),
+            redirect_uri,
+            resource: self.sign_in.resource.as_deref(),
+        };
+        let members = exchange::exchange(
+            &self.client,
+            &self.token,
+            &self.auth,
+            &self.sign_in.client_id,
+            &grant,
+        )
+        .await?;
+        let now = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_secs());
+        let expires_at = exchange::expires_at(&members, now);
+        let id_token = members.get("id_token").and_then(serde_json::Value::as_str);
+        let claims = match (id_token, &self.server.issuer, self.keys) {
+            (None, _, _) => None,
+            // A plain OAuth provider: nothing to check it against.
+            (Some(_), None, _) => None,
+            (Some(_), Some(_), None) => {
+                return Err(SignInError::CheckFailed(CheckFailed::IdToken(
+                    "the provider's metadata has no jwks_uri to check it against".into(),
+                )));
+            }
+            (Some(id_token), Some(issuer), Some(keys)) => {
+                let access_token = members
+                    .get("access_token")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default();
+                let expected = id_token::Expected {
+                    issuer,
+                    client_id: &self.sign_in.client_id,
+                    secret: self.auth.secret(),
+                    nonce: self.secrets.nonce.as_ref(),
+                    metadata_algs: self
+                        .server
+                        .metadata
+                        .id_token_signing_alg_values_supported
+                        .as_deref(),
+                };
+                Some(keys.verify(id_token, access_token, &expected).await?)
+            }
+        };
+        Ok(Tokens::new(
+            members,
+            expires_at,
+            self.server.issuer.as_deref(),
+            claims,
+        ))
+    }
+}

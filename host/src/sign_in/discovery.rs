@@ -1,0 +1,313 @@
+//! Finding the provider: authorization server metadata (RFC 8414, OpenID
+//! Connect Discovery 1.0) from an issuer, and the authorization server of a
+//! protected resource (RFC 9728), in the order the MCP authorization
+//! specification gives ("Authorization Server Metadata Discovery").
+
+use serde::Deserialize;
+
+use super::error::{CheckFailed, SignInError, Unreachable};
+use super::http::{self, Client};
+
+/// Where the provider's endpoints come from, as the caller gave it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Provider {
+    /// An issuer whose metadata is discovered.
+    Issuer(String),
+    /// A protected resource whose first authorization server is discovered;
+    /// the resource is named in the requests (RFC 8707).
+    Resource(String),
+    /// A plain OAuth 2.0 provider without metadata: no ID token expected.
+    Endpoints {
+        /// The authorization endpoint.
+        authorization: String,
+        /// The token endpoint.
+        token: String,
+    },
+}
+
+/// What a sign-in needs to know about the authorization server.
+#[derive(Debug, Clone)]
+pub struct Server {
+    /// The issuer, exactly as its metadata names it (none without metadata).
+    pub issuer: Option<String>,
+    /// Whether the metadata came from OpenID Connect Discovery, or names
+    /// `openid` among its scopes.
+    pub openid: bool,
+    /// The metadata, or the given endpoints.
+    pub metadata: Metadata,
+}
+
+/// The members of authorization server metadata a sign-in uses (RFC 8414
+/// section 2, OpenID Connect Discovery 1.0 section 3, RFC 9126 section 5,
+/// RFC 9207 section 3).
+#[derive(Debug, Clone, Default, Deserialize)]
+pub struct Metadata {
+    /// `issuer`.
+    #[serde(default)]
+    pub issuer: String,
+    /// `authorization_endpoint`.
+    pub authorization_endpoint: Option<String>,
+    /// `token_endpoint`.
+    pub token_endpoint: Option<String>,
+    /// `jwks_uri`.
+    pub jwks_uri: Option<String>,
+    /// `pushed_authorization_request_endpoint` (RFC 9126).
+    pub pushed_authorization_request_endpoint: Option<String>,
+    /// `require_pushed_authorization_requests` (RFC 9126).
+    #[serde(default)]
+    pub require_pushed_authorization_requests: bool,
+    /// `code_challenge_methods_supported` (RFC 8414).
+    pub code_challenge_methods_supported: Option<Vec<String>>,
+    /// `token_endpoint_auth_methods_supported`.
+    pub token_endpoint_auth_methods_supported: Option<Vec<String>>,
+    /// `id_token_signing_alg_values_supported` (OpenID Connect).
+    pub id_token_signing_alg_values_supported: Option<Vec<String>>,
+    /// `authorization_response_iss_parameter_supported` (RFC 9207).
+    #[serde(default)]
+    pub authorization_response_iss_parameter_supported: bool,
+    /// `scopes_supported`.
+    pub scopes_supported: Option<Vec<String>>,
+}
+
+/// RFC 9728 section 2: the members used.
+#[derive(Debug, Deserialize)]
+struct ResourceMetadata {
+    #[serde(default)]
+    resource: String,
+    #[serde(default)]
+    authorization_servers: Vec<String>,
+}
+
+const OAUTH: &str = "/.well-known/oauth-authorization-server";
+const OPENID: &str = "/.well-known/openid-configuration";
+const RESOURCE: &str = "/.well-known/oauth-protected-resource";
+
+/// The metadata URLs of `issuer`, in the order they are tried, each with
+/// whether it is OpenID Connect Discovery: RFC 8414's (`/.well-known/…`
+/// inserted before the path), then OpenID Connect's inserted the same way
+/// and appended (section 4), as the MCP authorization specification
+/// orders them; without a path, the first two only.
+pub fn metadata_urls(issuer: &url::Url) -> Vec<(url::Url, bool)> {
+    let path = issuer.path().trim_end_matches('/');
+    let at = |path: String| {
+        let mut url = issuer.clone();
+        url.set_path(&path);
+        url.set_query(None);
+        url
+    };
+    if path.is_empty() {
+        vec![(at(OAUTH.into()), false), (at(OPENID.into()), true)]
+    } else {
+        vec![
+            (at(format!("{OAUTH}{path}")), false),
+            (at(format!("{OPENID}{path}")), true),
+            (at(format!("{path}{OPENID}")), true),
+        ]
+    }
+}
+
+/// The protected resource metadata URLs of `resource` (RFC 9728 section
+/// 3.1: inserted before the path), then at the root.
+pub fn resource_metadata_urls(resource: &url::Url) -> Vec<url::Url> {
+    let path = resource.path().trim_end_matches('/');
+    let at = |path: &str| {
+        let mut url = resource.clone();
+        url.set_path(path);
+        url.set_query(None);
+        url
+    };
+    let mut urls = vec![at(&format!("{RESOURCE}{path}"))];
+    if !path.is_empty() {
+        urls.push(at(RESOURCE));
+    }
+    urls
+}
+
+/// Parse an issuer or resource the caller gave: https (or http on this
+/// machine), no query or fragment for an issuer (RFC 8414 section 2).
+pub fn parse_identifier(what: &str, text: &str) -> Result<url::Url, SignInError> {
+    let url = http::check_endpoint(text)
+        .map_err(|reason| SignInError::InvalidSetting(format!("{what}: {reason}")))?;
+    if what == "issuer" && url.query().is_some() {
+        return Err(SignInError::InvalidSetting(format!(
+            "issuer: {text} has a query (?…); an issuer has none"
+        )));
+    }
+    Ok(url)
+}
+
+/// Discover `issuer`'s metadata: the first well-known URL that answers 200
+/// with a JSON object; its `issuer` must equal `issuer` byte for byte.
+pub async fn discover(client: &Client, issuer: &str) -> Result<Server, SignInError> {
+    let url = parse_identifier("issuer", issuer)?;
+    let mut tried = Vec::new();
+    for (at, openid) in metadata_urls(&url) {
+        let answer = client.get(&at).await?;
+        tried.push(at.to_string());
+        if answer.status != 200 {
+            continue;
+        }
+        let nonsense = |reason: String| Unreachable::Nonsense {
+            url: at.to_string(),
+            reason,
+        };
+        let object = answer.json_object().map_err(nonsense)?;
+        let metadata: Metadata = serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|e| nonsense(format!("it is not authorization server metadata ({e})")))?;
+        if metadata.issuer != issuer {
+            return Err(SignInError::CheckFailed(CheckFailed::Issuer {
+                metadata: at.to_string(),
+                expected: issuer.into(),
+                found: crate::error::escaped_line(&metadata.issuer, 200),
+            }));
+        }
+        for (name, endpoint) in [
+            ("authorization_endpoint", &metadata.authorization_endpoint),
+            ("token_endpoint", &metadata.token_endpoint),
+        ] {
+            if endpoint.is_none() {
+                return Err(nonsense(format!("it has no {name}")).into());
+            }
+        }
+        let openid = openid
+            || metadata
+                .scopes_supported
+                .iter()
+                .flatten()
+                .any(|scope| scope == "openid");
+        return Ok(Server {
+            issuer: Some(metadata.issuer.clone()),
+            openid,
+            metadata,
+        });
+    }
+    Err(Unreachable::NoMetadata {
+        of: issuer.into(),
+        tried,
+    }
+    .into())
+}
+
+/// The first authorization server of `resource` (RFC 9728): its metadata's
+/// `resource` must equal `resource`.
+pub async fn authorization_server_of(
+    client: &Client,
+    resource: &str,
+) -> Result<String, SignInError> {
+    let url = parse_identifier("resource", resource)?;
+    let mut tried = Vec::new();
+    for at in resource_metadata_urls(&url) {
+        let answer = client.get(&at).await?;
+        tried.push(at.to_string());
+        if answer.status != 200 {
+            continue;
+        }
+        let nonsense = |reason: String| Unreachable::Nonsense {
+            url: at.to_string(),
+            reason,
+        };
+        let object = answer.json_object().map_err(nonsense)?;
+        let metadata: ResourceMetadata = serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|e| nonsense(format!("it is not protected resource metadata ({e})")))?;
+        if metadata.resource != resource {
+            return Err(SignInError::CheckFailed(CheckFailed::Resource {
+                metadata: at.to_string(),
+                expected: resource.into(),
+                found: crate::error::escaped_line(&metadata.resource, 200),
+            }));
+        }
+        return metadata
+            .authorization_servers
+            .into_iter()
+            .next()
+            .ok_or_else(|| nonsense("it lists no authorization_servers".into()).into());
+    }
+    Err(Unreachable::NoMetadata {
+        of: resource.into(),
+        tried,
+    }
+    .into())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn urls(issuer: &str) -> Vec<String> {
+        metadata_urls(&url::Url::parse(issuer).unwrap())
+            .into_iter()
+            .map(|(url, _)| url.to_string())
+            .collect()
+    }
+
+    #[test]
+    fn an_issuer_without_a_path_has_two_metadata_urls() {
+        for issuer in ["https://id.example", "https://id.example/"] {
+            assert_eq!(
+                urls(issuer),
+                [
+                    "https://id.example/.well-known/oauth-authorization-server",
+                    "https://id.example/.well-known/openid-configuration",
+                ]
+            );
+        }
+    }
+
+    #[test]
+    fn an_issuer_with_a_path_inserts_then_appends() {
+        for issuer in [
+            "https://id.example/tenant/1",
+            "https://id.example/tenant/1/",
+        ] {
+            assert_eq!(
+                urls(issuer),
+                [
+                    "https://id.example/.well-known/oauth-authorization-server/tenant/1",
+                    "https://id.example/.well-known/openid-configuration/tenant/1",
+                    "https://id.example/tenant/1/.well-known/openid-configuration",
+                ]
+            );
+        }
+        let openid: Vec<bool> = metadata_urls(&url::Url::parse("https://a.example/t").unwrap())
+            .into_iter()
+            .map(|(_, openid)| openid)
+            .collect();
+        assert_eq!(openid, [false, true, true]);
+    }
+
+    #[test]
+    fn resource_metadata_is_inserted_then_at_the_root() {
+        let urls = |resource: &str| -> Vec<String> {
+            resource_metadata_urls(&url::Url::parse(resource).unwrap())
+                .into_iter()
+                .map(String::from)
+                .collect()
+        };
+        assert_eq!(
+            urls("https://api.example/mcp"),
+            [
+                "https://api.example/.well-known/oauth-protected-resource/mcp",
+                "https://api.example/.well-known/oauth-protected-resource",
+            ]
+        );
+        assert_eq!(
+            urls("https://api.example"),
+            ["https://api.example/.well-known/oauth-protected-resource"]
+        );
+    }
+
+    #[test]
+    fn an_issuer_is_https_without_a_query() {
+        assert!(parse_identifier("issuer", "https://id.example/t").is_ok());
+        assert!(parse_identifier("issuer", "http://127.0.0.1:8000").is_ok());
+        for refused in ["http://id.example", "https://id.example/?t=1", "nope"] {
+            assert!(
+                matches!(
+                    parse_identifier("issuer", refused),
+                    Err(SignInError::InvalidSetting(_))
+                ),
+                "{refused}"
+            );
+        }
+    }
+}
