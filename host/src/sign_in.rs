@@ -226,8 +226,13 @@ impl SignIn {
         Prepared::new(self, server, client)
     }
 
-    /// The checks that need no network (also made by `run`).
-    pub(crate) fn check(&self) -> Result<(), SignInError> {
+    /// Check the settings that need no network (`run` makes these checks
+    /// first too): a face calls it to refuse bad settings before it starts
+    /// anything else.
+    ///
+    /// # Errors
+    /// [`SignInError::InvalidSetting`], saying what is wrong.
+    pub fn check(&self) -> Result<(), SignInError> {
         let invalid = |why: &str| Err(SignInError::InvalidSetting(why.into()));
         if self.client_id.trim().is_empty() {
             return invalid("the client id is empty");

@@ -1,7 +1,14 @@
 """Receive the one OAuth redirect that ends a native app's sign-in on a
 loopback address: the original `callback.py` API (`run_callback_server`,
 `CallbackServer`), served in this process by the oauth-callback Rust library,
-plus an asyncio face (`AsyncCallbackServer`).
+plus an asyncio face (`AsyncCallbackServer`), and the whole sign-in in one
+call (`sign_in`, `sign_in_async`): discovery, PKCE, the code exchange and a
+verified ID token.
+
+    from oauth_callback import sign_in
+
+    tokens = sign_in(issuer="https://id.example", client_id="my-cli", scopes=["openid", "email"])
+    print(tokens["id_token_claims"]["sub"])
 
     from oauth_callback import run_callback_server
 
@@ -14,19 +21,37 @@ plus an asyncio face (`AsyncCallbackServer`).
 from ._asyncio import AsyncCallbackServer
 from ._errors import CertificateNotFoundError, ConfigError, PortInUseError
 from ._server import CallbackServer, run_callback_server
+from ._sign_in import (
+    CheckFailedError,
+    ProviderError,
+    ProviderUnreachableError,
+    SignInConfigError,
+    SignInError,
+    SignInTimeoutError,
+    sign_in,
+    sign_in_async,
+)
 from ._trust import StoreOutcome, TrustError, TrustReport, export_root, trust, trust_status, untrust
 
 __all__ = [
     "AsyncCallbackServer",
     "CallbackServer",
     "CertificateNotFoundError",
+    "CheckFailedError",
     "ConfigError",
     "PortInUseError",
+    "ProviderError",
+    "ProviderUnreachableError",
+    "SignInConfigError",
+    "SignInError",
+    "SignInTimeoutError",
     "StoreOutcome",
     "TrustError",
     "TrustReport",
     "export_root",
     "run_callback_server",
+    "sign_in",
+    "sign_in_async",
     "trust",
     "trust_status",
     "untrust",

@@ -10,6 +10,12 @@ pyo3::import_exception!(oauth_callback._errors, ConfigError);
 pyo3::import_exception!(oauth_callback._errors, PortInUseError);
 pyo3::import_exception!(oauth_callback._errors, CertificateNotFoundError);
 pyo3::import_exception!(oauth_callback._trust, TrustError);
+pyo3::import_exception!(oauth_callback._sign_in, SignInConfigError);
+pyo3::import_exception!(oauth_callback._sign_in, ProviderError);
+pyo3::import_exception!(oauth_callback._sign_in, CheckFailedError);
+pyo3::import_exception!(oauth_callback._sign_in, ProviderUnreachableError);
+pyo3::import_exception!(oauth_callback._sign_in, SignInTimeoutError);
+pyo3::import_exception!(oauth_callback._sign_in, SignInError);
 
 /// The Python exception for a server that could not start: a busy port is a
 /// `PortInUseError` (`OSError` with `errno.EADDRINUSE`, and `ConfigError`),
@@ -80,4 +86,27 @@ pub fn trust_error(error: &oauth_callback::TrustError) -> PyErr {
         _ => "",
     };
     TrustError::new_err(format!("{message}{fix}"))
+}
+
+/// A sign-in's failure as `oauth_callback._sign_in`'s exceptions (all
+/// `SignInError`s): a bad setting `SignInConfigError` (also a
+/// `ConfigError`), the receiver's own refusals as [`to_python`] raises them,
+/// the provider's `error` a `ProviderError` (with `.error` and
+/// `.description`), a failed check `CheckFailedError`, an unreachable
+/// provider `ProviderUnreachableError`, and the timeout
+/// `SignInTimeoutError` (also a `TimeoutError`).
+pub fn sign_in_error(error: &oauth_callback::SignInError) -> PyErr {
+    use oauth_callback::SignInError as Why;
+    let message = oauth_callback::error_line(error);
+    match error {
+        Why::InvalidSetting(_) => SignInConfigError::new_err(message),
+        Why::Receiver(error) => to_python(error),
+        Why::Provider(refusal) => {
+            ProviderError::new_err((message, refusal.error.clone(), refusal.description.clone()))
+        }
+        Why::CheckFailed(_) => CheckFailedError::new_err(message),
+        Why::Unreachable(_) => ProviderUnreachableError::new_err(message),
+        Why::TimedOut(_) => SignInTimeoutError::new_err(message),
+        _ => SignInError::new_err(message),
+    }
 }

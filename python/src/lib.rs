@@ -15,6 +15,7 @@ mod exit;
 mod fork;
 mod options;
 mod server;
+mod sign_in;
 mod trust;
 mod waiting;
 
@@ -38,6 +39,8 @@ mod _native {
     use super::exit::at_exit;
     #[pymodule_export]
     use super::server::Server;
+    #[pymodule_export]
+    use super::sign_in::SignInCall;
     #[pymodule_export]
     use super::trust::{export_root, trust, trust_status, untrust};
 

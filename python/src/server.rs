@@ -301,7 +301,7 @@ impl Drop for Server {
 /// The server's runtime: one worker (a loopback sign-in needs no more),
 /// named after us, each of whose threads logs through `dispatch`; dropped
 /// with the server, so no thread outlives it.
-fn runtime(dispatch: &Dispatch) -> std::io::Result<tokio::runtime::Runtime> {
+pub(crate) fn runtime(dispatch: &Dispatch) -> std::io::Result<tokio::runtime::Runtime> {
     let dispatch = dispatch.downgrade();
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(1)

@@ -49,6 +49,33 @@ export function startCallback(args = [], { port = 0, env = process.env } = {}) {
   }));
 }
 
+/** Start `oauth-callback sign-in` with `args` (and --no-browser) in `env`;
+ * resolves once the address to open is printed: that address, and the
+ * process's end (its exit code, stdout, stderr and the JSON line). */
+export function startSignIn(args, { env = process.env } = {}) {
+  const child = spawn(binary, ['sign-in', '--no-browser', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (chunk) => { stdout += chunk; });
+  const exited = new Promise((resolve) => {
+    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+  const finished = async () => {
+    const result = await exited;
+    const line = result.stdout.trim();
+    return { ...result, json: line ? JSON.parse(line) : null };
+  };
+  const opened = new Promise((resolve) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      const match = /open this page to sign in: (\S+)/.exec(stderr);
+      if (match) resolve(match[1]);
+    });
+    child.on('exit', () => resolve(null));
+  });
+  return opened.then((url) => ({ url, pid: child.pid, finished, kill: () => child.kill() }));
+}
+
 /** A port that was free a moment ago. */
 export async function freePort() {
   const server = createServer();

@@ -247,11 +247,20 @@ async fn fetch(client: Client, url: url::Url) -> Result<CoreJsonWebKeySet, Unrea
 
 #[cfg(test)]
 mod tests {
+    use openidconnect::core::{CoreEdDsaPrivateSigningKey, CoreHmacKey, CoreIdTokenClaims};
+    use openidconnect::{
+        Audience, EmptyAdditionalClaims, JsonWebKeyId, PrivateSigningKey as _, StandardClaims,
+        SubjectIdentifier,
+    };
+
     use super::*;
+
+    const ISSUER: &str = "https://id.example";
+    const ACCESS_TOKEN: &str = "at-1";
 
     fn expected<'a>(algs: Option<&'a [String]>, secret: Option<&'a ClientSecret>) -> Expected<'a> {
         Expected {
-            issuer: "https://id.example",
+            issuer: ISSUER,
             client_id: "cli",
             secret,
             nonce: None,
@@ -282,5 +291,197 @@ mod tests {
                 .algorithms()
                 .contains(&CoreJwsSigningAlgorithm::HmacSha256)
         );
+    }
+
+    /// A provider's signing key (Ed25519), its key set, and what its ID
+    /// tokens say unless a test changes it.
+    struct Provider {
+        key: CoreEdDsaPrivateSigningKey,
+        nonce: Nonce,
+    }
+
+    impl Provider {
+        fn new(kid: &str) -> Provider {
+            let pem = rcgen::KeyPair::generate_for(&rcgen::PKCS_ED25519)
+                .unwrap()
+                .serialize_pem();
+            let kid = Some(JsonWebKeyId::new(kid.into()));
+            Provider {
+                key: CoreEdDsaPrivateSigningKey::from_ed25519_pem(&pem, kid).unwrap(),
+                nonce: Nonce::new("n-1".into()),
+            }
+        }
+
+        fn keys(&self) -> CoreJsonWebKeySet {
+            CoreJsonWebKeySet::new(vec![self.key.as_verification_key()])
+        }
+
+        fn claims(&self) -> CoreIdTokenClaims {
+            let now = chrono::Utc::now();
+            CoreIdTokenClaims::new(
+                IssuerUrl::new(ISSUER.into()).unwrap(),
+                vec![Audience::new("cli".into())],
+                now + chrono::Duration::minutes(5),
+                now,
+                StandardClaims::new(SubjectIdentifier::new("alice".into())),
+                EmptyAdditionalClaims {},
+            )
+            .set_nonce(Some(self.nonce.clone()))
+        }
+
+        fn sign(&self, claims: CoreIdTokenClaims) -> String {
+            let access_token = AccessToken::new(ACCESS_TOKEN.into());
+            CoreIdToken::new(
+                claims,
+                &self.key,
+                CoreJwsSigningAlgorithm::EdDsa,
+                Some(&access_token),
+                None,
+            )
+            .unwrap()
+            .to_string()
+        }
+
+        /// Check `token` as a public client that sent our nonce, the
+        /// metadata listing EdDSA and HS256.
+        fn check(&self, token: &str) -> Result<(), String> {
+            let algs = ["EdDSA".to_string(), "HS256".to_string()];
+            let expected = Expected {
+                nonce: Some(&self.nonce),
+                ..expected(Some(&algs), None)
+            };
+            let token = CoreIdToken::from_str(token).map_err(|e| e.to_string())?;
+            check(&token, ACCESS_TOKEN, self.keys(), &expected).map_err(|e| match e {
+                Refusal::UnknownKey => "unknown key".to_string(),
+                Refusal::Other(why) => why,
+            })
+        }
+    }
+
+    fn encode(json: &Value) -> String {
+        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(json.to_string())
+    }
+
+    #[test]
+    fn a_token_that_says_what_is_expected_passes() {
+        let provider = Provider::new("k1");
+        let token = provider.sign(provider.claims());
+        assert_eq!(provider.check(&token), Ok(()));
+        assert_eq!(claims_of(&token).unwrap()["sub"], "alice");
+    }
+
+    #[test]
+    fn a_tampered_signature_none_and_hmac_with_the_public_key_are_refused() {
+        let provider = Provider::new("k1");
+        let token = provider.sign(provider.claims());
+        let (signed, signature) = token.rsplit_once('.').unwrap();
+        let mut flipped = signature.as_bytes().to_vec();
+        flipped[3] = if flipped[3] == b'A' { b'B' } else { b'A' };
+        let tampered = format!("{signed}.{}", String::from_utf8(flipped).unwrap());
+        assert!(provider.check(&tampered).is_err());
+
+        let payload = token.split('.').nth(1).unwrap();
+        let none = format!("{}.{payload}.", encode(&serde_json::json!({"alg": "none"})));
+        assert!(provider.check(&none).is_err());
+
+        // HS256 keyed with the provider's public key, as in the classic
+        // algorithm confusion attack: a public client has no HMAC key.
+        let public = serde_json::to_value(provider.key.as_verification_key()).unwrap();
+        let public_key = public["x"].as_str().unwrap().as_bytes().to_vec();
+        let forged = CoreIdToken::new(
+            provider.claims(),
+            &CoreHmacKey::new(public_key),
+            CoreJwsSigningAlgorithm::HmacSha256,
+            None,
+            None,
+        )
+        .unwrap()
+        .to_string();
+        let refused = provider.check(&forged).unwrap_err();
+        assert!(refused.contains("HS256"), "{refused}");
+        // A confidential client takes HS256, keyed with its secret only.
+        let secret = ClientSecret::new("client-secret".into());
+        let algs = ["EdDSA".to_string(), "HS256".to_string()];
+        let confidential = Expected {
+            nonce: Some(&provider.nonce),
+            ..expected(Some(&algs), Some(&secret))
+        };
+        let forged = CoreIdToken::from_str(&forged).unwrap();
+        assert!(check(&forged, ACCESS_TOKEN, provider.keys(), &confidential).is_err());
+        let genuine = CoreIdToken::new(
+            provider.claims(),
+            &CoreHmacKey::new(b"client-secret".to_vec()),
+            CoreJwsSigningAlgorithm::HmacSha256,
+            Some(&AccessToken::new(ACCESS_TOKEN.into())),
+            None,
+        )
+        .unwrap();
+        assert!(check(&genuine, ACCESS_TOKEN, provider.keys(), &confidential).is_ok());
+    }
+
+    #[test]
+    fn audience_issuer_nonce_and_at_hash_are_checked() {
+        let provider = Provider::new("k1");
+        let now = chrono::Utc::now();
+        let claims = provider.claims();
+        let cases = [
+            claims
+                .clone()
+                .set_audiences(vec![Audience::new("other".into())]),
+            claims.clone().set_audiences(vec![
+                Audience::new("cli".into()),
+                Audience::new("other".into()),
+            ]),
+            claims
+                .clone()
+                .set_issuer(IssuerUrl::new("https://evil.example".into()).unwrap()),
+            claims.clone().set_nonce(Some(Nonce::new("n-2".into()))),
+            claims.clone().set_nonce(None),
+            claims
+                .clone()
+                .set_expiration(now - chrono::Duration::minutes(10)),
+            claims
+                .clone()
+                .set_issue_time(now + chrono::Duration::minutes(10)),
+        ];
+        for (i, claims) in cases.into_iter().enumerate() {
+            assert!(provider.check(&provider.sign(claims)).is_err(), "case {i}");
+        }
+        // Several audiences are taken when azp names this client.
+        let azp = claims
+            .clone()
+            .set_audiences(vec![
+                Audience::new("cli".into()),
+                Audience::new("other".into()),
+            ])
+            .set_authorized_party(Some(ClientId::new("cli".into())));
+        assert_eq!(provider.check(&provider.sign(azp)), Ok(()));
+        // Within the leeway: a token that expired a minute ago.
+        let late = claims
+            .clone()
+            .set_expiration(now - chrono::Duration::seconds(60));
+        assert_eq!(provider.check(&provider.sign(late)), Ok(()));
+        // An at_hash of another access token.
+        let other = openidconnect::AccessTokenHash::new("AAAAAAAAAAAAAAAAAAAAAA".into());
+        let at_hash = claims.set_access_token_hash(Some(other));
+        let token = CoreIdToken::new(
+            at_hash,
+            &provider.key,
+            CoreJwsSigningAlgorithm::EdDsa,
+            None,
+            None,
+        )
+        .unwrap()
+        .to_string();
+        let refused = provider.check(&token).unwrap_err();
+        assert!(refused.contains("at_hash"), "{refused}");
+    }
+
+    #[test]
+    fn a_key_id_not_in_the_key_set_is_told_apart() {
+        let provider = Provider::new("k1");
+        let rotated = Provider::new("k2");
+        let token = rotated.sign(rotated.claims());
+        assert_eq!(provider.check(&token), Err("unknown key".into()));
     }
 }

@@ -1,0 +1,242 @@
+"""The whole sign-in in one call: discovery, PKCE, `state` and `nonce`, the
+browser, the authorization response's checks, the code exchange and a
+verified ID token, on the receiver (`oauth-callback sign-in`'s library)."""
+
+import asyncio
+import logging
+from typing import Any, Dict, Mapping, Optional, Sequence, Union
+
+from . import _native
+from ._errors import ConfigError
+from ._server import CallbackServer, FilePath
+
+__all__ = [
+    "CheckFailedError",
+    "ProviderError",
+    "ProviderUnreachableError",
+    "SignInConfigError",
+    "SignInError",
+    "SignInTimeoutError",
+    "sign_in",
+    "sign_in_async",
+]
+
+
+class SignInError(Exception):
+    """A sign-in ended without tokens; the subclasses say why. The message
+    never holds a token, a code, a `state` or a `nonce`."""
+
+
+class SignInConfigError(SignInError, ConfigError):
+    """A setting is missing, malformed or impossible; nothing was sent."""
+
+
+class ProviderError(SignInError):
+    """The provider refused: an `error` in the authorization response (RFC
+    6749 section 4.1.2.1) or from the token endpoint (section 5.2)."""
+
+    def __init__(self, message: str, error: str, description: Optional[str]) -> None:
+        super().__init__(message)
+        #: The `error` code (`access_denied`, `invalid_grant`...), escaped.
+        self.error = error
+        #: The `error_description`, escaped and bounded, when given.
+        self.description = description
+
+
+class CheckFailedError(SignInError):
+    """A check the specifications ask for failed (the metadata's issuer,
+    PKCE support, the ID token's signature, issuer, audience, expiry,
+    nonce...): what came back may be an attack, and none of it is used."""
+
+
+class ProviderUnreachableError(SignInError):
+    """The provider could not be reached (discovery, key set, token
+    endpoint), or answered what cannot be used."""
+
+
+class SignInTimeoutError(SignInError, TimeoutError):
+    """No authorization response arrived within `timeout` seconds."""
+
+
+def _call(
+    *,
+    issuer: Optional[str],
+    resource: Optional[str],
+    authorization_endpoint: Optional[str],
+    token_endpoint: Optional[str],
+    client_id: str,
+    client_secret: Optional[str],
+    scopes: Optional[Sequence[str]],
+    params: Optional[Mapping[str, str]],
+    form_post: bool,
+    par: bool,
+    open_browser: bool,
+    browser_command: Optional[str],
+    receiver: CallbackServer,
+) -> "_native.SignInCall":
+    """The native call, every argument's type checked first."""
+    for name, text in (("issuer", issuer), ("resource", resource),
+                       ("authorization_endpoint", authorization_endpoint),
+                       ("token_endpoint", token_endpoint),
+                       ("client_secret", client_secret), ("browser_command", browser_command)):
+        if text is not None and not isinstance(text, str):
+            raise SignInConfigError(f"{name} must be a string, not {type(text).__name__}")
+    if not isinstance(client_id, str):
+        raise SignInConfigError(f"client_id must be a string, not {type(client_id).__name__}")
+    if isinstance(scopes, str):
+        scopes = scopes.split()
+    if scopes is not None and not all(isinstance(scope, str) for scope in scopes):
+        raise SignInConfigError(f"scopes must be strings, not {scopes!r}")
+    pairs = list((params or {}).items())
+    if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
+        raise SignInConfigError("params must map names to strings")
+    options: Dict[str, Any] = {
+        "issuer": issuer,
+        "resource": resource,
+        "authorization_endpoint": authorization_endpoint,
+        "token_endpoint": token_endpoint,
+        "client_id": client_id,
+        "client_secret": client_secret,
+        "scopes": None if scopes is None else list(scopes),
+        "params": pairs,
+        "form_post": bool(form_post),
+        "par": bool(par),
+        "open_browser": bool(open_browser),
+        "browser_command": browser_command,
+    }
+    return _native.SignInCall(options, receiver._options, receiver._logger)
+
+
+def _receiver(
+    host: Optional[str],
+    port: Union[int, Sequence[int], None],
+    path: str,
+    timeout: float,
+    ssl_cert: Optional[FilePath],
+    ssl_key: Optional[FilePath],
+    adhoc_ssl: bool,
+    self_signed: bool,
+    force_https: bool,
+    success_html_path: Optional[FilePath],
+    error_html_path: Optional[FilePath],
+    logger: Optional[logging.Logger],
+    redirect_uri: Optional[str],
+    success_redirect: Optional[str],
+    error_redirect: Optional[str],
+) -> CallbackServer:
+    """The receiver's settings, checked as `CallbackServer` checks them
+    (port `None`: a free one, RFC 8252 section 7.3)."""
+    return CallbackServer(
+        host, port, path, timeout=timeout, ssl_cert=ssl_cert, ssl_key=ssl_key,
+        adhoc_ssl=adhoc_ssl, self_signed=self_signed, force_https=force_https,
+        success_html_path=success_html_path, error_html_path=error_html_path,
+        logger=logger, redirect_uri=redirect_uri, success_redirect=success_redirect,
+        error_redirect=error_redirect,
+    )
+
+
+def sign_in(
+    *,
+    client_id: str,
+    issuer: Optional[str] = None,
+    resource: Optional[str] = None,
+    authorization_endpoint: Optional[str] = None,
+    token_endpoint: Optional[str] = None,
+    client_secret: Optional[str] = None,
+    scopes: Optional[Sequence[str]] = None,
+    params: Optional[Mapping[str, str]] = None,
+    form_post: bool = False,
+    par: bool = False,
+    open_browser: bool = True,
+    browser_command: Optional[str] = None,
+    host: Optional[str] = None,
+    port: Union[int, Sequence[int], None] = None,
+    path: str = _native.DEFAULT_PATH,
+    timeout: float = _native.DEFAULT_TIMEOUT,
+    ssl_cert: Optional[FilePath] = None,
+    ssl_key: Optional[FilePath] = None,
+    adhoc_ssl: bool = False,
+    self_signed: bool = False,
+    force_https: bool = True,
+    success_html_path: Optional[FilePath] = None,
+    error_html_path: Optional[FilePath] = None,
+    logger: Optional[logging.Logger] = None,
+    redirect_uri: Optional[str] = None,
+    success_redirect: Optional[str] = None,
+    error_redirect: Optional[str] = None,
+) -> Dict[str, Any]:
+    """Sign in and return the tokens: every member of the provider's token
+    response as sent, plus `expires_at` (Unix seconds), `issuer` (when
+    known) and `id_token_claims` (only when an ID token came and passed
+    every check) - the dict `oauth-callback sign-in` prints.
+
+    The provider: `issuer=` (its metadata discovered, RFC 8414 / OpenID
+    Connect Discovery), `resource=` (RFC 9728; also named in the requests,
+    RFC 8707), or `authorization_endpoint=` with `token_endpoint=` (no
+    metadata, no ID token). The receiver takes `CallbackServer`'s arguments;
+    `port=None` picks a free port. The GIL is released while it runs;
+    Ctrl-C raises `KeyboardInterrupt` with nothing left listening.
+
+    Raises a `SignInError`: `SignInConfigError` (bad settings, before
+    anything is sent), `ProviderError`, `CheckFailedError`,
+    `ProviderUnreachableError` or `SignInTimeoutError`; the receiver's own
+    refusals as `CallbackServer.start` raises them (`ConfigError`...)."""
+    receiver = _receiver(host, port, path, timeout, ssl_cert, ssl_key, adhoc_ssl, self_signed,
+                         force_https, success_html_path, error_html_path, logger, redirect_uri,
+                         success_redirect, error_redirect)
+    call = _call(issuer=issuer, resource=resource, authorization_endpoint=authorization_endpoint,
+                 token_endpoint=token_endpoint, client_id=client_id, client_secret=client_secret,
+                 scopes=scopes, params=params, form_post=form_post, par=par,
+                 open_browser=open_browser, browser_command=browser_command, receiver=receiver)
+    result: Dict[str, Any] = call.run()
+    return result
+
+
+async def sign_in_async(
+    *,
+    client_id: str,
+    issuer: Optional[str] = None,
+    resource: Optional[str] = None,
+    authorization_endpoint: Optional[str] = None,
+    token_endpoint: Optional[str] = None,
+    client_secret: Optional[str] = None,
+    scopes: Optional[Sequence[str]] = None,
+    params: Optional[Mapping[str, str]] = None,
+    form_post: bool = False,
+    par: bool = False,
+    open_browser: bool = True,
+    browser_command: Optional[str] = None,
+    host: Optional[str] = None,
+    port: Union[int, Sequence[int], None] = None,
+    path: str = _native.DEFAULT_PATH,
+    timeout: float = _native.DEFAULT_TIMEOUT,
+    ssl_cert: Optional[FilePath] = None,
+    ssl_key: Optional[FilePath] = None,
+    adhoc_ssl: bool = False,
+    self_signed: bool = False,
+    force_https: bool = True,
+    success_html_path: Optional[FilePath] = None,
+    error_html_path: Optional[FilePath] = None,
+    logger: Optional[logging.Logger] = None,
+    redirect_uri: Optional[str] = None,
+    success_redirect: Optional[str] = None,
+    error_redirect: Optional[str] = None,
+) -> Dict[str, Any]:
+    """`sign_in` for asyncio programs, awaited without blocking the loop;
+    cancelling it stops the sign-in (nothing is left listening)."""
+    receiver = _receiver(host, port, path, timeout, ssl_cert, ssl_key, adhoc_ssl, self_signed,
+                         force_https, success_html_path, error_html_path, logger, redirect_uri,
+                         success_redirect, error_redirect)
+    call = _call(issuer=issuer, resource=resource, authorization_endpoint=authorization_endpoint,
+                 token_endpoint=token_endpoint, client_id=client_id, client_secret=client_secret,
+                 scopes=scopes, params=params, form_post=form_post, par=par,
+                 open_browser=open_browser, browser_command=browser_command, receiver=receiver)
+    running = asyncio.get_running_loop().run_in_executor(None, call.run)
+    try:
+        result: Dict[str, Any] = await asyncio.shield(running)
+    except asyncio.CancelledError:
+        call.cancel()
+        # The sign-in ends at once; wait for it, so nothing stays behind.
+        await asyncio.gather(running, return_exceptions=True)
+        raise
+    return result

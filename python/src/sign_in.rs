@@ -1,0 +1,184 @@
+//! `SignInCall`: one whole sign-in (`oauth_callback.sign_in`) run on a
+//! runtime and a thread of its own, its log records sent to the caller's
+//! logger, the GIL released while it runs, Ctrl-C (or asyncio's
+//! cancellation, through `cancel()`) ending it at once with nothing left
+//! listening.
+
+use std::sync::Mutex;
+use std::sync::mpsc;
+use std::time::Instant;
+
+use oauth_callback::{Config, SignIn, SignInError};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use tokio::sync::oneshot;
+
+use crate::courier::{self, Courier, Queue};
+use crate::errors::{os_error, sign_in_error};
+use crate::exit::detach;
+use crate::lock;
+use crate::options::Options;
+use crate::waiting;
+
+/// The sign-in's own keyword arguments, as the package hands them over.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct SignInOptions {
+    issuer: Option<String>,
+    resource: Option<String>,
+    authorization_endpoint: Option<String>,
+    token_endpoint: Option<String>,
+    client_id: String,
+    client_secret: Option<String>,
+    scopes: Option<Vec<String>>,
+    params: Vec<(String, String)>,
+    form_post: bool,
+    par: bool,
+    open_browser: bool,
+    browser_command: Option<String>,
+}
+
+impl SignInOptions {
+    /// The library's sign-in, checked (nothing is sent yet).
+    fn sign_in(self) -> PyResult<SignIn> {
+        let invalid = |why: &str| sign_in_error(&SignInError::InvalidSetting(why.into()));
+        let mut sign_in = match (
+            self.issuer,
+            self.resource,
+            self.authorization_endpoint,
+            self.token_endpoint,
+        ) {
+            (Some(issuer), resource, None, None) => {
+                let sign_in = SignIn::issuer(issuer, &self.client_id);
+                match resource {
+                    Some(resource) => sign_in.with_resource(resource),
+                    None => sign_in,
+                }
+            }
+            (None, Some(resource), None, None) => SignIn::resource(resource, &self.client_id),
+            (None, None, Some(authorization), Some(token)) => {
+                SignIn::endpoints(authorization, token, &self.client_id)
+            }
+            (None, None, None, None) => {
+                return Err(invalid(
+                    "give issuer=, resource=, or authorization_endpoint= and token_endpoint=",
+                ));
+            }
+            (_, _, Some(_), None) | (_, _, None, Some(_)) => {
+                return Err(invalid(
+                    "authorization_endpoint= and token_endpoint= go together",
+                ));
+            }
+            _ => {
+                return Err(invalid(
+                    "authorization_endpoint= and token_endpoint= are for a provider without \
+                     metadata: not with issuer= or resource=",
+                ));
+            }
+        };
+        if let Some(secret) = self.client_secret {
+            sign_in = sign_in.client_secret(secret);
+        }
+        if let Some(scopes) = self.scopes {
+            sign_in = sign_in.scopes(scopes);
+        }
+        for (name, value) in self.params {
+            sign_in = sign_in.param(name, value);
+        }
+        sign_in = sign_in
+            .form_post(self.form_post)
+            .par(self.par)
+            .open_browser(self.open_browser);
+        if let Some(command) = self.browser_command {
+            sign_in = sign_in.browser_command(command);
+        }
+        sign_in.check().map_err(|e| sign_in_error(&e))?;
+        Ok(sign_in)
+    }
+}
+
+/// One sign-in, made by the package, run once.
+#[pyclass(frozen, module = "oauth_callback._native")]
+pub struct SignInCall {
+    job: Mutex<Option<(SignIn, Config, Py<PyAny>)>>,
+    cancel: Mutex<Option<oneshot::Sender<()>>>,
+}
+
+#[pymethods]
+impl SignInCall {
+    /// A sign-in with `options` (its own arguments) on a receiver with
+    /// `receiver` (the server's); raises `SignInConfigError` or
+    /// `ConfigError` for a bad setting, before anything is sent.
+    #[new]
+    fn new(options: SignInOptions, receiver: Options, logger: Py<PyAny>) -> PyResult<SignInCall> {
+        let sign_in = options.sign_in()?;
+        let config = receiver.prepare()?.config;
+        Ok(SignInCall {
+            job: Mutex::new(Some((sign_in, config, logger))),
+            cancel: Mutex::new(None),
+        })
+    }
+
+    /// Run the sign-in: the token response's dict (see `sign_in`), or the
+    /// `SignInError` that ended it; `KeyboardInterrupt` on Ctrl-C.
+    fn run(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        let (sign_in, config, logger) = lock(&self.job)
+            .take()
+            .ok_or_else(|| PyRuntimeError::new_err("this sign-in has run already"))?;
+        let level: i32 = logger.call_method0(py, "getEffectiveLevel")?.extract(py)?;
+        let (queue, dispatch) = Queue::new(courier::level_filter(level));
+        let runtime = crate::server::runtime(&dispatch)
+            .map_err(|e| os_error(&e, format!("cannot start the sign-in's threads: {e}")))?;
+        let courier = Courier::start(queue, logger)
+            .map_err(|e| os_error(&e, format!("cannot start the log thread: {e}")))?;
+        let (cancel, cancelled) = oneshot::channel();
+        *lock(&self.cancel) = Some(cancel);
+        let (done, answer) = mpsc::sync_channel(1);
+        let worker = std::thread::Builder::new()
+            .name("oauth-callback sign-in".into())
+            .spawn(move || {
+                let outcome = tracing::dispatcher::with_default(&dispatch, || {
+                    runtime.block_on(async {
+                        tokio::select! {
+                            outcome = sign_in.run(config) => Some(outcome),
+                            _ = cancelled => None,
+                        }
+                    })
+                });
+                runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+                let _ = done.send(outcome);
+            })?;
+        let waited = waiting::until(py, None, move |until| {
+            answer
+                .recv_timeout(until.saturating_duration_since(Instant::now()))
+                .ok()
+        });
+        // Interrupted: stop it now (nothing left listening), then finish.
+        self.cancel();
+        detach(py, || {
+            let _ = worker.join();
+            courier.close(true);
+        });
+        match waited? {
+            Some(Some(Ok(tokens))) => {
+                let json = tokens.to_json_line();
+                let loads = py.import("json")?.getattr("loads")?;
+                Ok(loads
+                    .call1((json,))?
+                    .cast_into::<PyDict>()?
+                    .into_any()
+                    .unbind())
+            }
+            Some(Some(Err(e))) => Err(sign_in_error(&e)),
+            _ => Err(PyRuntimeError::new_err("the sign-in was cancelled")),
+        }
+    }
+
+    /// End a running sign-in (asyncio's cancellation): its `run` returns.
+    fn cancel(&self) {
+        if let Some(cancel) = lock(&self.cancel).take() {
+            let _ = cancel.send(());
+        }
+    }
+}
