@@ -53,6 +53,17 @@ pub struct SignIn {
     par: bool,
     open_browser: bool,
     browser_command: Option<String>,
+    open_with: Option<OpenWith>,
+}
+
+/// A caller's own way to send the user to the authorization request.
+#[derive(Clone)]
+struct OpenWith(std::sync::Arc<dyn Fn(&str) + Send + Sync>);
+
+impl std::fmt::Debug for OpenWith {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("OpenWith(..)")
+    }
 }
 
 impl SignIn {
@@ -68,6 +79,7 @@ impl SignIn {
             par: false,
             open_browser: true,
             browser_command: None,
+            open_with: None,
         }
     }
 
@@ -152,6 +164,14 @@ impl SignIn {
     /// for the user to open.
     pub fn open_browser(mut self, open: bool) -> Self {
         self.open_browser = open;
+        self
+    }
+
+    /// Instead of opening the browser, call `open` with the URL of the
+    /// authorization request once the receiver listens: to show it in an
+    /// interface of your own, or to drive a browser yourself.
+    pub fn open_with(mut self, open: impl Fn(&str) + Send + Sync + 'static) -> Self {
+        self.open_with = Some(OpenWith(std::sync::Arc::new(open)));
         self
     }
 
@@ -421,7 +441,9 @@ impl Prepared {
 
     /// Open the browser at `url`, or ask the user to.
     pub(crate) fn show(&self, url: &str) {
-        if self.sign_in.open_browser {
+        if let Some(OpenWith(open)) = &self.sign_in.open_with {
+            open(url);
+        } else if self.sign_in.open_browser {
             crate::open_browser(url, self.sign_in.browser_command.as_deref());
         } else {
             tracing::warn!("open this page to sign in: {url}");

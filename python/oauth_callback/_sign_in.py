@@ -4,7 +4,7 @@ verified ID token, on the receiver (`oauth-callback sign-in`'s library)."""
 
 import asyncio
 import logging
-from typing import Any, Dict, Mapping, Optional, Sequence, Union
+from typing import Any, Callable, Dict, Mapping, Optional, Sequence, Union
 
 from . import _native
 from ._errors import ConfigError
@@ -70,7 +70,7 @@ def _call(
     params: Optional[Mapping[str, str]],
     form_post: bool,
     par: bool,
-    open_browser: bool,
+    open_browser: Union[bool, Callable[[str], object]],
     browser_command: Optional[str],
     receiver: CallbackServer,
 ) -> "_native.SignInCall":
@@ -101,7 +101,7 @@ def _call(
         "params": pairs,
         "form_post": bool(form_post),
         "par": bool(par),
-        "open_browser": bool(open_browser),
+        "open_browser": open_browser if callable(open_browser) else bool(open_browser),
         "browser_command": browser_command,
     }
     return _native.SignInCall(options, receiver._options, receiver._logger)
@@ -147,7 +147,7 @@ def sign_in(
     params: Optional[Mapping[str, str]] = None,
     form_post: bool = False,
     par: bool = False,
-    open_browser: bool = True,
+    open_browser: Union[bool, Callable[[str], object]] = True,
     browser_command: Optional[str] = None,
     host: Optional[str] = None,
     port: Union[int, Sequence[int], None] = None,
@@ -174,7 +174,9 @@ def sign_in(
     Connect Discovery), `resource=` (RFC 9728; also named in the requests,
     RFC 8707), or `authorization_endpoint=` with `token_endpoint=` (no
     metadata, no ID token). The receiver takes `CallbackServer`'s arguments;
-    `port=None` picks a free port. The GIL is released while it runs;
+    `port=None` picks a free port. `open_browser=` may be a function: it is
+    called with the authorization request's URL once the receiver listens,
+    instead of opening the browser (`False`: the URL is logged, `WARNING`). The GIL is released while it runs;
     Ctrl-C raises `KeyboardInterrupt` with nothing left listening.
 
     Raises a `SignInError`: `SignInConfigError` (bad settings, before
@@ -204,7 +206,7 @@ async def sign_in_async(
     params: Optional[Mapping[str, str]] = None,
     form_post: bool = False,
     par: bool = False,
-    open_browser: bool = True,
+    open_browser: Union[bool, Callable[[str], object]] = True,
     browser_command: Optional[str] = None,
     host: Optional[str] = None,
     port: Union[int, Sequence[int], None] = None,

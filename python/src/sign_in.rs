@@ -35,8 +35,16 @@ pub struct SignInOptions {
     params: Vec<(String, String)>,
     form_post: bool,
     par: bool,
-    open_browser: bool,
+    open_browser: Opener,
     browser_command: Option<String>,
+}
+
+/// `open_browser=`: whether to open the browser, or what to call with the
+/// authorization request's URL instead.
+#[derive(FromPyObject)]
+enum Opener {
+    Switch(bool),
+    Call(Py<PyAny>),
 }
 
 impl SignInOptions {
@@ -86,10 +94,17 @@ impl SignInOptions {
         for (name, value) in self.params {
             sign_in = sign_in.param(name, value);
         }
-        sign_in = sign_in
-            .form_post(self.form_post)
-            .par(self.par)
-            .open_browser(self.open_browser);
+        sign_in = sign_in.form_post(self.form_post).par(self.par);
+        sign_in = match self.open_browser {
+            Opener::Switch(open) => sign_in.open_browser(open),
+            Opener::Call(open) => sign_in.open_with(move |url| {
+                Python::attach(|py| {
+                    if let Err(e) = open.call1(py, (url,)) {
+                        e.write_unraisable(py, None);
+                    }
+                });
+            }),
+        };
         if let Some(command) = self.browser_command {
             sign_in = sign_in.browser_command(command);
         }

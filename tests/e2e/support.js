@@ -4,6 +4,7 @@ import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -85,11 +86,14 @@ export async function freePort() {
   return port;
 }
 
-/** A real OpenID provider on 127.0.0.1 with one public client for `redirectUri`. */
-export async function startProvider(redirectUri) {
-  const server = createServer();
+/** A real OpenID provider on 127.0.0.1 (https with `tls`: `{key, cert}`)
+ * with one public client for `redirectUri`: the code flow (with PAR
+ * required when `requirePar`), the implicit one, and `resource` served as
+ * an RFC 8707 resource server. */
+export async function startProvider(redirectUri, { requirePar = false, resource = null, tls = null } = {}) {
+  const server = tls ? createHttpsServer(tls) : createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `http://127.0.0.1:${server.address().port}`;
+  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
   const provider = new Provider(issuer, {
     clients: [{
       client_id: CLIENT_ID,
@@ -101,8 +105,21 @@ export async function startProvider(redirectUri) {
     }],
     responseTypes: ['code', 'id_token token'],
     cookies: { keys: ['oauth-callback-e2e-only'] },
-    findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub }) }),
-    features: { devInteractions: { enabled: true } },
+    findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub, email: `${sub}@example.org` }) }),
+    claims: { openid: ['sub'], email: ['email'] },
+    features: {
+      devInteractions: { enabled: true },
+      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: requirePar },
+      resourceIndicators: {
+        enabled: true,
+        defaultResource: () => undefined,
+        useGrantedResource: () => true,
+        getResourceServerInfo: (ctx, indicator) => {
+          if (indicator !== resource) throw new Error(`unknown resource ${indicator}`);
+          return { scope: 'api:read', audience: resource, accessTokenFormat: 'jwt' };
+        },
+      },
+    },
   });
   provider.on('server_error', (ctx, error) => console.error('provider error:', error));
   server.on('request', provider.callback());

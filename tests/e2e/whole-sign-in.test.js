@@ -4,7 +4,6 @@
 // owes, against a small stand-in provider that misbehaves on purpose.
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
-import { createServer as createHttpsServer } from 'node:https';
 import { createServer, get as httpGet } from 'node:http';
 import { mkdtempSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,49 +11,12 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import * as jose from 'jose';
-import Provider from 'oidc-provider';
 
-import { CLIENT_ID, binary, freePort, launchBrowser, signIn, startSignIn } from './support.js';
+import {
+  CLIENT_ID, binary, examples, freePort, launchBrowser, signIn, startProvider, startSignIn,
+} from './support.js';
 
 const SUCCESS = 'Credentials received successfully. You may close this window.';
-
-/** oidc-provider on 127.0.0.1 (https with `tls`), one public client for
- * `redirectUri`; PAR required with `requirePar`; `resource` served as an
- * RFC 8707 resource server. */
-async function startProvider(redirectUri, { requirePar = false, resource = null, tls = null } = {}) {
-  const server = tls ? createHttpsServer(tls) : createServer();
-  await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const issuer = `${tls ? 'https' : 'http'}://127.0.0.1:${server.address().port}`;
-  const provider = new Provider(issuer, {
-    clients: [{
-      client_id: CLIENT_ID,
-      application_type: 'web',
-      token_endpoint_auth_method: 'none',
-      redirect_uris: [redirectUri],
-      response_types: ['code'],
-      grant_types: ['authorization_code'],
-    }],
-    cookies: { keys: ['oauth-callback-e2e-only'] },
-    findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub, email: `${sub}@example.org` }) }),
-    claims: { openid: ['sub'], email: ['email'] },
-    features: {
-      devInteractions: { enabled: true },
-      pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: requirePar },
-      resourceIndicators: {
-        enabled: true,
-        defaultResource: () => undefined,
-        useGrantedResource: () => true,
-        getResourceServerInfo: (ctx, indicator) => {
-          if (indicator !== resource) throw new Error(`unknown resource ${indicator}`);
-          return { scope: 'api:read', audience: resource, accessTokenFormat: 'jwt' };
-        },
-      },
-    },
-  });
-  provider.on('server_error', (ctx, error) => console.error('provider error:', error));
-  server.on('request', provider.callback());
-  return { issuer, close: () => new Promise((resolve) => server.close(resolve)) };
-}
 
 /** The sign-in with `args` against `issuer`'s pages in Chromium; its end. */
 async function signInWithBrowser(t, args, { env = process.env } = {}) {
@@ -102,6 +64,35 @@ test('sign-in: discovery, PKCE, the exchange and a verified ID token; the token 
   assert.deepEqual(await userinfo.json(), { sub: 'alice', email: 'alice@example.org' });
   // No secret of the sign-in on its terminal but the address to open.
   assert.ok(!result.stderr.includes(tokens.access_token));
+});
+
+test('the Rust call (SignIn::run_blocking, examples/sign_in.rs) signs in; the token works at userinfo', async (t) => {
+  const { provider, port } = await provided(t);
+  const example = spawn(join(examples, 'sign_in'), [provider.issuer, CLIENT_ID, String(port)],
+    { env: { ...process.env, SIGN_IN_NO_BROWSER: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => example.kill());
+  let stdout = '';
+  let stderr = '';
+  example.stderr.on('data', (chunk) => { stderr += chunk; });
+  const exited = new Promise((resolve) => example.on('exit', resolve));
+  const url = await new Promise((resolve, reject) => {
+    example.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /^open (\S+)$/m.exec(stdout);
+      if (match) resolve(match[1]);
+    });
+    example.on('exit', () => reject(new Error(`the example exited early:\n${stderr}`)));
+  });
+  const { browser, page } = await launchBrowser();
+  t.after(() => browser.close());
+  await page.goto(url);
+  await signIn(page);
+  await page.waitForSelector(`text=${SUCCESS}`);
+  assert.equal(await exited, 0, stderr);
+  const tokens = JSON.parse(stdout.trim().split('\n').at(-1));
+  assert.equal(tokens.id_token_claims.sub, 'alice');
+  const userinfo = await fetch(`${provider.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });
+  assert.deepEqual(await userinfo.json(), { sub: 'alice', email: 'alice@example.org' });
 });
 
 test('sign-in --form-post: the provider posts the response', async (t) => {
