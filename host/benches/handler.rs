@@ -32,6 +32,8 @@ fn wasm(c: &mut Criterion) {
         error_page: None,
         expected_state: None,
         expected_issuer: None,
+        issuer_required: false,
+        form_post_only: false,
     };
     let request = wit::Request {
         method: "GET".into(),

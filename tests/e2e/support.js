@@ -17,6 +17,8 @@ export const screenshots = join(repo, 'target', 'e2e');
 /** Where `cargo test --release` leaves the built examples. */
 export const examples = join(repo, 'target', 'release', 'examples');
 export const CLIENT_ID = 'oauth-callback-e2e';
+/** A confidential client of the provider, for the peers that want one. */
+export const BENCH_CLIENT = { client_id: 'oauth-callback-bench', client_secret: 'bench-secret' };
 
 /** Start oauth-callback (on a free port unless `port` is given, in `env`);
  * resolves once it is listening. */
@@ -87,9 +89,10 @@ export async function freePort() {
 }
 
 /** A real OpenID provider on 127.0.0.1 (https with `tls`: `{key, cert}`)
- * with one public client for `redirectUri`: the code flow (with PAR
- * required when `requirePar`), the implicit one, and `resource` served as
- * an RFC 8707 resource server. */
+ * with a public client for `redirectUri` (one, or a list): the code flow
+ * (with PAR required when `requirePar`), the implicit one, and `resource`
+ * served as an RFC 8707 resource server; and the same client as a
+ * confidential one (`BENCH_CLIENT`, for bench/sign_in.py's peers). */
 export async function startProvider(redirectUri, { requirePar = false, resource = null, tls = null } = {}) {
   const server = tls ? createHttpsServer(tls) : createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -99,9 +102,16 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
       client_id: CLIENT_ID,
       application_type: 'web',
       token_endpoint_auth_method: 'none',
-      redirect_uris: [redirectUri],
+      redirect_uris: [redirectUri].flat(),
       response_types: ['code', 'id_token token'],
       grant_types: ['authorization_code', 'implicit'],
+    }, {
+      ...BENCH_CLIENT,
+      application_type: 'web',
+      token_endpoint_auth_method: 'client_secret_post',
+      redirect_uris: [redirectUri].flat(),
+      response_types: ['code'],
+      grant_types: ['authorization_code'],
     }],
     responseTypes: ['code', 'id_token token'],
     cookies: { keys: ['oauth-callback-e2e-only'] },

@@ -182,7 +182,7 @@ async function standIn(t, bend = {}) {
   const issuer = `http://127.0.0.1:${server.address().port}`;
   const keys = [await jose.generateKeyPair('EdDSA', { extractable: true })];
   const jwk = async (key, kid) => ({ ...(await jose.exportJWK(key.publicKey)), kid, alg: 'EdDSA', use: 'sig' });
-  const seen = { jwks: 0, token: 0 };
+  const seen = { jwks: 0, token: 0, tokenRequests: [] };
   let nonce = null;
   const metadata = () => ({
     issuer,
@@ -208,6 +208,7 @@ async function standIn(t, bend = {}) {
       response.setHeader('content-type', 'application/json');
       response.end(JSON.stringify(body));
     };
+    if (bend.raw?.[url.pathname]) return bend.raw[url.pathname](request, response);
     if (url.pathname === '/.well-known/openid-configuration') return json(metadata());
     if (url.pathname === '/jwks') {
       seen.jwks += 1;
@@ -226,6 +227,9 @@ async function standIn(t, bend = {}) {
     }
     if (url.pathname === '/token') {
       seen.token += 1;
+      let body = '';
+      for await (const chunk of request) body += chunk;
+      seen.tokenRequests.push({ authorization: request.headers.authorization ?? null, body: new URLSearchParams(body) });
       if (bend.rotate) keys.push(await jose.generateKeyPair('EdDSA', { extractable: true }));
       const token = bend.idToken ? await bend.idToken(idToken, keys) : await idToken({});
       return json({ access_token: 'at-1', token_type: 'Bearer', expires_in: 60, id_token: token });
@@ -382,4 +386,96 @@ test('the client secret from the environment reaches neither the arguments nor t
   // (/proc/PID/environ keeps the start-up environment; the variable was
   // removed from the process's own, which its children inherit.)
   assert.ok(environ.includes('OAUTH_CALLBACK_CLIENT_SECRET'));
+});
+
+test('a confidential client: the secret from the variable or a file, sent as the metadata says; an HS256 ID token keyed with it', async (t) => {
+  const secret = 'client-s3cret';
+  const hs256 = (sign, keys, payload) => new jose.SignJWT(payload)
+    .setProtectedHeader({ alg: 'HS256' }).sign(new TextEncoder().encode(secret));
+  const { issuer, seen } = await standIn(t, {
+    metadata: {
+      token_endpoint_auth_methods_supported: ['client_secret_post'],
+      id_token_signing_alg_values_supported: ['EdDSA', 'HS256'],
+    },
+    idToken: async (sign, keys) => hs256(sign, keys, jose.decodeJwt(await sign({}))),
+  });
+  const fromVariable = await signInAtStandIn(issuer, [], {
+    env: { ...process.env, OAUTH_CALLBACK_CLIENT_SECRET: secret },
+  });
+  assert.equal(fromVariable.code, 0, fromVariable.stderr);
+  assert.equal(fromVariable.json.id_token_claims.sub, 'alice');
+  const dir = mkdtempSync(join(tmpdir(), 'oauth-callback-secret-'));
+  writeFileSync(join(dir, 'secret'), `${secret}\n`);
+  const fromFile = await signInAtStandIn(issuer, ['--client-secret-file', join(dir, 'secret')]);
+  assert.equal(fromFile.code, 0, fromFile.stderr);
+  for (const request of seen.tokenRequests) {
+    assert.equal(request.body.get('client_secret'), secret);
+    assert.equal(request.body.get('client_id'), CLIENT_ID);
+    assert.equal(request.authorization, null);
+    assert.equal(request.body.get('code_verifier').length, 43);
+  }
+  // Both at once is ambiguous: refused before anything is sent.
+  const both = await signInAtStandIn(issuer, ['--client-secret-file', join(dir, 'secret')], {
+    env: { ...process.env, OAUTH_CALLBACK_CLIENT_SECRET: secret },
+  });
+  assert.equal(both.code, 2);
+  assert.equal(seen.token, 2);
+});
+
+test('--form-post: a code arriving in the address is refused (400), and the wait goes on', async (t) => {
+  const { issuer, seen } = await standIn(t);
+  const result = await signInAtStandIn(issuer, ['--form-post']);
+  assert.equal(result.status, 400);
+  assert.ok(result.stderr.includes('refused a callback: a code outside a form post'), result.stderr);
+  assert.equal(result.code, 124);
+  assert.equal(seen.token, 0);
+});
+
+test('--par without a PAR endpoint, and --resource with --issuer (named, not discovered)', async (t) => {
+  const { issuer } = await standIn(t);
+  const par = await signInAtStandIn(issuer, ['--par']);
+  assert.equal(par.code, 2);
+  assert.match(par.stderr, /no pushed_authorization_request_endpoint/);
+  const named = await startSignIn(['--issuer', issuer, '--resource', 'https://api.example/mcp', '--client-id',
+    CLIENT_ID, '--port', '0', '--no-https', '--timeout', '1']);
+  assert.equal(new URL(named.url).searchParams.get('resource'), 'https://api.example/mcp');
+  assert.equal((await named.finished()).code, 124);
+});
+
+test('the provider answering nonsense: a token endpoint that redirects, metadata over 1 MiB', async (t) => {
+  const redirecting = await standIn(t, {
+    raw: { '/token': (request, response) => { response.statusCode = 302; response.setHeader('location', '/elsewhere'); response.end(); } },
+  });
+  const result = await signInAtStandIn(redirecting.issuer);
+  assert.equal(result.code, 69, result.stderr);
+  assert.match(result.stderr, /302/);
+  const huge = await standIn(t, {
+    raw: { '/.well-known/openid-configuration': (request, response) => response.end('x'.repeat(2 * 1024 * 1024)) },
+  });
+  const large = await startSignIn(['--issuer', huge.issuer, '--client-id', CLIENT_ID, '--no-https']);
+  const refused = await large.finished();
+  assert.equal(refused.code, 69, refused.stderr);
+  assert.match(refused.stderr, /larger than 1 MiB/);
+});
+
+test('HTTPS_PROXY: used for a provider elsewhere, never for this machine', async (t) => {
+  // A proxy that records what it is asked to reach, and refuses it.
+  const asked = [];
+  const proxy = createServer();
+  proxy.on('connect', (request, socket) => {
+    asked.push(request.url);
+    socket.end('HTTP/1.1 502 Bad Gateway\r\n\r\n');
+  });
+  await new Promise((resolve) => proxy.listen(0, '127.0.0.1', resolve));
+  t.after(() => new Promise((resolve) => proxy.close(resolve)));
+  const env = { ...process.env, HTTPS_PROXY: `http://127.0.0.1:${proxy.address().port}`, NO_PROXY: '' };
+  const elsewhere = await startSignIn(['--issuer', 'https://id.example', '--client-id', CLIENT_ID], { env });
+  const result = await elsewhere.finished();
+  assert.equal(result.code, 69, result.stderr);
+  assert.deepEqual(asked, ['id.example:443']);
+  // This machine is reached directly, proxy or not.
+  const { issuer } = await standIn(t);
+  const local = await signInAtStandIn(issuer, [], { env });
+  assert.equal(local.code, 0, local.stderr);
+  assert.deepEqual(asked, ['id.example:443']);
 });

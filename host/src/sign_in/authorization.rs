@@ -203,6 +203,105 @@ mod tests {
         );
     }
 
+    /// A provider endpoint on 127.0.0.1 that answers one request with
+    /// `status` and `body`, and hands over the request it received.
+    async fn one_answer(status: &str, body: &str) -> (url::Url, tokio::task::JoinHandle<String>) {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url =
+            url::Url::parse(&format!("http://{}/par", listener.local_addr().unwrap())).unwrap();
+        let answer = format!(
+            "HTTP/1.1 {status}\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\
+             connection: close\r\n\r\n{body}",
+            body.len()
+        );
+        let received = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = Vec::new();
+            let mut buffer = [0; 4096];
+            // The head, then the form (its length is small and known here).
+            while !String::from_utf8_lossy(&request).contains("code_challenge_method") {
+                let n = socket.read(&mut buffer).await.unwrap();
+                request.extend_from_slice(&buffer[..n]);
+            }
+            socket.write_all(answer.as_bytes()).await.unwrap();
+            String::from_utf8(request).unwrap()
+        });
+        (url, received)
+    }
+
+    #[tokio::test]
+    async fn a_pushed_request_leaves_the_browser_only_client_id_and_request_uri() {
+        let (endpoint, received) = one_answer(
+            "201 Created",
+            r#"{"request_uri":"urn:par:1","expires_in":60}"#,
+        )
+        .await;
+        let secrets = Secrets::new(true);
+        let request = Request {
+            client_id: "cli",
+            redirect_uri: "https://127.0.0.1:1/callback",
+            scope: "openid",
+            form_post: false,
+            resource: None,
+            extra: &[],
+        };
+        let authorization = url::Url::parse("https://id.example/auth").unwrap();
+        let client = Client::new().unwrap();
+        let pairs = request.parameters(&secrets);
+        let url = push(
+            &client,
+            &endpoint,
+            &authorization,
+            &ClientAuth::None,
+            "cli",
+            pairs,
+        )
+        .await
+        .unwrap();
+        assert_eq!(
+            url.as_str(),
+            "https://id.example/auth?client_id=cli&request_uri=urn%3Apar%3A1"
+        );
+        let pushed = received.await.unwrap();
+        assert!(pushed.starts_with("POST /par HTTP/1.1"), "{pushed}");
+        assert!(pushed.contains(&format!("state={}", secrets.state.secret())));
+        assert!(pushed.contains("code_challenge_method=S256") && pushed.contains("client_id=cli"));
+    }
+
+    #[tokio::test]
+    async fn a_refused_push_is_the_providers_error() {
+        let (endpoint, _) = one_answer(
+            "400 Bad Request",
+            r#"{"error":"invalid_request","error_description":"no"}"#,
+        )
+        .await;
+        let secrets = Secrets::new(false);
+        let request = Request {
+            client_id: "cli",
+            redirect_uri: "https://127.0.0.1:1/callback",
+            scope: "",
+            form_post: false,
+            resource: None,
+            extra: &[],
+        };
+        let authorization = url::Url::parse("https://id.example/auth").unwrap();
+        let refused = push(
+            &Client::new().unwrap(),
+            &endpoint,
+            &authorization,
+            &ClientAuth::None,
+            "cli",
+            request.parameters(&secrets),
+        )
+        .await
+        .unwrap_err();
+        assert_eq!(
+            refused.to_string(),
+            "the provider refused the pushed authorization request: invalid_request (no)"
+        );
+    }
+
     #[test]
     fn secrets_are_256_bits_and_the_challenge_is_s256() {
         let secrets = Secrets::new(true);
