@@ -68,22 +68,23 @@ fn url_encode(text: &str) -> String {
 /// take as syntax. Never fails: what happened is logged (`info` when
 /// opened; `warn` with the URL to open by hand when not).
 pub fn open_browser(url: &str, command: Option<&str>) {
-    let url = match crate::urls::browser_url(url) {
-        Ok(url) => url,
-        Err(e) => return tracing::warn!("cannot open a browser at that URL: {e}"),
-    };
-    let url = url.as_str();
-    let opened = match command.map(check_browser_command) {
-        Some(Ok(command)) => run(&command, url),
-        Some(Err(reason)) => Err(format!("the browser command cannot be used: {reason}")),
-        None => system(url),
-    };
-    match opened {
+    match try_open(url, command) {
         Ok(()) => tracing::info!("opened the browser"),
         // Keep waiting: the user can still open it, on this machine or another.
         Err(e) => {
             tracing::warn!("could not open a browser ({e}); open this page to sign in: {url}")
         }
+    }
+}
+
+/// [`open_browser`], saying why when no browser opened (never with the URL).
+pub(crate) fn try_open(url: &str, command: Option<&str>) -> Result<(), String> {
+    let url = crate::urls::browser_url(url).map_err(|e| format!("not a URL to open: {e}"))?;
+    let url = url.as_str();
+    match command.map(check_browser_command) {
+        Some(Ok(command)) => run(&command, url),
+        Some(Err(reason)) => Err(format!("the browser command cannot be used: {reason}")),
+        None => system(url),
     }
 }
 

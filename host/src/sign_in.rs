@@ -160,8 +160,9 @@ impl SignIn {
     }
 
     /// Open the user's browser at the authorization request once the
-    /// receiver listens [default: true]; else its URL is logged (`warn`)
-    /// for the user to open.
+    /// receiver listens [default: true]; else (or when none opens) its URL
+    /// is written on stderr for the user to open: on the terminal, never
+    /// in a log record, as it carries the request's `state`.
     pub fn open_browser(mut self, open: bool) -> Self {
         self.open_browser = open;
         self
@@ -439,14 +440,25 @@ impl Prepared {
         Ok(url.into())
     }
 
-    /// Open the browser at `url`, or ask the user to.
+    /// Send the user to `url`: the caller's way ([`SignIn::open_with`]),
+    /// else the browser, else the address on the terminal (stderr). Never a
+    /// log record: the address carries the request's `state` and `nonce`.
     pub(crate) fn show(&self, url: &str) {
         if let Some(OpenWith(open)) = &self.sign_in.open_with {
-            open(url);
-        } else if self.sign_in.open_browser {
-            crate::open_browser(url, self.sign_in.browser_command.as_deref());
-        } else {
-            tracing::warn!("open this page to sign in: {url}");
+            return open(url);
+        }
+        let opened = match self.sign_in.open_browser {
+            true => crate::browser::try_open(url, self.sign_in.browser_command.as_deref()),
+            false => Err("asked not to".into()),
+        };
+        match opened {
+            Ok(()) => tracing::info!("opened the browser"),
+            Err(why) => {
+                if self.sign_in.open_browser {
+                    tracing::warn!("could not open a browser ({why})");
+                }
+                eprintln!("open this page to sign in: {url}");
+            }
         }
     }
 

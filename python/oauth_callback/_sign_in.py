@@ -176,7 +176,9 @@ def sign_in(
     metadata, no ID token). The receiver takes `CallbackServer`'s arguments;
     `port=None` picks a free port. `open_browser=` may be a function: it is
     called with the authorization request's URL once the receiver listens,
-    instead of opening the browser (`False`: the URL is logged, `WARNING`). The GIL is released while it runs;
+    instead of opening the browser (`False`, or no browser opens: the URL is
+    written on the process's stderr, never to the logger, as it carries the
+    request's `state`). The GIL is released while it runs;
     Ctrl-C raises `KeyboardInterrupt` with nothing left listening.
 
     Raises a `SignInError`: `SignInConfigError` (bad settings, before

@@ -232,14 +232,19 @@ def test_a_metadata_issuer_that_differs_is_a_failed_check(
 
 def test_no_answer_in_time_is_a_timeout_error(
     stand_in: Callable[[Dict[str, str]], StandIn], caplog: pytest.LogCaptureFixture,
+    capfd: pytest.CaptureFixture[str],
 ) -> None:
     provider = stand_in({"code": "c-1"})
-    with caplog.at_level(logging.WARNING, logger="oauth_callback"):
+    with caplog.at_level(logging.DEBUG, logger="oauth_callback"):
         with pytest.raises(SignInTimeoutError) as raised:
             sign_in(issuer=provider.issuer, client_id="cli", open_browser=False, timeout=0.5)
     assert isinstance(raised.value, TimeoutError)
-    # The address to open went to the logger; nothing was sent to the provider.
-    assert any("open this page to sign in: " in r.getMessage() for r in caplog.records)
+    # The address to open went to stderr, never to the logger (it carries
+    # the state); nothing was sent to the token endpoint.
+    shown = capfd.readouterr().err
+    assert f"open this page to sign in: {provider.issuer}/auth?" in shown
+    state = parse_qs(urlparse(shown.split("open this page to sign in: ")[1].split()[0]).query)["state"][0]
+    assert all(state not in r.getMessage() for r in caplog.records)
     assert provider.tokens_asked == 0
 
 

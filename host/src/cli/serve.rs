@@ -67,7 +67,7 @@ pub struct ReceiverArgs {
     /// comma-separated list (e.g. 8000,18000,0) is tried in order: the first
     /// that is free wins. 0 picks any free port (the ready line and
     /// --ready-file tell which) [default: 8080, or a loopback --redirect-uri's
-    /// port]
+    /// port; sign-in: a free port]
     #[arg(
         long = "port",
         value_name = "PORT[,PORT...]",
