@@ -26,7 +26,9 @@ mod tokens;
 
 use openidconnect::ClientSecret;
 
-use crate::{AsyncCallbackServer, CallbackResult, Config};
+use crate::config::Config;
+use crate::nonblocking::AsyncCallbackServer;
+use crate::result::CallbackResult;
 use authorization::{Request, Secrets};
 use client_auth::ClientAuth;
 use discovery::Server;
@@ -214,9 +216,9 @@ impl SignIn {
     /// own. Not inside a tokio runtime ([`crate::Error::InsideAsyncRuntime`]).
     pub fn run_blocking(self, config: Config) -> Result<Tokens, SignInError> {
         if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(crate::Error::InsideAsyncRuntime.into());
+            return Err(crate::error::Error::InsideAsyncRuntime.into());
         }
-        let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
+        let runtime = crate::lifecycle::own_runtime().map_err(crate::error::Error::from)?;
         runtime.block_on(self.run(config))
     }
 

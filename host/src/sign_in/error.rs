@@ -19,7 +19,7 @@ pub enum SignInError {
 
     /// The callback server could not start (its settings, its port).
     #[error(transparent)]
-    Receiver(#[from] crate::Error),
+    Receiver(#[from] crate::error::Error),
 
     /// The provider refused: an `error` in the authorization response
     /// (RFC 6749 section 4.1.2.1) or from the token endpoint (section 5.2).

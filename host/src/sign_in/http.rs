@@ -77,7 +77,7 @@ impl Client {
             .proxy(proxy())
             .user_agent(concat!("oauth-callback/", env!("CARGO_PKG_VERSION")))
             .build()
-            .map_err(|e| Unreachable::Client(crate::error_line(&e)))?;
+            .map_err(|e| Unreachable::Client(crate::error::error_line(&e)))?;
         Ok(Client(client))
     }
 

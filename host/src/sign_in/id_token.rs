@@ -175,7 +175,7 @@ fn check(
         ClaimsVerificationError::SignatureVerification(
             SignatureVerificationError::NoMatchingKey,
         ) => Refusal::UnknownKey,
-        e => other(crate::error_line(&e)),
+        e => other(crate::error::error_line(&e)),
     })?;
     // The issuer byte for byte (openidconnect compares parsed URLs).
     if claims.issuer().as_str() != expected.issuer {
@@ -193,7 +193,7 @@ fn check(
     if let Some(hash) = claims.access_token_hash() {
         let alg = token
             .signing_alg()
-            .map_err(|e| other(crate::error_line(&e)))?;
+            .map_err(|e| other(crate::error::error_line(&e)))?;
         let access_token = AccessToken::new(access_token.into());
         let computed = match expected.secret {
             Some(secret) if alg.uses_shared_secret() => {
@@ -203,11 +203,11 @@ fn check(
             _ => {
                 let key = token
                     .signing_key(&verifier)
-                    .map_err(|e| other(crate::error_line(&e)))?;
+                    .map_err(|e| other(crate::error::error_line(&e)))?;
                 AccessTokenHash::from_token(&access_token, alg, key)
             }
         }
-        .map_err(|e| other(crate::error_line(&e)))?;
+        .map_err(|e| other(crate::error::error_line(&e)))?;
         if computed != *hash {
             return Err(other("its at_hash does not match the access token".into()));
         }
