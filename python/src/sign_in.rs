@@ -161,18 +161,21 @@ impl SignInCall {
                         }
                     })
                 });
-                runtime.shutdown_timeout(std::time::Duration::from_millis(100));
+                // The answer first: the receiver's teardown is not the caller's wait.
                 let _ = done.send(outcome);
+                runtime.shutdown_timeout(std::time::Duration::from_millis(100));
             })?;
         let waited = waiting::until(py, None, move |until| {
             answer
                 .recv_timeout(until.saturating_duration_since(Instant::now()))
                 .ok()
         });
-        // Interrupted: stop it now (nothing left listening), then finish.
+        // Interrupted: stop it now, and wait until nothing is left listening.
         self.cancel();
         detach(py, || {
-            let _ = worker.join();
+            if waited.is_err() {
+                let _ = worker.join();
+            }
             courier.close(true);
         });
         match waited? {

@@ -89,10 +89,11 @@ export async function freePort() {
 }
 
 /** A real OpenID provider on 127.0.0.1 (https with `tls`: `{key, cert}`)
- * with a public client for `redirectUri` (one, or a list): the code flow
- * (with PAR required when `requirePar`), the implicit one, and `resource`
- * served as an RFC 8707 resource server; and the same client as a
- * confidential one (`BENCH_CLIENT`, for bench/sign_in.py's peers). */
+ * with a public client for `redirectUri` (one, or a list; its https ones):
+ * the code flow (with PAR required when `requirePar`), the implicit one,
+ * and `resource` served as an RFC 8707 resource server; and a confidential
+ * client for all of them, the code flow only (`BENCH_CLIENT`, for
+ * bench/sign_in.py's peers, some of which register `http://localhost`). */
 export async function startProvider(redirectUri, { requirePar = false, resource = null, tls = null } = {}) {
   const server = tls ? createHttpsServer(tls) : createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -102,7 +103,8 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
       client_id: CLIENT_ID,
       application_type: 'web',
       token_endpoint_auth_method: 'none',
-      redirect_uris: [redirectUri].flat(),
+      // Implicit-capable: oidc-provider takes https redirect URIs only.
+      redirect_uris: [redirectUri].flat().filter((uri) => uri.startsWith('https:')),
       response_types: ['code', 'id_token token'],
       grant_types: ['authorization_code', 'implicit'],
     }, {

@@ -89,7 +89,11 @@ impl SignInArgs {
         // Every setting is checked before anything is sent or listens.
         let config = self.receiver.builder()?.build()?;
         sign_in.check().map_err(Failure::from)?;
-        serve::on_own_runtime(self.sign_in_with(sign_in, config, quiet))
+        let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
+        let code = runtime.block_on(self.sign_in_with(sign_in, config, quiet));
+        // What is left (a receiver whose browser has its answer) ends with the process.
+        runtime.shutdown_background();
+        code
     }
 
     async fn sign_in_with(
@@ -115,13 +119,19 @@ impl SignInArgs {
             Ok(result) => result,
             Err(stop) => return Ok(serve::gave_up(stop, timeout)),
         };
-        let tokens = prepared.finish(result, &uri).await;
-        // The line first: the exit follows once the connections are done.
-        let printed = tokens.map_err(Failure::from).and_then(|tokens| {
-            stdout::print_line(&tokens.to_json_line()).map_err(Failure::Undelivered)
-        });
-        server.shutdown().await;
-        printed.map(|()| exit::COMPLETED.code)
+        let tokens = match prepared.finish(result, &uri).await {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                server.shutdown().await;
+                return Err(e.into());
+            }
+        };
+        stdout::print_line(&tokens.to_json_line()).map_err(Failure::Undelivered)?;
+        // The browser had its page before the exchange began, and the line
+        // is out: the caller waiting for the exit waits for nothing more
+        // (the process's end closes the connections; no teardown to sit out).
+        std::mem::forget(server);
+        Ok(exit::COMPLETED.code)
     }
 
     /// The sign-in the flags describe.
