@@ -123,36 +123,63 @@ def arrival(redirect):
     return requests[0].timing["startTime"] / 1000
 
 
+def stamp(argv):
+    """Run the command `argv` and time its output from this separate
+    process (the bench's own threads wait for Playwright's hold on the
+    interpreter, which would make its readings late): pass the address to
+    open on at once, then print one JSON object with the clock
+    (`time.monotonic`, shared by the processes) at the start, at `callback received`
+    (stderr), at the tokens' line (stdout) and at the exit, and the line."""
+    import selectors
+    start = time.monotonic()
+    child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    times, buffers = {"start": start}, {child.stdout: b"", child.stderr: b""}
+    selector = selectors.DefaultSelector()
+    for stream in buffers:
+        selector.register(stream, selectors.EVENT_READ)
+    while selector.get_map():
+        for key, _ in selector.select():
+            chunk = os.read(key.fileobj.fileno(), 65536)
+            now = time.monotonic()
+            if not chunk:
+                selector.unregister(key.fileobj)
+                continue
+            buffers[key.fileobj] += chunk
+            if key.fileobj is child.stdout and b"\n" in buffers[child.stdout]:
+                times.setdefault("line", now)
+            elif key.fileobj is child.stderr:
+                text = buffers[child.stderr]
+                if b"callback received" in text:
+                    times.setdefault("received", now)
+                rest = text.split(b"open this page to sign in: ")[1:]
+                if rest and b"\n" in rest[0] and "url" not in times:
+                    url = rest[0].split(b"\n")[0].decode()
+                    times["url"] = url
+                    print(url, flush=True)
+    child.wait()
+    times["exit"] = time.monotonic()
+    line = buffers[child.stdout].decode()
+    print(json.dumps({**times, "stdout": line, "code": child.returncode}), flush=True)
+
+
 def command(browser, issuer, port):
-    """`oauth-callback sign-in`: start, the line, the exit, the arrival as
-    the browser sent it and as the receiver logged it (`callback
-    received`, read from stderr as it is written)."""
-    start = time.perf_counter()
-    child = subprocess.Popen([str(BINARY), "sign-in", "--issuer", issuer, "--client-id", PUBLIC,
-                              "--port", str(port), "--no-browser", "--no-paste"],
-                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    urls, received = queue.Queue(), []
-
-    def read_stderr():
-        for line in child.stderr:
-            if "open this page to sign in: " in line:
-                urls.put(line.split("open this page to sign in: ")[1].strip())
-            elif "callback received" in line:
-                received.append(time.perf_counter())
-
-    threading.Thread(target=read_stderr, daemon=True).start()
-    lines = queue.Queue()
-    threading.Thread(target=lambda: lines.put((child.stdout.readline(), time.perf_counter(), time.time())),
-                     daemon=True).start()
-    context, redirect = browser.sign_in(urls.get(timeout=30), f"https://127.0.0.1:{port}/callback")
-    line, printed, printed_wall = lines.get(timeout=60)
-    child.wait(30)
-    exited = time.perf_counter()
-    after = printed_wall - arrival(redirect)
+    """`oauth-callback sign-in`, timed by a separate process (`stamp`): from
+    its start (not the stamper's) to its line."""
+    stamper = subprocess.Popen([sys.executable, __file__, "--stamp", str(BINARY), "sign-in", "--issuer", issuer,
+                                "--client-id", PUBLIC, "--port", str(port), "--no-browser", "--no-paste"],
+                               stdout=subprocess.PIPE, text=True)
+    url = stamper.stdout.readline().strip()
+    context, redirect = browser.sign_in(url, f"https://127.0.0.1:{port}/callback")
+    times = json.loads(stamper.stdout.readline())
+    stamper.wait(30)
+    sent = arrival(redirect)  # wall clock
     context.close()
-    assert json.loads(line)["id_token_claims"]["sub"] == "alice", line
-    return {"total": printed - start, "after": after, "received": printed - received[0],
-            "exit": exited - printed}
+    assert times["code"] == 0 and json.loads(times["stdout"])["id_token_claims"]["sub"] == "alice", times
+    # The browser's wall-clock send time against the line's monotonic one:
+    # both read now, their difference is the offset between the clocks.
+    offset = time.time() - time.monotonic()
+    return {"total": times["line"] - times["start"], "after": times["line"] + offset - sent,
+            "received": times["line"] - times["received"], "exit": times["exit"] - times["line"]}
 
 
 def in_process(browser, start_flow, redirect_prefix):
@@ -263,6 +290,8 @@ def msal_reason(issuer):
 
 
 def main():
+    if sys.argv[1:2] == ["--stamp"]:
+        return stamp(sys.argv[2:])
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--runs", type=int, default=11)
     args = parser.parse_args()
