@@ -10,6 +10,15 @@ if (redirectUris.length === 0) {
   process.exit(2);
 }
 const provider = await startProvider(redirectUris);
+if (process.env.OAUTH_CALLBACK_TOKEN_TIMES) {
+  // For bench/sign_in.py: how long each token request took here, one
+  // `token <ms>` line each, from its arrival to its answer's end.
+  provider.server.prependListener('request', (request, response) => {
+    if (!request.url.startsWith('/token')) return;
+    const start = process.hrtime.bigint();
+    response.on('finish', () => console.log(`token ${Number(process.hrtime.bigint() - start) / 1e6}`));
+  });
+}
 console.log(`issuer ${provider.issuer}`);
 process.stdin.resume();
 process.stdin.on('end', async () => {

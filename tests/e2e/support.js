@@ -135,7 +135,7 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
   });
   provider.on('server_error', (ctx, error) => console.error('provider error:', error));
   server.on('request', provider.callback());
-  return { issuer, close: () => new Promise((resolve) => server.close(resolve)) };
+  return { issuer, server, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 /** A PKCE verifier and its S256 challenge, and a random state and nonce. */
