@@ -216,7 +216,7 @@ impl ServeArgs {
         }
         let config = self.config()?;
         let open = self.sign_in_page()?;
-        on_own_runtime(self.serve(config, open, quiet))
+        on_own_runtime(self.serve(config, open, quiet), Teardown::Wait)
     }
 
     /// Listen, say where, open the browser, wait for the callback, a signal
@@ -278,11 +278,26 @@ impl ServeArgs {
     }
 }
 
-/// Run `job` on a runtime of its own, stopped once it ends.
-pub fn on_own_runtime(job: impl Future<Output = Result<u8, Failure>>) -> Result<u8, Failure> {
+/// How a command's runtime ends once its job is done.
+pub enum Teardown {
+    /// What is left (connections closing) gets 100 ms to finish.
+    Wait,
+    /// What is left ends with the process: the job's answer is out, and
+    /// nobody waits for the rest.
+    Background,
+}
+
+/// Run `job` on a runtime of its own, ended as `teardown` says.
+pub fn on_own_runtime(
+    job: impl Future<Output = Result<u8, Failure>>,
+    teardown: Teardown,
+) -> Result<u8, Failure> {
     let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
     let code = runtime.block_on(job);
-    runtime.shutdown_timeout(Duration::from_millis(100));
+    match teardown {
+        Teardown::Wait => runtime.shutdown_timeout(Duration::from_millis(100)),
+        Teardown::Background => runtime.shutdown_background(),
+    }
     code
 }
 

@@ -7,7 +7,7 @@ use clap::{ArgGroup, Args};
 
 use crate::{AsyncCallbackServer, Config, SignIn, SignInError};
 
-use super::serve::{self, ReceiverArgs};
+use super::serve::{self, ReceiverArgs, Teardown};
 use super::signals::Signals;
 use super::{Failure, exit, stdout, terminal};
 
@@ -89,11 +89,12 @@ impl SignInArgs {
         // Every setting is checked before anything is sent or listens.
         let config = self.receiver.builder()?.build()?;
         sign_in.check().map_err(Failure::from)?;
-        let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
-        let code = runtime.block_on(self.sign_in_with(sign_in, config, quiet));
-        // What is left (a receiver whose browser has its answer) ends with the process.
-        runtime.shutdown_background();
-        code
+        // What is left once the line is out (a receiver whose browser has
+        // its answer) ends with the process.
+        serve::on_own_runtime(
+            self.sign_in_with(sign_in, config, quiet),
+            Teardown::Background,
+        )
     }
 
     async fn sign_in_with(
