@@ -324,8 +324,7 @@ impl Prepared {
             return Err(SignInError::CheckFailed(CheckFailed::NoS256(listed)));
         }
         let endpoint = |name: &str, value: &Option<String>| -> Result<url::Url, SignInError> {
-            let value = value.as_deref().unwrap_or_default();
-            http::check_endpoint(value).map_err(|why| {
+            http::check_endpoint(value.as_deref().unwrap_or_default()).map_err(|why| {
                 Unreachable::Nonsense {
                     url: server.issuer.clone().unwrap_or_default(),
                     reason: format!("its {name}: {why}"),
@@ -361,9 +360,9 @@ impl Prepared {
             _ => None,
         };
         let keys = match (&server.issuer, &metadata.jwks_uri) {
-            (Some(_), Some(jwks)) => Some(KeySet::prefetch(
+            (Some(_), Some(_)) => Some(KeySet::prefetch(
                 &client,
-                endpoint("jwks_uri", &Some(jwks.clone()))?,
+                endpoint("jwks_uri", &metadata.jwks_uri)?,
             )),
             _ => None,
         };

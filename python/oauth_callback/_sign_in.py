@@ -58,81 +58,45 @@ class SignInTimeoutError(SignInError, TimeoutError):
     """No authorization response arrived within `timeout` seconds."""
 
 
-def _call(
-    *,
-    issuer: Optional[str],
-    resource: Optional[str],
-    authorization_endpoint: Optional[str],
-    token_endpoint: Optional[str],
-    client_id: str,
-    client_secret: Optional[str],
-    scopes: Optional[Sequence[str]],
-    params: Optional[Mapping[str, str]],
-    form_post: bool,
-    par: bool,
-    open_browser: Union[bool, Callable[[str], object]],
-    browser_command: Optional[str],
-    receiver: CallbackServer,
-) -> "_native.SignInCall":
-    """The native call, every argument's type checked first."""
-    for name, text in (("issuer", issuer), ("resource", resource),
-                       ("authorization_endpoint", authorization_endpoint),
-                       ("token_endpoint", token_endpoint),
-                       ("client_secret", client_secret), ("browser_command", browser_command)):
+# The arguments that set up the receiver, as `CallbackServer` takes them.
+_RECEIVER = ("host", "port", "path", "timeout", "ssl_cert", "ssl_key", "adhoc_ssl", "self_signed",
+             "force_https", "success_html_path", "error_html_path", "logger", "redirect_uri",
+             "success_redirect", "error_redirect")
+# The strings among the sign-in's own arguments.
+_TEXTS = ("issuer", "resource", "authorization_endpoint", "token_endpoint", "client_secret",
+          "browser_command")
+
+
+def _call(arguments: Dict[str, Any]) -> "_native.SignInCall":
+    """The native call for `sign_in`'s `arguments` (its parameters, by
+    name), each one's type checked first: the receiver's as
+    `CallbackServer` checks them (`port=None`: a free one, RFC 8252
+    section 7.3), then the sign-in's own."""
+    receiver = CallbackServer(**{name: arguments[name] for name in _RECEIVER})
+    for name in _TEXTS:
+        text = arguments[name]
         if text is not None and not isinstance(text, str):
             raise SignInConfigError(f"{name} must be a string, not {type(text).__name__}")
+    client_id, scopes, open_browser = arguments["client_id"], arguments["scopes"], arguments["open_browser"]
     if not isinstance(client_id, str):
         raise SignInConfigError(f"client_id must be a string, not {type(client_id).__name__}")
     if isinstance(scopes, str):
         scopes = scopes.split()
     if scopes is not None and not all(isinstance(scope, str) for scope in scopes):
         raise SignInConfigError(f"scopes must be strings, not {scopes!r}")
-    pairs = list((params or {}).items())
+    pairs = list((arguments["params"] or {}).items())
     if not all(isinstance(k, str) and isinstance(v, str) for k, v in pairs):
         raise SignInConfigError("params must map names to strings")
     options: Dict[str, Any] = {
-        "issuer": issuer,
-        "resource": resource,
-        "authorization_endpoint": authorization_endpoint,
-        "token_endpoint": token_endpoint,
+        **{name: arguments[name] for name in _TEXTS},
         "client_id": client_id,
-        "client_secret": client_secret,
         "scopes": None if scopes is None else list(scopes),
         "params": pairs,
-        "form_post": bool(form_post),
-        "par": bool(par),
+        "form_post": bool(arguments["form_post"]),
+        "par": bool(arguments["par"]),
         "open_browser": open_browser if callable(open_browser) else bool(open_browser),
-        "browser_command": browser_command,
     }
     return _native.SignInCall(options, receiver._options, receiver._logger)
-
-
-def _receiver(
-    host: Optional[str],
-    port: Union[int, Sequence[int], None],
-    path: str,
-    timeout: float,
-    ssl_cert: Optional[FilePath],
-    ssl_key: Optional[FilePath],
-    adhoc_ssl: bool,
-    self_signed: bool,
-    force_https: bool,
-    success_html_path: Optional[FilePath],
-    error_html_path: Optional[FilePath],
-    logger: Optional[logging.Logger],
-    redirect_uri: Optional[str],
-    success_redirect: Optional[str],
-    error_redirect: Optional[str],
-) -> CallbackServer:
-    """The receiver's settings, checked as `CallbackServer` checks them
-    (port `None`: a free one, RFC 8252 section 7.3)."""
-    return CallbackServer(
-        host, port, path, timeout=timeout, ssl_cert=ssl_cert, ssl_key=ssl_key,
-        adhoc_ssl=adhoc_ssl, self_signed=self_signed, force_https=force_https,
-        success_html_path=success_html_path, error_html_path=error_html_path,
-        logger=logger, redirect_uri=redirect_uri, success_redirect=success_redirect,
-        error_redirect=error_redirect,
-    )
 
 
 def sign_in(
@@ -185,13 +149,7 @@ def sign_in(
     anything is sent), `ProviderError`, `CheckFailedError`,
     `ProviderUnreachableError` or `SignInTimeoutError`; the receiver's own
     refusals as `CallbackServer.start` raises them (`ConfigError`...)."""
-    receiver = _receiver(host, port, path, timeout, ssl_cert, ssl_key, adhoc_ssl, self_signed,
-                         force_https, success_html_path, error_html_path, logger, redirect_uri,
-                         success_redirect, error_redirect)
-    call = _call(issuer=issuer, resource=resource, authorization_endpoint=authorization_endpoint,
-                 token_endpoint=token_endpoint, client_id=client_id, client_secret=client_secret,
-                 scopes=scopes, params=params, form_post=form_post, par=par,
-                 open_browser=open_browser, browser_command=browser_command, receiver=receiver)
+    call = _call(locals())
     result: Dict[str, Any] = call.run()
     return result
 
@@ -228,13 +186,7 @@ async def sign_in_async(
 ) -> Dict[str, Any]:
     """`sign_in` for asyncio programs, awaited without blocking the loop;
     cancelling it stops the sign-in (nothing is left listening)."""
-    receiver = _receiver(host, port, path, timeout, ssl_cert, ssl_key, adhoc_ssl, self_signed,
-                         force_https, success_html_path, error_html_path, logger, redirect_uri,
-                         success_redirect, error_redirect)
-    call = _call(issuer=issuer, resource=resource, authorization_endpoint=authorization_endpoint,
-                 token_endpoint=token_endpoint, client_id=client_id, client_secret=client_secret,
-                 scopes=scopes, params=params, form_post=form_post, par=par,
-                 open_browser=open_browser, browser_command=browser_command, receiver=receiver)
+    call = _call(locals())
     running = asyncio.get_running_loop().run_in_executor(None, call.run)
     try:
         result: Dict[str, Any] = await asyncio.shield(running)

@@ -1,7 +1,7 @@
 // End-to-end sign-ins: the real oauth-callback binary, a certified OpenID
 // provider (oidc-provider) and headless Chromium, all on 127.0.0.1.
 import assert from 'node:assert/strict';
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -9,8 +9,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 
 import {
-  CLIENT_ID, authorizationUrl, examples, exchangeCode, freePort, launchBrowser, screenshot, secrets, signIn,
-  startCallback, startProvider,
+  CLIENT_ID, authorizationUrl, exchangeCode, freePort, launchBrowser, screenshot, secrets, signIn,
+  startCallback, startExample, startProvider,
 } from './support.js';
 
 const SUCCESS = 'Credentials received successfully. You may close this window.';
@@ -187,30 +187,19 @@ test('an async Rust program signs in with the oauth2 crate (PKCE, code exchange)
   const port = await freePort();
   const provider = await startProvider(`https://127.0.0.1:${port}/callback`);
   const { browser, page } = await launchBrowser();
-  const example = spawn(join(examples, 'oauth2_signin'),
+  const example = await startExample('oauth2_signin',
     [`${provider.issuer}/auth`, `${provider.issuer}/token`, CLIENT_ID, String(port)],
-    { env: { ...process.env, OAUTH2_SIGNIN_NO_BROWSER: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+    { OAUTH2_SIGNIN_NO_BROWSER: '1' });
   t.after(async () => {
     example.kill();
     await browser.close();
     await provider.close();
   });
-  let stdout = '';
-  let stderr = '';
-  example.stderr.on('data', (chunk) => { stderr += chunk; });
-  const exited = new Promise((resolve) => example.on('exit', resolve));
-  const url = await new Promise((resolve, reject) => {
-    example.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /^open (\S+)$/m.exec(stdout);
-      if (match) resolve(match[1]);
-    });
-    example.on('exit', () => reject(new Error(`the example exited early:\n${stderr}`)));
-  });
-  await page.goto(url);
+  await page.goto(example.url);
   await signIn(page);
   await page.waitForSelector(`text=${SUCCESS}`);
-  assert.equal(await exited, 0, stderr);
+  const { code, stdout, stderr } = await example.finished();
+  assert.equal(code, 0, stderr);
   assert.match(stdout, /^signed in: bearer token$/im, stdout);
 });
 

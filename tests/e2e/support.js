@@ -79,6 +79,28 @@ export function startSignIn(args, { env = process.env } = {}) {
   return opened.then((url) => ({ url, pid: child.pid, finished, kill: () => child.kill() }));
 }
 
+/** Start the built example `name` with `args` and `env` added to ours; it
+ * prints `open <URL>` on stdout instead of opening a browser. Resolves
+ * with that URL and the example's end: its exit code, stdout and stderr. */
+export function startExample(name, args, env) {
+  const example = spawn(join(examples, name), args,
+    { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  example.stderr.on('data', (chunk) => { stderr += chunk; });
+  const exited = new Promise((resolve) => {
+    example.on('exit', (code) => resolve({ code, stdout, stderr }));
+  });
+  return new Promise((resolve, reject) => {
+    example.stdout.on('data', (chunk) => {
+      stdout += chunk;
+      const match = /^open (\S+)$/m.exec(stdout);
+      if (match) resolve({ url: match[1], finished: () => exited, kill: () => example.kill() });
+    });
+    example.on('exit', () => reject(new Error(`the example ${name} exited early:\n${stderr}`)));
+  });
+}
+
 /** A port that was free a moment ago. */
 export async function freePort() {
   const server = createServer();

@@ -13,7 +13,7 @@ import { test } from 'node:test';
 import * as jose from 'jose';
 
 import {
-  CLIENT_ID, binary, examples, freePort, launchBrowser, signIn, startProvider, startSignIn,
+  CLIENT_ID, binary, freePort, launchBrowser, signIn, startExample, startProvider, startSignIn,
 } from './support.js';
 
 const SUCCESS = 'Credentials received successfully. You may close this window.';
@@ -68,27 +68,16 @@ test('sign-in: discovery, PKCE, the exchange and a verified ID token; the token 
 
 test('the Rust call (SignIn::run_blocking, examples/sign_in.rs) signs in; the token works at userinfo', async (t) => {
   const { provider, port } = await provided(t);
-  const example = spawn(join(examples, 'sign_in'), [provider.issuer, CLIENT_ID, String(port)],
-    { env: { ...process.env, SIGN_IN_NO_BROWSER: '1' }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const example = await startExample('sign_in', [provider.issuer, CLIENT_ID, String(port)],
+    { SIGN_IN_NO_BROWSER: '1' });
   t.after(() => example.kill());
-  let stdout = '';
-  let stderr = '';
-  example.stderr.on('data', (chunk) => { stderr += chunk; });
-  const exited = new Promise((resolve) => example.on('exit', resolve));
-  const url = await new Promise((resolve, reject) => {
-    example.stdout.on('data', (chunk) => {
-      stdout += chunk;
-      const match = /^open (\S+)$/m.exec(stdout);
-      if (match) resolve(match[1]);
-    });
-    example.on('exit', () => reject(new Error(`the example exited early:\n${stderr}`)));
-  });
   const { browser, page } = await launchBrowser();
   t.after(() => browser.close());
-  await page.goto(url);
+  await page.goto(example.url);
   await signIn(page);
   await page.waitForSelector(`text=${SUCCESS}`);
-  assert.equal(await exited, 0, stderr);
+  const { code, stdout, stderr } = await example.finished();
+  assert.equal(code, 0, stderr);
   const tokens = JSON.parse(stdout.trim().split('\n').at(-1));
   assert.equal(tokens.id_token_claims.sub, 'alice');
   const userinfo = await fetch(`${provider.issuer}/me`, { headers: { authorization: `Bearer ${tokens.access_token}` } });

@@ -22,6 +22,16 @@ import pytest
 INSECURE = ssl.create_default_context()
 INSECURE.check_hostname = False
 INSECURE.verify_mode = ssl.CERT_NONE  # ad hoc and self-made certificates, loopback only
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
+                 "--disable-component-update", "--disable-sync"]
+
+
+def chromium_page(playwright: Any) -> Tuple[Any, Any]:
+    """Debian's headless Chromium through `playwright` (sync API), and a
+    page in a fresh context that ignores certificate errors (ad hoc
+    certificates, loopback only): (browser, page); close the browser."""
+    browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", args=CHROMIUM_ARGS)
+    return browser, browser.new_context(ignore_https_errors=True).new_page()
 
 
 def pytest_configure(config: pytest.Config) -> None:

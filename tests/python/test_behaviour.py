@@ -22,7 +22,7 @@ from typing import Any, Dict, List, Optional, Tuple
 
 import pytest
 
-from conftest import INSECURE, Browser, free_port, get, port_is_free, private_logger
+from conftest import INSECURE, Browser, chromium_page, free_port, get, port_is_free, private_logger
 
 import oauth_callback
 from oauth_callback import CallbackServer, run_callback_server
@@ -288,12 +288,7 @@ def test_the_fragment_bridge_in_headless_chromium() -> None:
     server = CallbackServer(port=0, timeout=60, adhoc_ssl=True).start()
     try:
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"],
-            )
-            page = browser.new_context(ignore_https_errors=True).new_page()
+            browser, page = chromium_page(playwright)
             page.goto(f"{server.redirect_uri}#access_token=at&token_type=Bearer&state=s")
             page.wait_for_selector("text=Credentials received successfully")
             assert "#" not in page.url

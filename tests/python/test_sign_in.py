@@ -6,7 +6,6 @@ import asyncio
 import json
 import logging
 import queue
-import ssl
 import subprocess
 import threading
 import urllib.request
@@ -29,7 +28,7 @@ from oauth_callback import (
     sign_in_async,
 )
 
-from conftest import free_port
+from conftest import INSECURE, chromium_page, free_port
 
 E2E = Path(__file__).resolve().parent.parent / "e2e"
 CLIENT_ID = "oauth-callback-e2e"
@@ -67,12 +66,7 @@ def sign_in_in_chromium(issuer: str, start: Callable[[Callable[[str], None]], An
         url = urls.get(timeout=30)
         assert url.startswith(f"{issuer}/auth?")
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(
-                executable_path="/usr/bin/chromium",
-                args=["--no-sandbox", "--disable-gpu", "--no-first-run", "--disable-background-networking",
-                      "--disable-component-update", "--disable-sync"],
-            )
-            page = browser.new_context(ignore_https_errors=True).new_page()
+            browser, page = chromium_page(playwright)
             page.goto(url)
             page.fill("input[name=login]", "alice")
             page.fill("input[name=password]", "secret")
@@ -177,10 +171,7 @@ class StandIn:
 def follow(url: str) -> None:
     """What a browser does with the authorization request: to the stand-in,
     then to the callback it redirects to (an ad hoc certificate)."""
-    insecure = ssl.create_default_context()
-    insecure.check_hostname = False
-    insecure.verify_mode = ssl.CERT_NONE
-    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=insecure))
+    opener = urllib.request.build_opener(urllib.request.HTTPSHandler(context=INSECURE))
     with opener.open(url, timeout=10) as response:
         response.read()
 

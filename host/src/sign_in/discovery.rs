@@ -140,52 +140,39 @@ pub fn parse_identifier(what: &str, text: &str) -> Result<url::Url, SignInError>
 /// with a JSON object; its `issuer` must equal `issuer` byte for byte.
 pub async fn discover(client: &Client, issuer: &str) -> Result<Server, SignInError> {
     let url = parse_identifier("issuer", issuer)?;
-    let mut tried = Vec::new();
-    for (at, openid) in metadata_urls(&url) {
-        let answer = client.get(&at).await?;
-        tried.push(at.to_string());
-        if answer.status != 200 {
-            continue;
-        }
-        let nonsense = |reason: String| Unreachable::Nonsense {
-            url: at.to_string(),
-            reason,
-        };
-        let object = answer.json_object().map_err(nonsense)?;
-        let metadata: Metadata = serde_json::from_value(serde_json::Value::Object(object))
-            .map_err(|e| nonsense(format!("it is not authorization server metadata ({e})")))?;
-        if metadata.issuer != issuer {
-            return Err(SignInError::CheckFailed(CheckFailed::Issuer {
-                metadata: at.to_string(),
-                expected: issuer.into(),
-                found: crate::error::escaped_line(&metadata.issuer, 200),
-            }));
-        }
-        for (name, endpoint) in [
-            ("authorization_endpoint", &metadata.authorization_endpoint),
-            ("token_endpoint", &metadata.token_endpoint),
-        ] {
-            if endpoint.is_none() {
-                return Err(nonsense(format!("it has no {name}")).into());
-            }
-        }
-        let openid = openid
-            || metadata
-                .scopes_supported
-                .iter()
-                .flatten()
-                .any(|scope| scope == "openid");
-        return Ok(Server {
-            issuer: Some(metadata.issuer.clone()),
-            openid,
-            metadata,
-        });
+    let (at, openid, metadata): (_, _, Metadata) = first_document(
+        client,
+        issuer,
+        "authorization server metadata",
+        metadata_urls(&url),
+    )
+    .await?;
+    if metadata.issuer != issuer {
+        return Err(SignInError::CheckFailed(CheckFailed::Issuer {
+            metadata: at.to_string(),
+            expected: issuer.into(),
+            found: crate::error::escaped_line(&metadata.issuer, 200),
+        }));
     }
-    Err(Unreachable::NoMetadata {
-        of: issuer.into(),
-        tried,
+    for (name, endpoint) in [
+        ("authorization_endpoint", &metadata.authorization_endpoint),
+        ("token_endpoint", &metadata.token_endpoint),
+    ] {
+        if endpoint.is_none() {
+            return Err(nonsense(&at, format!("it has no {name}")).into());
+        }
     }
-    .into())
+    let openid = openid
+        || metadata
+            .scopes_supported
+            .iter()
+            .flatten()
+            .any(|scope| scope == "openid");
+    Ok(Server {
+        issuer: Some(metadata.issuer.clone()),
+        openid,
+        metadata,
+    })
 }
 
 /// The first authorization server of `resource` (RFC 9728): its metadata's
@@ -195,38 +182,57 @@ pub async fn authorization_server_of(
     resource: &str,
 ) -> Result<String, SignInError> {
     let url = parse_identifier("resource", resource)?;
+    let urls = resource_metadata_urls(&url).into_iter().map(|at| (at, ()));
+    let (at, (), metadata): (_, _, ResourceMetadata) =
+        first_document(client, resource, "protected resource metadata", urls).await?;
+    if metadata.resource != resource {
+        return Err(SignInError::CheckFailed(CheckFailed::Resource {
+            metadata: at.to_string(),
+            expected: resource.into(),
+            found: crate::error::escaped_line(&metadata.resource, 200),
+        }));
+    }
+    metadata
+        .authorization_servers
+        .into_iter()
+        .next()
+        .ok_or_else(|| nonsense(&at, "it lists no authorization_servers".into()).into())
+}
+
+/// The first of `urls` that answers 200, read as a `T` (a JSON object, a
+/// `kind` document of `of`): its URL, its tag and the document. None
+/// answering is [`Unreachable::NoMetadata`], naming every URL tried.
+async fn first_document<T: serde::de::DeserializeOwned, Tag>(
+    client: &Client,
+    of: &str,
+    kind: &str,
+    urls: impl IntoIterator<Item = (url::Url, Tag)>,
+) -> Result<(url::Url, Tag, T), SignInError> {
     let mut tried = Vec::new();
-    for at in resource_metadata_urls(&url) {
+    for (at, tag) in urls {
         let answer = client.get(&at).await?;
         tried.push(at.to_string());
         if answer.status != 200 {
             continue;
         }
-        let nonsense = |reason: String| Unreachable::Nonsense {
-            url: at.to_string(),
-            reason,
-        };
-        let object = answer.json_object().map_err(nonsense)?;
-        let metadata: ResourceMetadata = serde_json::from_value(serde_json::Value::Object(object))
-            .map_err(|e| nonsense(format!("it is not protected resource metadata ({e})")))?;
-        if metadata.resource != resource {
-            return Err(SignInError::CheckFailed(CheckFailed::Resource {
-                metadata: at.to_string(),
-                expected: resource.into(),
-                found: crate::error::escaped_line(&metadata.resource, 200),
-            }));
-        }
-        return metadata
-            .authorization_servers
-            .into_iter()
-            .next()
-            .ok_or_else(|| nonsense("it lists no authorization_servers".into()).into());
+        let object = answer.json_object().map_err(|why| nonsense(&at, why))?;
+        let document = serde_json::from_value(serde_json::Value::Object(object))
+            .map_err(|e| nonsense(&at, format!("it is not {kind} ({e})")))?;
+        return Ok((at, tag, document));
     }
     Err(Unreachable::NoMetadata {
-        of: resource.into(),
+        of: of.into(),
         tried,
     }
     .into())
+}
+
+/// What cannot be used in the document at `at`.
+fn nonsense(at: &url::Url, reason: String) -> Unreachable {
+    Unreachable::Nonsense {
+        url: at.to_string(),
+        reason,
+    }
 }
 
 #[cfg(test)]
