@@ -130,6 +130,40 @@ pub fn unreplaceable(file: &Path) -> io::Result<Option<&'static str>> {
     }))
 }
 
+/// Whether an existing file and its folder are the user's own and writable
+/// by nobody else (neither a link): what a cache may trust.
+pub fn trusted(path: &Path) -> bool {
+    let private = |p: &Path| {
+        std::fs::symlink_metadata(p)
+            .is_ok_and(|meta| !meta.file_type().is_symlink() && owned(&meta))
+    };
+    path.parent().is_some_and(private) && private(path)
+}
+
+#[cfg(unix)]
+fn owned(meta: &std::fs::Metadata) -> bool {
+    use std::os::unix::fs::MetadataExt;
+    // SAFETY: geteuid has no preconditions and cannot fail.
+    let me = unsafe { libc::geteuid() };
+    meta.uid() == me && meta.mode() & 0o022 == 0
+}
+
+#[cfg(not(unix))]
+fn owned(_meta: &std::fs::Metadata) -> bool {
+    // The per-user profile directory (%LOCALAPPDATA%) is private by its ACL.
+    true
+}
+
+/// Create a folder (and its parents) only its owner can enter (0700 on
+/// Unix; on Windows the user's profile ACL it inherits).
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    let mut builder = std::fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
+    builder.create(dir)
+}
+
 /// Write a file only its owner can read (also when it existed before).
 pub fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     use std::io::Write;

@@ -96,6 +96,10 @@ mod server;
 #[cfg(feature = "sign-in")]
 mod sign_in;
 mod tls;
+#[cfg(feature = "sign-in")]
+pub mod token_cache;
+#[cfg(feature = "sign-in")]
+mod token_source;
 mod urls;
 
 pub use crate::blocking::{CallbackServer, RunningServer, run_callback_server};
@@ -118,7 +122,9 @@ pub use crate::runtime::EMBEDDED_HANDLER;
 pub use crate::server::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 #[cfg(feature = "sign-in")]
 pub use crate::sign_in::{
-    CLOCK_LEEWAY, CheckFailed, Provider, ProviderError, SignIn, SignInError, Stage, Tokens,
-    Unreachable,
+    CLOCK_LEEWAY, CheckFailed, Provider, ProviderError, Revocation, SignIn, SignInError, Stage,
+    Tokens, Unreachable,
 };
 pub use crate::tls::LoopbackCertificate;
+#[cfg(feature = "sign-in")]
+pub use crate::token_source::{DEFAULT_MIN_VALID, Token, TokenSource};

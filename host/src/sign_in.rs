@@ -22,9 +22,11 @@ mod error;
 mod exchange;
 mod http;
 mod id_token;
+mod revocation;
 mod tokens;
 
-use openidconnect::ClientSecret;
+use openidconnect::{ClientSecret, Nonce};
+use serde_json::{Map, Value};
 
 use crate::config::Config;
 use crate::nonblocking::AsyncCallbackServer;
@@ -37,6 +39,7 @@ use id_token::KeySet;
 pub use discovery::Provider;
 pub use error::{CheckFailed, ProviderError, SignInError, Stage, Unreachable};
 pub use id_token::CLOCK_LEEWAY;
+pub use revocation::Revocation;
 pub use tokens::Tokens;
 
 /// A sign-in to run: where the provider is, the client, what to ask for.
@@ -194,32 +197,13 @@ impl SignIn {
     /// receiver, the provider's refusal, a failed check, an unreachable
     /// provider, or the timeout.
     pub async fn run(self, config: Config) -> Result<Tokens, SignInError> {
-        let prepared = self.prepare().await?;
-        let mut server = AsyncCallbackServer::start(prepared.receiver(config)).await?;
-        let redirect_uri = server.redirect_uri().to_string();
-        let url = prepared.authorization_url(&redirect_uri).await?;
-        prepared.show(&url);
-        let timeout = server
-            .deadline()
-            .saturating_duration_since(std::time::Instant::now());
-        let result = match server.wait().await {
-            Some(result) => result,
-            None => server
-                .shutdown()
-                .await
-                .ok_or(SignInError::TimedOut(timeout))?,
-        };
-        prepared.finish(result, &redirect_uri).await
+        self.prepare().await?.run(config).await
     }
 
     /// [`SignIn::run`], blocking the calling thread on a runtime of its
     /// own. Not inside a tokio runtime ([`crate::Error::InsideAsyncRuntime`]).
     pub fn run_blocking(self, config: Config) -> Result<Tokens, SignInError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Err(crate::error::Error::InsideAsyncRuntime.into());
-        }
-        let runtime = crate::lifecycle::own_runtime().map_err(crate::error::Error::from)?;
-        runtime.block_on(self.run(config))
+        block_on(self.run(config))
     }
 
     /// Check the settings, find the provider and start fetching its key
@@ -297,6 +281,38 @@ impl SignIn {
         }
         Ok(())
     }
+
+    /// Where the provider is, as given.
+    pub fn provider(&self) -> &Provider {
+        &self.provider
+    }
+
+    /// The client id.
+    pub fn client_id(&self) -> &str {
+        &self.client_id
+    }
+
+    /// The scopes asked for, when given (else the provider's default).
+    pub fn requested_scopes(&self) -> Option<&[String]> {
+        self.scopes.as_deref()
+    }
+
+    /// The resource named in the requests (RFC 8707), when one is.
+    pub fn resource_indicator(&self) -> Option<&str> {
+        self.resource.as_deref()
+    }
+}
+
+/// Run `job` on a runtime of its own, blocking the calling thread; refused
+/// inside a tokio runtime ([`crate::Error::InsideAsyncRuntime`]).
+pub(crate) fn block_on<T>(
+    job: impl std::future::Future<Output = Result<T, SignInError>>,
+) -> Result<T, SignInError> {
+    if tokio::runtime::Handle::try_current().is_ok() {
+        return Err(crate::error::Error::InsideAsyncRuntime.into());
+    }
+    let runtime = crate::lifecycle::own_runtime().map_err(crate::error::Error::from)?;
+    runtime.block_on(job)
 }
 
 /// A sign-in whose provider is known, its secrets made, its key set on the
@@ -391,6 +407,27 @@ impl Prepared {
         })
     }
 
+    /// The interactive sign-in on a receiver set up with `config`: listen,
+    /// send the user to the authorization request, wait for the response
+    /// (until `config`'s timeout) and finish.
+    pub(crate) async fn run(mut self, config: Config) -> Result<Tokens, SignInError> {
+        let mut server = AsyncCallbackServer::start(self.receiver(config)).await?;
+        let redirect_uri = server.redirect_uri().to_string();
+        let url = self.authorization_url(&redirect_uri).await?;
+        self.show(&url);
+        let timeout = server
+            .deadline()
+            .saturating_duration_since(std::time::Instant::now());
+        let result = match server.wait().await {
+            Some(result) => result,
+            None => server
+                .shutdown()
+                .await
+                .ok_or(SignInError::TimedOut(timeout))?,
+        };
+        self.finish(result, &redirect_uri).await
+    }
+
     /// `config` set up to receive this sign-in's authorization response:
     /// its `state` required, its `iss` compared (required when the
     /// provider advertises it, RFC 9207), a code only in a form post when
@@ -467,7 +504,7 @@ impl Prepared {
     /// and `iss` checked) into tokens: the provider's `error`, or the code
     /// exchanged and the ID token verified.
     pub(crate) async fn finish(
-        self,
+        &mut self,
         result: CallbackResult,
         redirect_uri: &str,
     ) -> Result<Tokens, SignInError> {
@@ -485,58 +522,151 @@ impl Prepared {
             }
             .into());
         };
-        let grant = exchange::Grant {
+        let grant = exchange::Grant::Code {
             code,
             verifier: self.secrets.verifier.secret(),
             redirect_uri,
             resource: self.sign_in.resource.as_deref(),
         };
-        let members = exchange::exchange(
+        let members = self.request(&grant).await?;
+        let nonce = self.secrets.nonce.clone();
+        let claims = self.verified(&members, nonce.as_ref()).await?;
+        Ok(self.tokens(members, claims))
+    }
+
+    /// Refresh `previous` with its refresh token (RFC 6749 section 6): the
+    /// new tokens, keeping the refresh token when none came back, and the
+    /// ID token and its claims when no new one came; a new ID token passes
+    /// every check and names the same user (OpenID Connect Core 1.0
+    /// section 12.2).
+    ///
+    /// # Errors
+    /// [`SignInError::InvalidSetting`] when `previous` has no refresh token;
+    /// the provider's refusal (`invalid_grant` for a refresh token it no
+    /// longer takes), a failed check, an unreachable provider.
+    pub(crate) async fn refresh(&mut self, previous: &Tokens) -> Result<Tokens, SignInError> {
+        let Some(refresh_token) = previous.refresh_token() else {
+            return Err(SignInError::InvalidSetting(
+                "the cached tokens have no refresh token".into(),
+            ));
+        };
+        let grant = exchange::Grant::Refresh {
+            refresh_token,
+            resource: self.sign_in.resource.as_deref(),
+        };
+        let mut members = self.request(&grant).await?;
+        let claims = match self.verified(&members, None).await? {
+            Some(claims) => {
+                if let Some(first) = previous.id_token_claims() {
+                    id_token::same_subject(first, &claims)?;
+                }
+                Some(claims)
+            }
+            None => {
+                if let Some(id_token) = previous.id_token() {
+                    members.insert("id_token".into(), id_token.into());
+                }
+                previous.id_token_claims().cloned()
+            }
+        };
+        for kept in ["refresh_token", "scope"] {
+            if !members.contains_key(kept)
+                && let Some(value) = previous.members().get(kept)
+            {
+                members.insert(kept.into(), value.clone());
+            }
+        }
+        Ok(self.tokens(members, claims))
+    }
+
+    /// Revoke `tokens` at the provider (RFC 7009): the refresh token, else
+    /// the access token.
+    ///
+    /// # Errors
+    /// The provider's refusal, or an unreachable provider.
+    pub(crate) async fn revoke(&self, tokens: &Tokens) -> Result<Revocation, SignInError> {
+        let Some(endpoint) = &self.server.metadata.revocation_endpoint else {
+            return Ok(Revocation::NoEndpoint);
+        };
+        let endpoint = http::check_endpoint(endpoint).map_err(|why| Unreachable::Nonsense {
+            url: self.server.issuer.clone().unwrap_or_default(),
+            reason: format!("its revocation_endpoint: {why}"),
+        })?;
+        let (token, hint) = match tokens.refresh_token() {
+            Some(refresh_token) => (refresh_token, "refresh_token"),
+            None => (tokens.access_token(), "access_token"),
+        };
+        revocation::revoke(
+            &self.client,
+            &endpoint,
+            &self.auth,
+            &self.sign_in.client_id,
+            token,
+            hint,
+        )
+        .await?;
+        Ok(Revocation::Revoked)
+    }
+
+    /// Send a token request for `grant`.
+    async fn request(
+        &self,
+        grant: &exchange::Grant<'_>,
+    ) -> Result<Map<String, Value>, SignInError> {
+        exchange::request(
             &self.client,
             &self.token,
             &self.auth,
             &self.sign_in.client_id,
-            &grant,
+            grant,
         )
-        .await?;
+        .await
+    }
+
+    /// The claims of the ID token among `members` once it passed every
+    /// check (with `nonce` when one was sent); none when no ID token came
+    /// or the provider is a plain OAuth one.
+    async fn verified(
+        &mut self,
+        members: &Map<String, Value>,
+        nonce: Option<&Nonce>,
+    ) -> Result<Option<Map<String, Value>>, SignInError> {
+        let id_token = members.get("id_token").and_then(Value::as_str);
+        let (Some(id_token), Some(issuer)) = (id_token, &self.server.issuer) else {
+            // None came, or a plain OAuth provider: nothing to check it against.
+            return Ok(None);
+        };
+        let Some(keys) = &mut self.keys else {
+            return Err(SignInError::CheckFailed(CheckFailed::IdToken(
+                "the provider's metadata has no jwks_uri to check it against".into(),
+            )));
+        };
+        let access_token = members
+            .get("access_token")
+            .and_then(Value::as_str)
+            .unwrap_or_default();
+        let expected = id_token::Expected {
+            issuer,
+            client_id: &self.sign_in.client_id,
+            secret: self.auth.secret(),
+            nonce,
+            metadata_algs: self
+                .server
+                .metadata
+                .id_token_signing_alg_values_supported
+                .as_deref(),
+        };
+        keys.verify(id_token, access_token, &expected)
+            .await
+            .map(Some)
+    }
+
+    /// `members` as [`Tokens`], with `expires_at` counted from now.
+    fn tokens(&self, members: Map<String, Value>, claims: Option<Map<String, Value>>) -> Tokens {
         let now = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
         let expires_at = exchange::expires_at(&members, now);
-        let id_token = members.get("id_token").and_then(serde_json::Value::as_str);
-        let claims = match (id_token, &self.server.issuer, self.keys) {
-            (None, _, _) => None,
-            // A plain OAuth provider: nothing to check it against.
-            (Some(_), None, _) => None,
-            (Some(_), Some(_), None) => {
-                return Err(SignInError::CheckFailed(CheckFailed::IdToken(
-                    "the provider's metadata has no jwks_uri to check it against".into(),
-                )));
-            }
-            (Some(id_token), Some(issuer), Some(keys)) => {
-                let access_token = members
-                    .get("access_token")
-                    .and_then(serde_json::Value::as_str)
-                    .unwrap_or_default();
-                let expected = id_token::Expected {
-                    issuer,
-                    client_id: &self.sign_in.client_id,
-                    secret: self.auth.secret(),
-                    nonce: self.secrets.nonce.as_ref(),
-                    metadata_algs: self
-                        .server
-                        .metadata
-                        .id_token_signing_alg_values_supported
-                        .as_deref(),
-                };
-                Some(keys.verify(id_token, access_token, &expected).await?)
-            }
-        };
-        Ok(Tokens::new(
-            members,
-            expires_at,
-            self.server.issuer.as_deref(),
-            claims,
-        ))
+        Tokens::new(members, expires_at, self.server.issuer.as_deref(), claims)
     }
 }

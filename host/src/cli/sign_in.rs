@@ -120,6 +120,7 @@ impl SignInArgs {
             Ok(result) => result,
             Err(stop) => return Ok(serve::gave_up(stop, timeout)),
         };
+        let mut prepared = prepared;
         let tokens = match prepared.finish(result, &uri).await {
             Ok(tokens) => tokens,
             Err(e) => {

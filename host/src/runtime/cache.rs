@@ -26,7 +26,7 @@ pub fn load(engine: &Engine, component: &[u8]) -> wasmtime::Result<Component> {
     let Some(path) = entry(engine, component) else {
         return Component::new(engine, component);
     };
-    if trusted(&path) {
+    if crate::files::trusted(&path) {
         // SAFETY: the file was written by `store` for an engine with the same
         // compatibility hash (it is in the name), in a directory only this
         // user can write; wasmtime still checks its header.
@@ -64,44 +64,11 @@ fn entry(engine: &Engine, component: &[u8]) -> Option<PathBuf> {
     Some(directory()?.join(name))
 }
 
-/// Whether an existing entry and its directory are the user's own and
-/// writable by nobody else.
-fn trusted(path: &Path) -> bool {
-    let private = |p: &Path| {
-        std::fs::symlink_metadata(p)
-            .is_ok_and(|meta| !meta.file_type().is_symlink() && owned(&meta))
-    };
-    path.parent().is_some_and(private) && private(path)
-}
-
-#[cfg(unix)]
-fn owned(meta: &std::fs::Metadata) -> bool {
-    use std::os::unix::fs::MetadataExt;
-    // SAFETY: geteuid has no preconditions and cannot fail.
-    let me = unsafe { libc::geteuid() };
-    meta.uid() == me && meta.mode() & 0o022 == 0
-}
-
-#[cfg(not(unix))]
-fn owned(_meta: &std::fs::Metadata) -> bool {
-    // The per-user profile directory (%LOCALAPPDATA%) is private by its ACL.
-    true
-}
-
 /// Write atomically through a fresh temporary file ([`crate::files::replace`]):
 /// concurrent starts never see half a file, and nothing planted at a
 /// predictable name is followed.
 fn store(path: &Path, compiled: &[u8]) -> std::io::Result<()> {
     let dir = path.parent().expect("cache entries live in a directory");
-    create_private_dir(dir)?;
+    crate::files::create_private_dir(dir)?;
     crate::files::replace(path, compiled)
-}
-
-/// Create the cache directory (and its parents) readable by the user only.
-fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    let mut builder = std::fs::DirBuilder::new();
-    builder.recursive(true);
-    #[cfg(unix)]
-    std::os::unix::fs::DirBuilderExt::mode(&mut builder, 0o700);
-    builder.create(dir)
 }

@@ -3,13 +3,14 @@
 //! protected resource (RFC 9728), in the order the MCP authorization
 //! specification gives ("Authorization Server Metadata Discovery").
 
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 
 use super::error::{CheckFailed, SignInError, Unreachable};
 use super::http::{self, Client};
 
 /// Where the provider's endpoints come from, as the caller gave it.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Provider {
     /// An issuer whose metadata is discovered.
     Issuer(String),
@@ -67,6 +68,8 @@ pub struct Metadata {
     pub authorization_response_iss_parameter_supported: bool,
     /// `scopes_supported`.
     pub scopes_supported: Option<Vec<String>>,
+    /// `revocation_endpoint` (RFC 7009, RFC 8414).
+    pub revocation_endpoint: Option<String>,
 }
 
 /// RFC 9728 section 2: the members used.

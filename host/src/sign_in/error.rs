@@ -35,6 +35,18 @@ pub enum SignInError {
     #[error("{0}")]
     Unreachable(#[from] Unreachable),
 
+    /// The token cache cannot be used (its folder, the keyring).
+    #[error("the token cache cannot be used: {0}")]
+    Cache(String),
+
+    /// A sign-in is needed, but none may happen here (no browser opens,
+    /// no terminal, no device flow asked for).
+    #[error(
+        "a sign-in is needed, but none can happen here: no browser opens and standard input is \
+         not a terminal"
+    )]
+    InteractionRequired,
+
     /// No authorization response arrived before the receiver's timeout.
     #[error("no authorization response arrived within {} s", .0.as_secs_f64())]
     TimedOut(std::time::Duration),
@@ -81,6 +93,14 @@ pub enum Stage {
     PushedAuthorization,
     /// The token request (the code exchange).
     Token,
+    /// The refresh (RFC 6749 section 6).
+    Refresh,
+    /// The revocation (RFC 7009).
+    Revocation,
+    /// The device authorization request or its polling (RFC 8628).
+    Device,
+    /// The client registration (RFC 7591).
+    Registration,
 }
 
 impl fmt::Display for Stage {
@@ -89,6 +109,10 @@ impl fmt::Display for Stage {
             Stage::Authorization => "the sign-in",
             Stage::PushedAuthorization => "the pushed authorization request",
             Stage::Token => "the code exchange",
+            Stage::Refresh => "the refresh",
+            Stage::Revocation => "the revocation",
+            Stage::Device => "the device sign-in",
+            Stage::Registration => "the client registration",
         })
     }
 }

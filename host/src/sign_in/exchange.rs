@@ -1,5 +1,6 @@
-//! The code exchange (RFC 6749 section 4.1.3, RFC 7636 section 4.5, RFC
-//! 8707 section 2.2): the token request and its answer, kept as sent.
+//! The token requests (RFC 6749 section 3.2): the code exchange (section
+//! 4.1.3, RFC 7636 section 4.5) and the refresh (section 6), each with
+//! `resource` when set (RFC 8707 section 2.2); their answer, kept as sent.
 
 use serde_json::{Map, Value};
 
@@ -7,40 +8,86 @@ use super::client_auth::ClientAuth;
 use super::error::{CheckFailed, ProviderError, SignInError, Stage, Unreachable};
 use super::http::{Client, without_query};
 
-/// What the token request carries besides the client's credentials.
-pub struct Grant<'a> {
-    /// The authorization code.
-    pub code: &'a str,
-    /// The PKCE verifier.
-    pub verifier: &'a str,
-    /// The redirect URI the authorization request named.
-    pub redirect_uri: &'a str,
-    /// `resource` (RFC 8707), when set.
-    pub resource: Option<&'a str>,
+/// What a token request asks for, besides the client's credentials.
+pub enum Grant<'a> {
+    /// The authorization code, with the PKCE verifier and the redirect URI
+    /// the authorization request named.
+    Code {
+        /// The authorization code.
+        code: &'a str,
+        /// The PKCE verifier.
+        verifier: &'a str,
+        /// The redirect URI the authorization request named.
+        redirect_uri: &'a str,
+        /// `resource` (RFC 8707), when set.
+        resource: Option<&'a str>,
+    },
+    /// A refresh token, for the same scope as before (section 6).
+    Refresh {
+        /// The refresh token.
+        refresh_token: &'a str,
+        /// `resource` (RFC 8707), when set.
+        resource: Option<&'a str>,
+    },
 }
 
-/// Exchange the code for tokens: the token response's members as sent
-/// (RFC 6749 section 5.1), once they hold an `access_token` and a
+impl Grant<'_> {
+    /// The form's pairs, without the client's credentials.
+    fn form(&self) -> Vec<(&str, &str)> {
+        let (mut form, resource) = match self {
+            Grant::Code {
+                code,
+                verifier,
+                redirect_uri,
+                resource,
+            } => (
+                vec![
+                    ("grant_type", "authorization_code"),
+                    ("code", *code),
+                    ("redirect_uri", *redirect_uri),
+                    ("code_verifier", *verifier),
+                ],
+                resource,
+            ),
+            Grant::Refresh {
+                refresh_token,
+                resource,
+            } => (
+                vec![
+                    ("grant_type", "refresh_token"),
+                    ("refresh_token", *refresh_token),
+                ],
+                resource,
+            ),
+        };
+        if let Some(resource) = resource {
+            form.push(("resource", resource));
+        }
+        form
+    }
+
+    /// Which request a refusal answers.
+    fn stage(&self) -> Stage {
+        match self {
+            Grant::Code { .. } => Stage::Token,
+            Grant::Refresh { .. } => Stage::Refresh,
+        }
+    }
+}
+
+/// Send the token request for `grant`: the token response's members as
+/// sent (RFC 6749 section 5.1), once they hold an `access_token` and a
 /// `token_type`. An `error` answer (section 5.2) is the provider's refusal.
 /// Nothing of a refused answer is kept or reported but its `error` and
 /// `error_description`.
-pub async fn exchange(
+pub async fn request(
     client: &Client,
     endpoint: &url::Url,
     auth: &ClientAuth,
     client_id: &str,
     grant: &Grant<'_>,
 ) -> Result<Map<String, Value>, SignInError> {
-    let mut form = vec![
-        ("grant_type", "authorization_code"),
-        ("code", grant.code),
-        ("redirect_uri", grant.redirect_uri),
-        ("code_verifier", grant.verifier),
-    ];
-    if let Some(resource) = grant.resource {
-        form.push(("resource", resource));
-    }
-    let (form, basic) = auth.apply(client_id, form);
+    let (form, basic) = auth.apply(client_id, grant.form());
     let answer = client.post_form(endpoint, &form, basic).await?;
     let nonsense = |reason: String| Unreachable::Nonsense {
         url: without_query(endpoint),
@@ -49,21 +96,10 @@ pub async fn exchange(
     let members = answer
         .json_object()
         .map_err(|reason| nonsense(format!("{reason}; status {}", answer.status)))?;
-    let text = |key: &str| members.get(key).and_then(Value::as_str);
     if answer.status != 200 {
-        return Err(match text("error") {
-            Some(error) => SignInError::Provider(ProviderError::new(
-                Stage::Token,
-                error,
-                text("error_description"),
-            )),
-            None => nonsense(format!(
-                "it answered {} without an error code",
-                answer.status
-            ))
-            .into(),
-        });
+        return Err(refusal(&members, answer.status, endpoint, grant.stage()));
     }
+    let text = |key: &str| members.get(key).and_then(Value::as_str);
     for required in ["access_token", "token_type"] {
         if text(required).is_none_or(str::is_empty) {
             return Err(SignInError::CheckFailed(CheckFailed::TokenResponse(
@@ -72,6 +108,29 @@ pub async fn exchange(
         }
     }
     Ok(members)
+}
+
+/// A provider's answer other than 200 (RFC 6749 section 5.2, RFC 7009
+/// section 2.2.1, RFC 8628 section 3.5, RFC 7591 section 3.2.2): its
+/// `error` as the provider's refusal at `stage`, else an answer that
+/// cannot be used.
+pub fn refusal(
+    members: &Map<String, Value>,
+    status: u16,
+    endpoint: &url::Url,
+    stage: Stage,
+) -> SignInError {
+    let text = |key: &str| members.get(key).and_then(Value::as_str);
+    match text("error") {
+        Some(error) => {
+            SignInError::Provider(ProviderError::new(stage, error, text("error_description")))
+        }
+        None => Unreachable::Nonsense {
+            url: without_query(endpoint),
+            reason: format!("it answered {status} without an error code"),
+        }
+        .into(),
+    }
 }
 
 /// `expires_in` (seconds, a number or a string of digits as some providers

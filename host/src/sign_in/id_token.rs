@@ -73,11 +73,18 @@ impl Expected<'_> {
 }
 
 /// The provider's key set, fetched in the background from the moment the
-/// sign-in knows where it is (while the user is at the provider).
+/// sign-in knows where it is (while the user is at the provider), then kept
+/// for the sign-in's other ID tokens.
 pub struct KeySet {
     client: Client,
     url: url::Url,
-    first: tokio::task::JoinHandle<Result<CoreJsonWebKeySet, Unreachable>>,
+    keys: Keys,
+}
+
+/// A key set on its way, or here.
+enum Keys {
+    Fetching(tokio::task::JoinHandle<Result<CoreJsonWebKeySet, Unreachable>>),
+    Fetched(CoreJsonWebKeySet),
 }
 
 impl KeySet {
@@ -87,34 +94,71 @@ impl KeySet {
         KeySet {
             client: client.clone(),
             url,
-            first,
+            keys: Keys::Fetching(first),
+        }
+    }
+
+    /// The key set, once fetched.
+    async fn keys(&mut self) -> Result<CoreJsonWebKeySet, Unreachable> {
+        if let Keys::Fetching(first) = &mut self.keys {
+            let keys = first
+                .await
+                .map_err(|e| Unreachable::Client(format!("the key set's fetch failed ({e})")))??;
+            self.keys = Keys::Fetched(keys);
+        }
+        match &self.keys {
+            Keys::Fetched(keys) => Ok(keys.clone()),
+            Keys::Fetching(_) => unreachable!("fetched above"),
         }
     }
 
     /// Verify `id_token` (which came with `access_token`); its verified
     /// claims, as the token carries them.
     pub async fn verify(
-        self,
+        &mut self,
         id_token: &str,
         access_token: &str,
         expected: &Expected<'_>,
     ) -> Result<Map<String, Value>, SignInError> {
         let token = CoreIdToken::from_str(id_token)
             .map_err(|e| refused(format!("it is not a signed JWT with ID token claims ({e})")))?;
-        let keys = self
-            .first
-            .await
-            .map_err(|e| Unreachable::Client(format!("the key set's fetch failed ({e})")))??;
+        let keys = self.keys().await?;
         match check(&token, access_token, keys, expected) {
             Err(Refusal::UnknownKey) => {
                 tracing::debug!("no key of the key set matches the ID token: fetching it again");
-                let keys = fetch(self.client, self.url).await?;
+                let keys = fetch(self.client.clone(), self.url.clone()).await?;
+                self.keys = Keys::Fetched(keys.clone());
                 check(&token, access_token, keys, expected).map_err(Refusal::into_error)?;
             }
             checked => checked.map_err(Refusal::into_error)?,
         }
         claims_of(id_token)
     }
+}
+
+/// A refreshed ID token's claims against the first one's (OpenID Connect
+/// Core 1.0 section 12.2): the same `iss`, `sub` and `aud`, and the same
+/// `nonce` when it has one.
+pub fn same_subject(
+    first: &Map<String, Value>,
+    new: &Map<String, Value>,
+) -> Result<(), SignInError> {
+    for claim in ["iss", "sub", "aud"] {
+        if first.get(claim) != new.get(claim) {
+            return Err(refused(format!(
+                "the refreshed ID token's {claim} is not the first one's"
+            )));
+        }
+    }
+    if new
+        .get("nonce")
+        .is_some_and(|nonce| first.get("nonce") != Some(nonce))
+    {
+        return Err(refused(
+            "the refreshed ID token's nonce is not the first one's".into(),
+        ));
+    }
+    Ok(())
 }
 
 /// Why [`check`] refused, with the case a fresh key set may cure apart.
@@ -483,5 +527,27 @@ mod tests {
         let rotated = Provider::new("k2");
         let token = rotated.sign(rotated.claims());
         assert_eq!(provider.check(&token), Err("unknown key".into()));
+    }
+
+    #[test]
+    fn a_refreshed_id_token_names_the_same_user() {
+        let claims = |json: serde_json::Value| json.as_object().unwrap().clone();
+        let first = claims(serde_json::json!(
+            {"iss": ISSUER, "sub": "alice", "aud": "cli", "nonce": "n-1", "iat": 1}
+        ));
+        let same =
+            claims(serde_json::json!({"iss": ISSUER, "sub": "alice", "aud": "cli", "iat": 2}));
+        assert!(same_subject(&first, &same).is_ok());
+        for (claim, value) in [
+            ("sub", "mallory"),
+            ("iss", "https://other.example"),
+            ("aud", "x"),
+            ("nonce", "n-2"),
+        ] {
+            let mut other = same.clone();
+            other.insert(claim.into(), value.into());
+            let refused = same_subject(&first, &other).unwrap_err().to_string();
+            assert!(refused.contains(claim), "{refused}");
+        }
     }
 }

@@ -39,6 +39,11 @@ impl Tokens {
         Tokens { members }
     }
 
+    /// Tokens kept before, as their members (a cache entry's).
+    pub(crate) fn from_members(members: Map<String, Value>) -> Tokens {
+        Tokens { members }
+    }
+
     /// Every member, as a JSON object.
     pub fn members(&self) -> &Map<String, Value> {
         &self.members
