@@ -88,6 +88,20 @@ pub(crate) fn try_open(url: &str, command: Option<&str>) -> Result<(), String> {
     }
 }
 
+/// Whether a browser can be expected to open here: a browser command or
+/// `$BROWSER` is given, or there is a desktop (macOS and Windows always;
+/// elsewhere WSL, `$DISPLAY` or `$WAYLAND_DISPLAY`). An SSH session or a
+/// container without them has none.
+pub(crate) fn can_open(command: Option<&str>) -> bool {
+    let set = |name: &str| std::env::var_os(name).is_some_and(|v| !v.is_empty());
+    command.is_some()
+        || set("BROWSER")
+        || cfg!(any(target_os = "macos", windows))
+        || set("DISPLAY")
+        || set("WAYLAND_DISPLAY")
+        || crate::platform::on_wsl()
+}
+
 /// `$BROWSER`, the desktop's opener; on WSL without `$BROWSER`, Windows'.
 fn system(url: &str) -> Result<(), String> {
     if std::env::var_os("BROWSER").is_none() && crate::platform::on_wsl() {

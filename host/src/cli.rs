@@ -12,9 +12,11 @@ mod key_by_key;
 mod paste;
 mod serve;
 mod sign_in;
+mod sign_out;
 mod signals;
 mod stdout;
 mod terminal;
+mod token;
 mod trust;
 
 use std::ffi::OsString;
@@ -50,6 +52,7 @@ where
     };
     match cli.run() {
         Ok(code) => code,
+        Err(Failure::GaveUp(code)) => code,
         Err(e) => {
             eprintln!("oauth-callback: {}", e.report());
             e.exit_code()
@@ -117,6 +120,14 @@ enum Command {
     /// printed as one line of JSON.
     #[command(after_help = exit::help())]
     SignIn(Box<sign_in::SignInArgs>),
+    /// Print a valid access token: from the token cache while it stays
+    /// valid, else refreshed, else signed in for (as sign-in does); --list
+    /// shows the cached entries.
+    #[command(after_help = exit::help())]
+    Token(Box<token::TokenArgs>),
+    /// Sign out: revoke the cached refresh token at the provider (RFC 7009)
+    /// and remove it here; --all for every cached entry.
+    SignOut(Box<sign_out::SignOutArgs>),
     /// Write the embedded default handler component (.wasm) to FILE, or to
     /// stdout: the same component runs under `wasmtime serve`.
     ExportHandler {
@@ -142,6 +153,8 @@ impl Cli {
         match self.command {
             None => return self.serve.run(self.quiet),
             Some(Command::SignIn(args)) => return args.run(self.quiet, client_secret),
+            Some(Command::Token(args)) => return args.run(self.quiet, client_secret),
+            Some(Command::SignOut(args)) => return args.run(client_secret),
             Some(Command::Cert(args)) => args.run()?,
             Some(Command::Trust(args)) => args.run()?,
             Some(Command::ExportHandler { file: Some(path) }) => {

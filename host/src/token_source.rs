@@ -142,8 +142,12 @@ impl TokenSource {
                 source: Source::Cache,
             });
         }
+        let refreshable = cached.filter(|entry| entry.tokens.refresh_token().is_some());
+        if refreshable.is_none() && !self.interactive {
+            return Err(SignInError::InteractionRequired.into());
+        }
         let mut prepared = self.sign_in.clone().prepare().await?;
-        if let Some(entry) = cached.filter(|entry| entry.tokens.refresh_token().is_some()) {
+        if let Some(entry) = refreshable {
             match prepared.refresh(&entry.tokens).await {
                 Ok(tokens) => return Ok(self.keep(key, tokens, Source::Refresh)),
                 Err(SignInError::Provider(refused)) if refused.error == "invalid_grant" => {
@@ -153,9 +157,9 @@ impl TokenSource {
                 }
                 Err(e) => return Err(e.into()),
             }
-        }
-        if !self.interactive {
-            return Err(SignInError::InteractionRequired.into());
+            if !self.interactive {
+                return Err(SignInError::InteractionRequired.into());
+            }
         }
         let tokens = sign_in(prepared).await?;
         Ok(self.keep(key, tokens, Source::SignIn))

@@ -112,10 +112,12 @@ export async function freePort() {
 
 /** A real OpenID provider on 127.0.0.1 (https with `tls`: `{key, cert}`)
  * with a public client for `redirectUri` (one, or a list; its https ones):
- * the code flow (with PAR required when `requirePar`), the implicit one,
+ * the code flow (with PAR required when `requirePar`) with refresh tokens
+ * (rotated at each use) and their revocation (RFC 7009), the implicit one,
  * and `resource` served as an RFC 8707 resource server; and a confidential
  * client for all of them, the code flow only (`BENCH_CLIENT`, for
- * bench/sign_in.py's peers, some of which register `http://localhost`). */
+ * bench/sign_in.py's peers, some of which register `http://localhost`).
+ * `counts` tells what it did: authorizations, and grants by type. */
 export async function startProvider(redirectUri, { requirePar = false, resource = null, tls = null } = {}) {
   const server = tls ? createHttpsServer(tls) : createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -128,7 +130,7 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
       // Implicit-capable: oidc-provider takes https redirect URIs only.
       redirect_uris: [redirectUri].flat().filter((uri) => uri.startsWith('https:')),
       response_types: ['code', 'id_token token'],
-      grant_types: ['authorization_code', 'implicit'],
+      grant_types: ['authorization_code', 'implicit', 'refresh_token'],
     }, {
       ...BENCH_CLIENT,
       application_type: 'web',
@@ -138,11 +140,16 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
       grant_types: ['authorization_code'],
     }],
     responseTypes: ['code', 'id_token token'],
+    // A refresh token for every client allowed the grant (not only with
+    // offline_access), as many providers do.
+    issueRefreshToken: async (ctx, client) => client.grantTypeAllowed('refresh_token'),
+    rotateRefreshToken: true,
     cookies: { keys: ['oauth-callback-e2e-only'] },
     findAccount: (ctx, sub) => ({ accountId: sub, claims: () => ({ sub, email: `${sub}@example.org` }) }),
     claims: { openid: ['sub'], email: ['email'] },
     features: {
       devInteractions: { enabled: true },
+      revocation: { enabled: true },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: requirePar },
       resourceIndicators: {
         enabled: true,
@@ -156,8 +163,14 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
     },
   });
   provider.on('server_error', (ctx, error) => console.error('provider error:', error));
+  const counts = { authorizations: 0, grants: {} };
+  provider.on('authorization.success', () => { counts.authorizations += 1; });
+  provider.on('grant.success', (ctx) => {
+    const type = ctx.oidc.params.grant_type;
+    counts.grants[type] = (counts.grants[type] ?? 0) + 1;
+  });
   server.on('request', provider.callback());
-  return { issuer, server, close: () => new Promise((resolve) => server.close(resolve)) };
+  return { issuer, server, counts, close: () => new Promise((resolve) => server.close(resolve)) };
 }
 
 /** A PKCE verifier and its S256 challenge, and a random state and nonce. */

@@ -19,11 +19,19 @@ pub const USAGE: ExitCode = ExitCode {
     code: 2,
     meaning: "bad usage or configuration (nothing was listening)",
 };
-/// A sign-in completed but its result could not be written (`EX_IOERR`,
-/// sysexits.h).
+/// A sign-in completed but its result could not be written, or the token
+/// cache cannot be used (`EX_IOERR`, sysexits.h).
 pub const UNDELIVERED: ExitCode = ExitCode {
     code: 74,
-    meaning: "a sign-in completed, but its result could not be written to stdout",
+    meaning: "a sign-in completed, but its result could not be written to stdout; \
+              token: the token cache cannot be used",
+};
+/// `token`: a sign-in is needed but cannot happen here (`EX_TEMPFAIL`:
+/// it can, later, where a browser or a terminal is).
+pub const SIGN_IN_NEEDED: ExitCode = ExitCode {
+    code: 75,
+    meaning: "token: a sign-in is needed, but none can happen here (no browser opens, \
+              standard input is not a terminal)",
 };
 /// `sign-in`: the provider refused (an `error` in the authorization
 /// response or from the token endpoint): `EX_NOPERM`.
@@ -69,11 +77,12 @@ pub const TERMINATE: ExitCode = ExitCode {
 };
 
 /// Every code, in order.
-const ALL: [ExitCode; 11] = [
+const ALL: [ExitCode; 12] = [
     COMPLETED,
     USAGE,
     UNREACHABLE,
     UNDELIVERED,
+    SIGN_IN_NEEDED,
     CHECK_FAILED,
     PROVIDER_REFUSED,
     TIMEOUT,

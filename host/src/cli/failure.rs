@@ -45,6 +45,10 @@ pub enum Failure {
     Stdout(#[from] std::io::Error),
     #[error(transparent)]
     SignIn(crate::SignInError),
+    /// A wait that ended without a result (a signal, the timeout), already
+    /// said on the terminal: its exit code, and no other line.
+    #[error("gave up")]
+    GaveUp(u8),
 }
 
 impl Failure {
@@ -58,8 +62,11 @@ impl Failure {
                 SignInError::CheckFailed(_) => super::exit::CHECK_FAILED.code,
                 SignInError::Unreachable(_) => super::exit::UNREACHABLE.code,
                 SignInError::TimedOut(_) => super::exit::TIMEOUT.code,
+                SignInError::Cache(_) => super::exit::UNDELIVERED.code,
+                SignInError::InteractionRequired => super::exit::SIGN_IN_NEEDED.code,
                 _ => super::exit::USAGE.code,
             },
+            Failure::GaveUp(code) => *code,
             _ => super::exit::USAGE.code,
         }
     }
@@ -114,6 +121,10 @@ impl Failure {
                 };
                 format!("{}{fix}", crate::error_line(error))
             }
+            Failure::SignIn(SignInError::InteractionRequired) => format!(
+                "{}; sign in once from a terminal, or where a browser opens",
+                crate::error_line(self)
+            ),
             other => crate::error_line(other),
         }
     }

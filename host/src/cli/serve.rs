@@ -288,10 +288,10 @@ pub enum Teardown {
 }
 
 /// Run `job` on a runtime of its own, ended as `teardown` says.
-pub fn on_own_runtime(
-    job: impl Future<Output = Result<u8, Failure>>,
+pub fn on_own_runtime<T>(
+    job: impl Future<Output = Result<T, Failure>>,
     teardown: Teardown,
-) -> Result<u8, Failure> {
+) -> Result<T, Failure> {
     let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
     let code = runtime.block_on(job);
     match teardown {

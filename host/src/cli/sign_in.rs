@@ -5,7 +5,10 @@ use std::path::{Path, PathBuf};
 
 use clap::{ArgGroup, Args};
 
-use crate::{AsyncCallbackServer, Config, SignIn, SignInError};
+use std::io::IsTerminal;
+
+use crate::sign_in::Prepared;
+use crate::{AsyncCallbackServer, Config, SignIn, SignInError, Tokens};
 
 use super::serve::{self, ReceiverArgs, Teardown};
 use super::signals::Signals;
@@ -20,7 +23,7 @@ const MAX_SECRET_FILE: u64 = 64 * 1024;
 
 /// Sign in at an OAuth 2.0 / OpenID provider.
 #[derive(Debug, Args)]
-#[command(group(ArgGroup::new("provider").required(true).multiple(true)
+#[command(group(ArgGroup::new("provider").multiple(true)
     .args(["issuer", "resource", "authorization_endpoint"])))]
 pub struct SignInArgs {
     /// The provider's issuer: its metadata is discovered (RFC 8414, OpenID
@@ -44,9 +47,9 @@ pub struct SignInArgs {
     #[arg(long, value_name = "URL", requires = "authorization_endpoint")]
     token_endpoint: Option<String>,
 
-    /// The client id registered at the provider.
-    #[arg(long, value_name = "ID", required = true)]
-    client_id: String,
+    /// The client id registered at the provider (required).
+    #[arg(long, value_name = "ID")]
+    client_id: Option<String>,
 
     /// A file holding the client secret of a confidential client (else
     /// $OAUTH_CALLBACK_CLIENT_SECRET; never an argument).
@@ -78,37 +81,67 @@ pub struct SignInArgs {
     no_browser: bool,
 
     #[command(flatten)]
-    receiver: ReceiverArgs,
+    pub receiver: ReceiverArgs,
 }
 
 impl SignInArgs {
     /// Sign in and print the tokens; `secret` is what
     /// $OAUTH_CALLBACK_CLIENT_SECRET held.
     pub fn run(self, quiet: bool, secret: Option<String>) -> Result<u8, Failure> {
-        let sign_in = self.sign_in(secret)?;
-        // Every setting is checked before anything is sent or listens.
-        let config = self.receiver.builder()?.build()?;
-        sign_in.check().map_err(Failure::from)?;
+        let (sign_in, config) = self.settings(secret)?;
         // What is left once the line is out (a receiver whose browser has
         // its answer) ends with the process.
         serve::on_own_runtime(
-            self.sign_in_with(sign_in, config, quiet),
+            async {
+                let timeout = config.timeout();
+                let mut signals = Signals::catch().map_err(crate::Error::from)?;
+                let prepared = tokio::select! {
+                    prepared = sign_in.prepare() => prepared?,
+                    stop = signals.next() => {
+                        return Err(Failure::GaveUp(serve::gave_up(Some(stop), timeout)));
+                    }
+                };
+                let tokens = self
+                    .interactive(prepared, config, &mut signals, quiet)
+                    .await?;
+                stdout::print_line(&tokens.to_json_line()).map_err(Failure::Undelivered)?;
+                Ok(exit::COMPLETED.code)
+            },
             Teardown::Background,
         )
     }
 
-    async fn sign_in_with(
+    /// The sign-in and the receiver's settings the flags describe, every
+    /// one checked before anything is sent or listens.
+    pub fn settings(&self, secret: Option<String>) -> Result<(SignIn, Config), Failure> {
+        let sign_in = self.sign_in(secret)?;
+        let config = self.receiver.builder()?.build()?;
+        sign_in.check().map_err(Failure::from)?;
+        Ok((sign_in, config))
+    }
+
+    /// Whether an interactive sign-in can happen here: a browser opens, or
+    /// standard input is a terminal (whose user sees the address to open).
+    pub fn can_interact(&self) -> bool {
+        std::io::stdin().is_terminal()
+            || (!self.no_browser
+                && crate::browser::can_open(self.receiver.browser_command.as_deref()))
+    }
+
+    /// The interactive sign-in of `prepared` on a receiver set up with
+    /// `config`: the ready line, the browser, the wait (with the waiting
+    /// line, paste-back and `signals`), the code exchange. A wait that
+    /// ended without a response is [`Failure::GaveUp`], already said. The
+    /// receiver is left to end with the process: its browser had its page
+    /// before the exchange began.
+    pub async fn interactive(
         &self,
-        sign_in: SignIn,
+        mut prepared: Prepared,
         config: Config,
+        signals: &mut Signals,
         quiet: bool,
-    ) -> Result<u8, Failure> {
+    ) -> Result<Tokens, Failure> {
         let timeout = config.timeout();
-        let mut signals = Signals::catch().map_err(crate::Error::from)?;
-        let prepared = tokio::select! {
-            prepared = sign_in.prepare() => prepared?,
-            stop = signals.next() => return Ok(serve::gave_up(Some(stop), timeout)),
-        };
         let mut server = AsyncCallbackServer::start(prepared.receiver(config)).await?;
         let uri = server.redirect_uri().to_string();
         let url = prepared.authorization_url(&uri).await?;
@@ -116,43 +149,51 @@ impl SignInArgs {
             terminal::say(format_args!("listening on {uri}"));
         }
         prepared.show(&url);
-        let result = match self.receiver.wait(&mut server, &mut signals, quiet).await {
+        let result = match self.receiver.wait(&mut server, signals, quiet).await {
             Ok(result) => result,
-            Err(stop) => return Ok(serve::gave_up(stop, timeout)),
+            Err(stop) => return Err(Failure::GaveUp(serve::gave_up(stop, timeout))),
         };
-        let mut prepared = prepared;
-        let tokens = match prepared.finish(result, &uri).await {
-            Ok(tokens) => tokens,
+        match prepared.finish(result, &uri).await {
+            Ok(tokens) => {
+                // The process's end closes the connections: no teardown to sit out.
+                std::mem::forget(server);
+                Ok(tokens)
+            }
             Err(e) => {
                 server.shutdown().await;
-                return Err(e.into());
+                Err(e.into())
             }
-        };
-        stdout::print_line(&tokens.to_json_line()).map_err(Failure::Undelivered)?;
-        // The browser had its page before the exchange began, and the line
-        // is out: the caller waiting for the exit waits for nothing more
-        // (the process's end closes the connections; no teardown to sit out).
-        std::mem::forget(server);
-        Ok(exit::COMPLETED.code)
+        }
     }
 
     /// The sign-in the flags describe.
     fn sign_in(&self, secret: Option<String>) -> Result<SignIn, Failure> {
+        // Checked here, not by clap: `token --list` and `sign-out --all`
+        // take the same flags, and neither needs these.
+        let Some(client_id) = &self.client_id else {
+            return Err(Failure::Usage("--client-id is required".into()));
+        };
         let mut sign_in = match (&self.issuer, &self.resource, &self.authorization_endpoint) {
             (Some(issuer), resource, _) => {
-                let sign_in = SignIn::issuer(issuer, &self.client_id);
+                let sign_in = SignIn::issuer(issuer, client_id);
                 match resource {
                     Some(resource) => sign_in.with_resource(resource),
                     None => sign_in,
                 }
             }
-            (None, Some(resource), _) => SignIn::resource(resource, &self.client_id),
+            (None, Some(resource), _) => SignIn::resource(resource, client_id),
             (None, None, Some(authorization)) => SignIn::endpoints(
                 authorization,
                 self.token_endpoint.as_deref().unwrap_or_default(),
-                &self.client_id,
+                client_id,
             ),
-            (None, None, None) => unreachable!("clap requires one of the provider's flags"),
+            (None, None, None) => {
+                return Err(Failure::Usage(
+                    "which provider? give --issuer, --resource, or --authorization-endpoint with \
+                     --token-endpoint"
+                        .into(),
+                ));
+            }
         };
         match (secret, &self.client_secret_file) {
             (Some(_), Some(_)) => {

@@ -32,7 +32,7 @@ pub enum SignInError {
     CheckFailed(CheckFailed),
 
     /// The provider could not be reached, or answered what cannot be used.
-    #[error("{0}")]
+    #[error(transparent)]
     Unreachable(#[from] Unreachable),
 
     /// The token cache cannot be used (its folder, the keyring).
