@@ -175,6 +175,15 @@ impl TokenSource {
     /// (the entry kept), a store that cannot be used.
     pub async fn sign_out(&self) -> Result<Revocation, SignInError> {
         let key = self.key();
+        // Nothing cached: nothing to lock (nor a folder to make for it).
+        if self
+            .store
+            .load(&key)
+            .map_err(|e| self.unusable(e))?
+            .is_none()
+        {
+            return Ok(Revocation::NothingCached);
+        }
         let _lock = self.lock(&key).await?;
         let Some(entry) = self.store.load(&key).map_err(|e| self.unusable(e))? else {
             return Ok(Revocation::NothingCached);

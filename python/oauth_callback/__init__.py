@@ -3,7 +3,8 @@ loopback address: the original `callback.py` API (`run_callback_server`,
 `CallbackServer`), served in this process by the oauth-callback Rust library,
 plus an asyncio face (`AsyncCallbackServer`), and the whole sign-in in one
 call (`sign_in`, `sign_in_async`): discovery, PKCE, the code exchange and a
-verified ID token.
+verified ID token; and a valid token every time (`get_token`,
+`get_token_async`: the token cache, a refresh, or a sign-in) and `sign_out`.
 
     from oauth_callback import sign_in
 
@@ -28,8 +29,11 @@ from ._sign_in import (
     SignInConfigError,
     SignInError,
     SignInTimeoutError,
+    get_token,
+    get_token_async,
     sign_in,
     sign_in_async,
+    sign_out,
 )
 from ._trust import StoreOutcome, TrustError, TrustReport, export_root, trust, trust_status, untrust
 
@@ -49,9 +53,12 @@ __all__ = [
     "TrustError",
     "TrustReport",
     "export_root",
+    "get_token",
+    "get_token_async",
     "run_callback_server",
     "sign_in",
     "sign_in_async",
+    "sign_out",
     "trust",
     "trust_status",
     "untrust",

@@ -1,5 +1,6 @@
-//! `SignInCall`: one whole sign-in (`oauth_callback.sign_in`) run on a
-//! runtime and a thread of its own, its log records sent to the caller's
+//! `SignInCall`: one whole sign-in (`oauth_callback.sign_in`), token
+//! (`get_token`) or sign-out (`sign_out`) run on a runtime and a thread of
+//! its own, its log records sent to the caller's
 //! logger, the GIL released while it runs, Ctrl-C (or asyncio's
 //! cancellation, through `cancel()`) ending it at once with nothing left
 //! listening.
@@ -8,10 +9,10 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::Instant;
 
-use oauth_callback::{Config, SignIn, SignInError};
+use oauth_callback::token_cache::MemoryStore;
+use oauth_callback::{Config, Revocation, SignIn, SignInError, TokenSource};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
 use tokio::sync::oneshot;
 
 use crate::courier::{self, Courier, Queue};
@@ -113,24 +114,104 @@ impl SignInOptions {
     }
 }
 
-/// One sign-in, made by the package, run once.
+/// `get_token`'s own keyword arguments.
+#[derive(FromPyObject)]
+#[pyo3(from_item_all)]
+pub struct TokenOptions {
+    /// `min_valid=`, in seconds.
+    min_valid: f64,
+    /// `cache=`: `"file"`, or `None` to keep nothing.
+    cache: Option<String>,
+}
+
+impl TokenOptions {
+    /// The token source of `sign_in` these options describe.
+    fn source(self, sign_in: SignIn) -> PyResult<TokenSource> {
+        let invalid = |why: String| sign_in_error(&SignInError::InvalidSetting(why));
+        let min_valid = std::time::Duration::try_from_secs_f64(self.min_valid).map_err(|_| {
+            invalid(format!(
+                "min_valid must be seconds, at least 0, not {}",
+                self.min_valid
+            ))
+        })?;
+        let source = match self.cache.as_deref() {
+            None => TokenSource::with_store(sign_in, MemoryStore::new()),
+            Some("file") => TokenSource::new(sign_in).map_err(|e| sign_in_error(&e))?,
+            Some(other) => {
+                return Err(invalid(format!(
+                    "cache must be \"file\" or None, not {other:?}"
+                )));
+            }
+        };
+        Ok(source.min_valid(min_valid))
+    }
+}
+
+/// What a call does.
+enum Job {
+    /// `sign_in`: a sign-in on the receiver.
+    SignIn(SignIn, Config),
+    /// `get_token`: a valid token, signed in for on the receiver if need be.
+    Token(TokenSource, Config),
+    /// `sign_out`: revoke and forget.
+    SignOut(TokenSource),
+}
+
+impl Job {
+    /// Run it: the JSON line of its answer.
+    async fn run(self) -> Result<String, SignInError> {
+        match self {
+            Job::SignIn(sign_in, config) => Ok(sign_in.run(config).await?.to_json_line()),
+            Job::Token(source, config) => Ok(source.token(config).await?.to_json_line()),
+            Job::SignOut(source) => {
+                let revocation = match source.sign_out().await? {
+                    Revocation::Revoked => "revoked",
+                    Revocation::NoEndpoint => "no-revocation-endpoint",
+                    Revocation::NothingCached => "nothing-cached",
+                };
+                Ok(serde_json::Value::from(revocation).to_string())
+            }
+        }
+    }
+}
+
+/// One sign-in, token or sign-out, made by the package, run once.
 #[pyclass(frozen, module = "oauth_callback._native")]
 pub struct SignInCall {
-    job: Mutex<Option<(SignIn, Config, Py<PyAny>)>>,
+    job: Mutex<Option<(Job, Py<PyAny>)>>,
     cancel: Mutex<Option<oneshot::Sender<()>>>,
 }
 
 #[pymethods]
 impl SignInCall {
     /// A sign-in with `options` (its own arguments) on a receiver with
-    /// `receiver` (the server's); raises `SignInConfigError` or
-    /// `ConfigError` for a bad setting, before anything is sent.
+    /// `receiver` (the server's); with `token`, `get_token`'s (its own
+    /// arguments too); without a receiver, a sign-out. Raises
+    /// `SignInConfigError` or `ConfigError` for a bad setting, before
+    /// anything is sent.
     #[new]
-    fn new(options: SignInOptions, receiver: Options, logger: Py<PyAny>) -> PyResult<SignInCall> {
+    #[pyo3(signature = (options, receiver, logger, token=None))]
+    fn new(
+        options: SignInOptions,
+        receiver: Option<Options>,
+        logger: Py<PyAny>,
+        token: Option<TokenOptions>,
+    ) -> PyResult<SignInCall> {
         let sign_in = options.sign_in()?;
-        let config = receiver.prepare()?.config;
+        let job = match (receiver, token) {
+            (Some(receiver), None) => Job::SignIn(sign_in, receiver.prepare()?.config),
+            (Some(receiver), Some(token)) => {
+                Job::Token(token.source(sign_in)?, receiver.prepare()?.config)
+            }
+            (None, Some(token)) => Job::SignOut(token.source(sign_in)?),
+            (None, None) => {
+                return Err(PyRuntimeError::new_err(
+                    "a sign-out needs its cache's options",
+                ));
+            }
+        };
         Ok(SignInCall {
-            job: Mutex::new(Some((sign_in, config, logger))),
+            job: Mutex::new(Some((job, logger))),
             cancel: Mutex::new(None),
         })
     }
@@ -138,7 +219,7 @@ impl SignInCall {
     /// Run the sign-in: the token response's dict (see `sign_in`), or the
     /// `SignInError` that ended it; `KeyboardInterrupt` on Ctrl-C.
     fn run(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
-        let (sign_in, config, logger) = lock(&self.job)
+        let (job, logger) = lock(&self.job)
             .take()
             .ok_or_else(|| PyRuntimeError::new_err("this sign-in has run already"))?;
         let level: i32 = logger.call_method0(py, "getEffectiveLevel")?.extract(py)?;
@@ -156,7 +237,7 @@ impl SignInCall {
                 let outcome = tracing::dispatcher::with_default(&dispatch, || {
                     runtime.block_on(async {
                         tokio::select! {
-                            outcome = sign_in.run(config) => Some(outcome),
+                            outcome = job.run() => Some(outcome),
                             _ = cancelled => None,
                         }
                     })
@@ -179,14 +260,9 @@ impl SignInCall {
             courier.close(true);
         });
         match waited? {
-            Some(Some(Ok(tokens))) => {
-                let json = tokens.to_json_line();
+            Some(Some(Ok(json))) => {
                 let loads = py.import("json")?.getattr("loads")?;
-                Ok(loads
-                    .call1((json,))?
-                    .cast_into::<PyDict>()?
-                    .into_any()
-                    .unbind())
+                Ok(loads.call1((json,))?.unbind())
             }
             Some(Some(Err(e))) => Err(sign_in_error(&e)),
             _ => Err(PyRuntimeError::new_err("the sign-in was cancelled")),
