@@ -17,6 +17,7 @@
 
 mod authorization;
 mod client_auth;
+mod device;
 mod discovery;
 mod error;
 mod exchange;
@@ -56,6 +57,7 @@ pub struct SignIn {
     params: Vec<(String, String)>,
     form_post: bool,
     par: bool,
+    device: bool,
     open_browser: bool,
     browser_command: Option<String>,
     open_with: Option<OpenWith>,
@@ -82,6 +84,7 @@ impl SignIn {
             params: Vec::new(),
             form_post: false,
             par: false,
+            device: false,
             open_browser: true,
             browser_command: None,
             open_with: None,
@@ -161,6 +164,15 @@ impl SignIn {
     /// provider does not require it; refused when it has no PAR endpoint.
     pub fn par(mut self, par: bool) -> Self {
         self.par = par;
+        self
+    }
+
+    /// Sign in with the device authorization grant (RFC 8628) instead of a
+    /// browser here: the user code and where to enter it are written on
+    /// stderr, and the token endpoint is polled; nothing listens. Refused
+    /// when the provider has no device authorization endpoint.
+    pub fn device(mut self, device: bool) -> Self {
+        self.device = device;
         self
     }
 
@@ -252,6 +264,11 @@ impl SignIn {
             return invalid("the client secret is empty");
         }
         authorization::check_params(&self.params)?;
+        if self.device && (self.form_post || self.par) {
+            return invalid(
+                "the device flow has no authorization response: not with form_post or par",
+            );
+        }
         match &self.provider {
             Provider::Issuer(issuer) => {
                 discovery::parse_identifier("issuer", issuer)?;
@@ -272,6 +289,12 @@ impl SignIn {
                     return invalid(
                         "pushed authorization requests need the provider's metadata (its \
                          pushed_authorization_request_endpoint): give the issuer",
+                    );
+                }
+                if self.device {
+                    return invalid(
+                        "the device flow needs the provider's metadata (its \
+                         device_authorization_endpoint): give the issuer",
                     );
                 }
             }
@@ -411,6 +434,9 @@ impl Prepared {
     /// send the user to the authorization request, wait for the response
     /// (until `config`'s timeout) and finish.
     pub(crate) async fn run(mut self, config: Config) -> Result<Tokens, SignInError> {
+        if self.sign_in.device {
+            return self.device().await;
+        }
         let mut server = AsyncCallbackServer::start(self.receiver(config)).await?;
         let redirect_uri = server.redirect_uri().to_string();
         let url = self.authorization_url(&redirect_uri).await?;
@@ -531,6 +557,57 @@ impl Prepared {
         let members = self.request(&grant).await?;
         let nonce = self.secrets.nonce.clone();
         let claims = self.verified(&members, nonce.as_ref()).await?;
+        Ok(self.tokens(members, claims))
+    }
+
+    /// Whether this sign-in is a device sign-in ([`SignIn::device`]).
+    pub(crate) fn is_device(&self) -> bool {
+        self.sign_in.device
+    }
+
+    /// The device sign-in (RFC 8628): a device code, the user told on
+    /// stderr where to enter the user code, the token endpoint polled until
+    /// they have; the ID token checked as after a code exchange (without a
+    /// nonce: none was sent).
+    ///
+    /// # Errors
+    /// [`SignInError::InvalidSetting`] when the provider has no device
+    /// authorization endpoint; the provider's refusal (`access_denied`,
+    /// `expired_token`), a failed check, an unreachable provider.
+    pub(crate) async fn device(&mut self) -> Result<Tokens, SignInError> {
+        let Some(endpoint) = &self.server.metadata.device_authorization_endpoint else {
+            return Err(SignInError::InvalidSetting(
+                "the device flow was asked for, but the provider has no \
+                 device_authorization_endpoint"
+                    .into(),
+            ));
+        };
+        let endpoint = http::check_endpoint(endpoint).map_err(|why| Unreachable::Nonsense {
+            url: self.server.issuer.clone().unwrap_or_default(),
+            reason: format!("its device_authorization_endpoint: {why}"),
+        })?;
+        let client_id = &self.sign_in.client_id;
+        let resource = self.sign_in.resource.as_deref();
+        let authorization = device::start(
+            &self.client,
+            &endpoint,
+            &self.auth,
+            client_id,
+            &self.scope,
+            resource,
+        )
+        .await?;
+        eprintln!("{}", authorization.instructions());
+        let members = device::poll(
+            &self.client,
+            &self.token,
+            &self.auth,
+            client_id,
+            &authorization,
+            resource,
+        )
+        .await?;
+        let claims = self.verified(&members, None).await?;
         Ok(self.tokens(members, claims))
     }
 

@@ -113,7 +113,8 @@ export async function freePort() {
 /** A real OpenID provider on 127.0.0.1 (https with `tls`: `{key, cert}`)
  * with a public client for `redirectUri` (one, or a list; its https ones):
  * the code flow (with PAR required when `requirePar`) with refresh tokens
- * (rotated at each use) and their revocation (RFC 7009), the implicit one,
+ * (rotated at each use) and their revocation (RFC 7009), the device flow
+ * (RFC 8628), the implicit one,
  * and `resource` served as an RFC 8707 resource server; and a confidential
  * client for all of them, the code flow only (`BENCH_CLIENT`, for
  * bench/sign_in.py's peers, some of which register `http://localhost`).
@@ -130,7 +131,8 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
       // Implicit-capable: oidc-provider takes https redirect URIs only.
       redirect_uris: [redirectUri].flat().filter((uri) => uri.startsWith('https:')),
       response_types: ['code', 'id_token token'],
-      grant_types: ['authorization_code', 'implicit', 'refresh_token'],
+      grant_types: ['authorization_code', 'implicit', 'refresh_token',
+        'urn:ietf:params:oauth:grant-type:device_code'],
     }, {
       ...BENCH_CLIENT,
       application_type: 'web',
@@ -150,6 +152,7 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
     features: {
       devInteractions: { enabled: true },
       revocation: { enabled: true },
+      deviceFlow: { enabled: true },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: requirePar },
       resourceIndicators: {
         enabled: true,

@@ -80,6 +80,12 @@ pub struct SignInArgs {
     #[arg(long)]
     no_browser: bool,
 
+    /// Sign in on another device (RFC 8628): a code to enter at the
+    /// provider's page is printed, and nothing listens here (over SSH,
+    /// without a port forward).
+    #[arg(long, conflicts_with_all = ["form_post", "par", "no_browser"])]
+    device: bool,
+
     #[command(flatten)]
     pub receiver: ReceiverArgs,
 }
@@ -123,7 +129,8 @@ impl SignInArgs {
     /// Whether an interactive sign-in can happen here: a browser opens, or
     /// standard input is a terminal (whose user sees the address to open).
     pub fn can_interact(&self) -> bool {
-        std::io::stdin().is_terminal()
+        self.device
+            || std::io::stdin().is_terminal()
             || (!self.no_browser
                 && crate::browser::can_open(self.receiver.browser_command.as_deref()))
     }
@@ -142,6 +149,15 @@ impl SignInArgs {
         quiet: bool,
     ) -> Result<Tokens, Failure> {
         let timeout = config.timeout();
+        if prepared.is_device() {
+            return tokio::select! {
+                tokens = prepared.device() => Ok(tokens?),
+                stop = signals.next() => {
+                    terminal::say(format_args!("{stop}; the device sign-in was abandoned"));
+                    Err(Failure::GaveUp(stop.exit_code()))
+                }
+            };
+        }
         let mut server = AsyncCallbackServer::start(prepared.receiver(config)).await?;
         let uri = server.redirect_uri().to_string();
         let url = prepared.authorization_url(&uri).await?;
@@ -215,6 +231,7 @@ impl SignInArgs {
         sign_in = sign_in
             .form_post(self.form_post)
             .par(self.par)
+            .device(self.device)
             .open_browser(!self.no_browser);
         if let Some(command) = &self.receiver.browser_command {
             sign_in = sign_in.browser_command(command);

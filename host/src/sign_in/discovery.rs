@@ -70,6 +70,8 @@ pub struct Metadata {
     pub scopes_supported: Option<Vec<String>>,
     /// `revocation_endpoint` (RFC 7009, RFC 8414).
     pub revocation_endpoint: Option<String>,
+    /// `device_authorization_endpoint` (RFC 8628 section 4).
+    pub device_authorization_endpoint: Option<String>,
 }
 
 /// RFC 9728 section 2: the members used.

@@ -76,7 +76,18 @@ impl ProviderError {
 
 impl fmt::Display for ProviderError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "the provider refused {}: {}", self.stage, self.error)?;
+        // RFC 8628 section 3.5's two ends of a device sign-in, in words.
+        match (self.stage, self.error.as_str()) {
+            (Stage::Device, "expired_token") => {
+                return f.write_str(
+                    "the device code expired before the sign-in was completed: start again",
+                );
+            }
+            (Stage::Device, "access_denied") => {
+                f.write_str("the sign-in was denied at the provider (access_denied)")?;
+            }
+            _ => write!(f, "the provider refused {}: {}", self.stage, self.error)?,
+        }
         match &self.description {
             Some(description) => write!(f, " ({description})"),
             None => Ok(()),

@@ -1,5 +1,6 @@
 //! The token requests (RFC 6749 section 3.2): the code exchange (section
-//! 4.1.3, RFC 7636 section 4.5) and the refresh (section 6), each with
+//! 4.1.3, RFC 7636 section 4.5), the device code's (RFC 8628 section 3.4)
+//! and the refresh (section 6), each with
 //! `resource` when set (RFC 8707 section 2.2); their answer, kept as sent.
 
 use serde_json::{Map, Value};
@@ -19,6 +20,13 @@ pub enum Grant<'a> {
         verifier: &'a str,
         /// The redirect URI the authorization request named.
         redirect_uri: &'a str,
+        /// `resource` (RFC 8707), when set.
+        resource: Option<&'a str>,
+    },
+    /// A device code (RFC 8628 section 3.4), polled for.
+    DeviceCode {
+        /// The device code.
+        device_code: &'a str,
         /// `resource` (RFC 8707), when set.
         resource: Option<&'a str>,
     },
@@ -49,6 +57,16 @@ impl Grant<'_> {
                 ],
                 resource,
             ),
+            Grant::DeviceCode {
+                device_code,
+                resource,
+            } => (
+                vec![
+                    ("grant_type", "urn:ietf:params:oauth:grant-type:device_code"),
+                    ("device_code", *device_code),
+                ],
+                resource,
+            ),
             Grant::Refresh {
                 refresh_token,
                 resource,
@@ -70,6 +88,7 @@ impl Grant<'_> {
     fn stage(&self) -> Stage {
         match self {
             Grant::Code { .. } => Stage::Token,
+            Grant::DeviceCode { .. } => Stage::Device,
             Grant::Refresh { .. } => Stage::Refresh,
         }
     }
