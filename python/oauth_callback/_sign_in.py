@@ -97,6 +97,7 @@ def _options(arguments: Dict[str, Any]) -> Dict[str, Any]:
         "params": pairs,
         "form_post": bool(arguments.get("form_post")),
         "par": bool(arguments.get("par")),
+        "device": bool(arguments.get("device")),
         "open_browser": open_browser if callable(open_browser) else bool(open_browser),
     }
 
@@ -147,6 +148,7 @@ def sign_in(
     params: Optional[Mapping[str, str]] = None,
     form_post: bool = False,
     par: bool = False,
+    device: bool = False,
     open_browser: Union[bool, Callable[[str], object]] = True,
     browser_command: Optional[str] = None,
     host: Optional[str] = None,
@@ -178,7 +180,9 @@ def sign_in(
     called with the authorization request's URL once the receiver listens,
     instead of opening the browser (`False`, or no browser opens: the URL is
     written on the process's stderr, never to the logger, as it carries the
-    request's `state`). The GIL is released while it runs;
+    request's `state`). `device=True` signs in with the device authorization
+    grant (RFC 8628) instead: the user code and where to enter it are
+    written on stderr, and nothing listens. The GIL is released while it runs;
     Ctrl-C raises `KeyboardInterrupt` with nothing left listening.
 
     Raises a `SignInError`: `SignInConfigError` (bad settings, before
@@ -202,6 +206,7 @@ async def sign_in_async(
     params: Optional[Mapping[str, str]] = None,
     form_post: bool = False,
     par: bool = False,
+    device: bool = False,
     open_browser: Union[bool, Callable[[str], object]] = True,
     browser_command: Optional[str] = None,
     host: Optional[str] = None,
@@ -238,6 +243,7 @@ def get_token(
     params: Optional[Mapping[str, str]] = None,
     form_post: bool = False,
     par: bool = False,
+    device: bool = False,
     open_browser: Union[bool, Callable[[str], object]] = True,
     browser_command: Optional[str] = None,
     min_valid: float = 60,
@@ -287,6 +293,7 @@ async def get_token_async(
     params: Optional[Mapping[str, str]] = None,
     form_post: bool = False,
     par: bool = False,
+    device: bool = False,
     open_browser: Union[bool, Callable[[str], object]] = True,
     browser_command: Optional[str] = None,
     min_valid: float = 60,

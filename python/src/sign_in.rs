@@ -36,6 +36,7 @@ pub struct SignInOptions {
     params: Vec<(String, String)>,
     form_post: bool,
     par: bool,
+    device: bool,
     open_browser: Opener,
     browser_command: Option<String>,
 }
@@ -95,7 +96,10 @@ impl SignInOptions {
         for (name, value) in self.params {
             sign_in = sign_in.param(name, value);
         }
-        sign_in = sign_in.form_post(self.form_post).par(self.par);
+        sign_in = sign_in
+            .form_post(self.form_post)
+            .par(self.par)
+            .device(self.device);
         sign_in = match self.open_browser {
             Opener::Switch(open) => sign_in.open_browser(open),
             Opener::Call(open) => sign_in.open_with(move |url| {

@@ -10,8 +10,9 @@ import stat
 import threading
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any, Callable, Dict, Iterator, List, Tuple
+from typing import Any, Callable, Dict, List, Tuple
 from urllib.parse import urlencode
 
 import pytest
@@ -114,3 +115,58 @@ def test_cache_none_keeps_nothing_and_bad_options_are_config_errors(data_home: P
     assert sign_out(**settings, cache=None) == "nothing-cached"
     assert sign_out(**settings) == "nothing-cached"
     assert not data_home.exists()
+
+
+class DeviceStandIn:
+    """A plain OAuth provider with RFC 8414 metadata and a device
+    authorization endpoint, whose token endpoint answers
+    `authorization_pending` once, then tokens."""
+
+    def __init__(self) -> None:
+        stand_in = self
+        self.polls = 0
+
+        class Handler(BaseHTTPRequestHandler):
+            def log_message(self, *args: Any) -> None:
+                pass
+
+            def do_GET(self) -> None:
+                self.json(200, {"issuer": stand_in.issuer, "authorization_endpoint": f"{stand_in.issuer}/auth",
+                                "token_endpoint": f"{stand_in.issuer}/token",
+                                "device_authorization_endpoint": f"{stand_in.issuer}/device/auth"})
+
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers["content-length"]))
+                if self.path == "/device/auth":
+                    return self.json(200, {"device_code": "dc", "user_code": "WDJB-MJHT", "expires_in": 60,
+                                           "verification_uri": f"{stand_in.issuer}/device", "interval": 1})
+                stand_in.polls += 1
+                if stand_in.polls == 1:
+                    return self.json(400, {"error": "authorization_pending"})
+                return self.json(200, {"access_token": "at-device", "token_type": "Bearer", "expires_in": 60})
+
+            def json(self, status: int, body: Dict[str, Any]) -> None:
+                data = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("content-type", "application/json")
+                self.send_header("content-length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+
+def test_get_token_device_shows_the_code_on_stderr_and_polls(capfd: pytest.CaptureFixture[str]) -> None:
+    stand_in = DeviceStandIn()
+    try:
+        tokens = get_token(issuer=stand_in.issuer, client_id="cli", device=True, cache=None,
+                           open_browser=never_opened)
+    finally:
+        stand_in.server.shutdown()
+    assert tokens["access_token"] == "at-device"
+    assert tokens["source"] == "sign-in"
+    assert stand_in.polls == 2
+    err = capfd.readouterr().err
+    assert f"to sign in, open {stand_in.issuer}/device and enter the code WDJB-MJHT" in err
