@@ -130,6 +130,17 @@ pub fn unreplaceable(file: &Path) -> io::Result<Option<&'static str>> {
     }))
 }
 
+/// A name for a file kept for `key`: 128 bits of its SHA-256, in hex (a
+/// file name on every system that says nothing of what it is for).
+pub fn name_for(key: &[u8]) -> String {
+    use sha2::Digest;
+    sha2::Sha256::digest(key)
+        .iter()
+        .take(16)
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// Whether an existing file and its folder are the user's own and writable
 /// by nobody else (neither a link): what a cache may trust.
 pub fn trusted(path: &Path) -> bool {

@@ -23,6 +23,7 @@ mod error;
 mod exchange;
 mod http;
 mod id_token;
+mod registration;
 mod revocation;
 mod tokens;
 
@@ -58,6 +59,7 @@ pub struct SignIn {
     form_post: bool,
     par: bool,
     device: bool,
+    client_name: Option<String>,
     open_browser: bool,
     browser_command: Option<String>,
     open_with: Option<OpenWith>,
@@ -85,6 +87,7 @@ impl SignIn {
             form_post: false,
             par: false,
             device: false,
+            client_name: None,
             open_browser: true,
             browser_command: None,
             open_with: None,
@@ -164,6 +167,16 @@ impl SignIn {
     /// provider does not require it; refused when it has no PAR endpoint.
     pub fn par(mut self, par: bool) -> Self {
         self.par = par;
+        self
+    }
+
+    /// With an empty client id: register a public client named
+    /// `client_name` at the provider's `registration_endpoint` (RFC 7591)
+    /// for the redirect URI of this run, keep it per authorization server,
+    /// and use it again; register anew once when the provider no longer
+    /// knows it (`invalid_client`).
+    pub fn register(mut self, client_name: impl Into<String>) -> Self {
+        self.client_name = Some(client_name.into());
         self
     }
 
@@ -253,8 +266,11 @@ impl SignIn {
     /// [`SignInError::InvalidSetting`], saying what is wrong.
     pub fn check(&self) -> Result<(), SignInError> {
         let invalid = |why: &str| Err(SignInError::InvalidSetting(why.into()));
-        if self.client_id.trim().is_empty() {
-            return invalid("the client id is empty");
+        if self.client_id.trim().is_empty() && self.client_name.is_none() {
+            return invalid("the client id is empty (or register one)");
+        }
+        if self.client_id.is_empty() && self.client_secret.is_some() {
+            return invalid("a client secret was given without its client id");
         }
         if self
             .client_secret
@@ -297,6 +313,12 @@ impl SignIn {
                          device_authorization_endpoint): give the issuer",
                     );
                 }
+                if self.client_id.is_empty() {
+                    return invalid(
+                        "registering a client needs the provider's metadata (its \
+                         registration_endpoint): give the issuer, or a client id",
+                    );
+                }
             }
         }
         if let Some(resource) = &self.resource {
@@ -326,6 +348,16 @@ impl SignIn {
     }
 }
 
+/// A client that registers itself (RFC 7591) at one authorization server.
+struct Registering {
+    store: registration::Registrations,
+    endpoint: url::Url,
+    /// The authorization server: its issuer, or its token endpoint.
+    server: String,
+    client_name: String,
+    kept: Option<registration::Registration>,
+}
+
 /// Run `job` on a runtime of its own, blocking the calling thread; refused
 /// inside a tokio runtime ([`crate::Error::InsideAsyncRuntime`]).
 pub(crate) fn block_on<T>(
@@ -342,6 +374,10 @@ pub(crate) fn block_on<T>(
 /// way: what the receiver and the browser are set up from.
 pub(crate) struct Prepared {
     sign_in: SignIn,
+    /// The client id: the one given, or the registered one (empty until
+    /// registered).
+    client_id: String,
+    registering: Option<Registering>,
     server: Server,
     client: http::Client,
     auth: ClientAuth,
@@ -416,7 +452,47 @@ impl Prepared {
         };
         let scope = scopes.join(" ");
         let secrets = Secrets::new(scopes.iter().any(|s| s == "openid"));
+        let registering = match (&sign_in.client_name, sign_in.client_id.is_empty()) {
+            (Some(client_name), true) => {
+                let Some(registration) = &metadata.registration_endpoint else {
+                    return Err(SignInError::InvalidSetting(
+                        "no client id was given, and the provider has no registration_endpoint \
+                         to register one"
+                            .into(),
+                    ));
+                };
+                let store = registration::Registrations::of_user().ok_or_else(|| {
+                    SignInError::Cache("no home directory to keep a client registration in".into())
+                })?;
+                let server_id = server.issuer.clone().unwrap_or_else(|| token.to_string());
+                Some(Registering {
+                    kept: store.load(&server_id),
+                    store,
+                    endpoint: endpoint("registration_endpoint", &Some(registration.clone()))?,
+                    server: server_id,
+                    client_name: client_name.clone(),
+                })
+            }
+            _ => None,
+        };
+        if sign_in.client_id.starts_with("https://")
+            && server.issuer.is_some()
+            && !metadata.client_id_metadata_document_supported
+        {
+            tracing::warn!(
+                "the client id is a URL (a client ID metadata document), but the provider's \
+                 metadata does not say it takes them (client_id_metadata_document_supported)"
+            );
+        }
+        let client_id = match &registering {
+            Some(Registering {
+                kept: Some(kept), ..
+            }) => kept.client_id.clone(),
+            _ => sign_in.client_id.clone(),
+        };
         Ok(Prepared {
+            client_id,
+            registering,
             sign_in,
             server,
             client,
@@ -467,7 +543,12 @@ impl Prepared {
             .authorization_response_iss_parameter_supported;
         config.form_post_only = self.sign_in.form_post;
         if !config.ports_chosen && config.redirect_uri.is_none() {
-            config.ports = vec![0];
+            // A registered client's redirect URI names its port.
+            let registered = self
+                .registering
+                .as_ref()
+                .and_then(|r| r.kept.as_ref()?.port());
+            config.ports = vec![registered.unwrap_or(0)];
         }
         config
     }
@@ -475,11 +556,12 @@ impl Prepared {
     /// The URL the browser opens, for the receiver at `redirect_uri`:
     /// the authorization request, or its `request_uri` once pushed.
     pub(crate) async fn authorization_url(
-        &self,
+        &mut self,
         redirect_uri: &str,
     ) -> Result<String, SignInError> {
+        self.ensure_client(Some(redirect_uri)).await?;
         let request = Request {
-            client_id: &self.sign_in.client_id,
+            client_id: &self.client_id,
             redirect_uri,
             scope: &self.scope,
             form_post: self.sign_in.form_post,
@@ -494,7 +576,7 @@ impl Prepared {
                     endpoint,
                     &self.authorization,
                     &self.auth,
-                    &self.sign_in.client_id,
+                    &self.client_id,
                     pairs,
                 )
                 .await?
@@ -560,6 +642,49 @@ impl Prepared {
         Ok(self.tokens(members, claims))
     }
 
+    /// A registered client that fits a sign-in at `redirect_uri` (none: a
+    /// device sign-in): the kept one, else one registered now (RFC 7591)
+    /// and kept. Nothing when a client id was given.
+    async fn ensure_client(&mut self, redirect_uri: Option<&str>) -> Result<(), SignInError> {
+        let Some(registering) = &mut self.registering else {
+            return Ok(());
+        };
+        if registering
+            .kept
+            .as_ref()
+            .is_some_and(|kept| kept.fits(redirect_uri))
+        {
+            return Ok(());
+        }
+        let registration = registration::register(
+            &self.client,
+            &registering.endpoint,
+            &registering.server,
+            &registering.client_name,
+            redirect_uri,
+        )
+        .await?;
+        registering.store.save(&registration);
+        self.client_id = registration.client_id.clone();
+        registering.kept = Some(registration);
+        Ok(())
+    }
+
+    /// Forget the registered client (the provider answered
+    /// `invalid_client`): the next sign-in registers anew. Whether there
+    /// was one to forget.
+    pub(crate) fn forget_registration(&mut self) -> bool {
+        let Some(registering) = &mut self.registering else {
+            return false;
+        };
+        if registering.kept.take().is_none() {
+            return false;
+        }
+        registering.store.forget(&registering.server);
+        self.client_id.clear();
+        true
+    }
+
     /// Whether this sign-in is a device sign-in ([`SignIn::device`]).
     pub(crate) fn is_device(&self) -> bool {
         self.sign_in.device
@@ -586,7 +711,8 @@ impl Prepared {
             url: self.server.issuer.clone().unwrap_or_default(),
             reason: format!("its device_authorization_endpoint: {why}"),
         })?;
-        let client_id = &self.sign_in.client_id;
+        self.ensure_client(None).await?;
+        let client_id = &self.client_id;
         let resource = self.sign_in.resource.as_deref();
         let authorization = device::start(
             &self.client,
@@ -677,7 +803,7 @@ impl Prepared {
             &self.client,
             &endpoint,
             &self.auth,
-            &self.sign_in.client_id,
+            &self.client_id,
             token,
             hint,
         )
@@ -694,7 +820,7 @@ impl Prepared {
             &self.client,
             &self.token,
             &self.auth,
-            &self.sign_in.client_id,
+            &self.client_id,
             grant,
         )
         .await
@@ -724,7 +850,7 @@ impl Prepared {
             .unwrap_or_default();
         let expected = id_token::Expected {
             issuer,
-            client_id: &self.sign_in.client_id,
+            client_id: &self.client_id,
             secret: self.auth.secret(),
             nonce,
             metadata_algs: self

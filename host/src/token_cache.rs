@@ -15,7 +15,6 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sha2::{Digest, Sha256};
 
 use crate::sign_in::{Provider, SignIn, Tokens};
 
@@ -60,16 +59,12 @@ impl CacheKey {
     /// 128 bits in hex): a file name on every system, saying nothing of
     /// the provider to who lists the folder.
     pub fn id(&self) -> String {
-        let json = serde_json::to_vec(self).unwrap_or_default();
-        Sha256::digest(json)
-            .iter()
-            .take(16)
-            .map(|b| format!("{b:02x}"))
-            .collect()
+        crate::files::name_for(&serde_json::to_vec(self).unwrap_or_default())
     }
 
-    /// The sign-in this key is for (a public client; add a secret for a
-    /// confidential one).
+    /// The sign-in this key is for (a public client, or the client
+    /// registered at the provider when the key names none; add a secret for
+    /// a confidential one).
     pub fn sign_in(&self) -> SignIn {
         let sign_in = match &self.provider {
             Provider::Issuer(issuer) => SignIn::issuer(issuer, &self.client_id),
@@ -82,6 +77,10 @@ impl CacheKey {
         let sign_in = match &self.resource {
             Some(resource) => sign_in.with_resource(resource),
             None => sign_in,
+        };
+        let sign_in = match self.client_id.is_empty() {
+            true => sign_in.register("oauth-callback"),
+            false => sign_in,
         };
         match self.scopes.is_empty() {
             true => sign_in,

@@ -155,6 +155,13 @@ impl TokenSource {
                         "the provider no longer takes the cached refresh token: signing in again"
                     );
                 }
+                Err(SignInError::Provider(refused))
+                    if refused.error == "invalid_client" && prepared.forget_registration() =>
+                {
+                    tracing::info!(
+                        "the provider no longer knows the registered client: registering again"
+                    );
+                }
                 Err(e) => return Err(e.into()),
             }
             if !self.interactive {

@@ -69,7 +69,7 @@ _RECEIVER = ("host", "port", "path", "timeout", "ssl_cert", "ssl_key", "adhoc_ss
              "success_redirect", "error_redirect")
 # The strings among the sign-in's own arguments.
 _TEXTS = ("issuer", "resource", "authorization_endpoint", "token_endpoint", "client_secret",
-          "browser_command")
+          "browser_command", "client_id")
 
 
 def _options(arguments: Dict[str, Any]) -> Dict[str, Any]:
@@ -79,10 +79,10 @@ def _options(arguments: Dict[str, Any]) -> Dict[str, Any]:
         text = arguments.get(name)
         if text is not None and not isinstance(text, str):
             raise SignInConfigError(f"{name} must be a string, not {type(text).__name__}")
-    client_id, scopes = arguments["client_id"], arguments["scopes"]
+    scopes, client_name = arguments["scopes"], arguments["client_name"]
     open_browser = arguments.get("open_browser", False)
-    if not isinstance(client_id, str):
-        raise SignInConfigError(f"client_id must be a string, not {type(client_id).__name__}")
+    if not isinstance(client_name, str):
+        raise SignInConfigError(f"client_name must be a string, not {type(client_name).__name__}")
     if isinstance(scopes, str):
         scopes = scopes.split()
     if scopes is not None and not all(isinstance(scope, str) for scope in scopes):
@@ -92,7 +92,7 @@ def _options(arguments: Dict[str, Any]) -> Dict[str, Any]:
         raise SignInConfigError("params must map names to strings")
     return {
         **{name: arguments.get(name) for name in _TEXTS},
-        "client_id": client_id,
+        "client_name": client_name,
         "scopes": None if scopes is None else list(scopes),
         "params": pairs,
         "form_post": bool(arguments.get("form_post")),
@@ -138,7 +138,8 @@ async def _in_executor(call: "_native.SignInCall") -> Any:
 
 def sign_in(
     *,
-    client_id: str,
+    client_id: Optional[str] = None,
+    client_name: str = "oauth-callback",
     issuer: Optional[str] = None,
     resource: Optional[str] = None,
     authorization_endpoint: Optional[str] = None,
@@ -172,7 +173,9 @@ def sign_in(
     known) and `id_token_claims` (only when an ID token came and passed
     every check) - the dict `oauth-callback sign-in` prints.
 
-    The provider: `issuer=` (its metadata discovered, RFC 8414 / OpenID
+    The client: `client_id=`, or none to register one named `client_name`
+    at the provider (RFC 7591), kept per provider and used again. The
+    provider: `issuer=` (its metadata discovered, RFC 8414 / OpenID
     Connect Discovery), `resource=` (RFC 9728; also named in the requests,
     RFC 8707), or `authorization_endpoint=` with `token_endpoint=` (no
     metadata, no ID token). The receiver takes `CallbackServer`'s arguments;
@@ -196,7 +199,8 @@ def sign_in(
 
 async def sign_in_async(
     *,
-    client_id: str,
+    client_id: Optional[str] = None,
+    client_name: str = "oauth-callback",
     issuer: Optional[str] = None,
     resource: Optional[str] = None,
     authorization_endpoint: Optional[str] = None,
@@ -233,7 +237,8 @@ async def sign_in_async(
 
 def get_token(
     *,
-    client_id: str,
+    client_id: Optional[str] = None,
+    client_name: str = "oauth-callback",
     issuer: Optional[str] = None,
     resource: Optional[str] = None,
     authorization_endpoint: Optional[str] = None,
@@ -283,7 +288,8 @@ def get_token(
 
 async def get_token_async(
     *,
-    client_id: str,
+    client_id: Optional[str] = None,
+    client_name: str = "oauth-callback",
     issuer: Optional[str] = None,
     resource: Optional[str] = None,
     authorization_endpoint: Optional[str] = None,
@@ -325,7 +331,8 @@ SignOutOutcome = Literal["revoked", "no-revocation-endpoint", "nothing-cached"]
 
 def sign_out(
     *,
-    client_id: str,
+    client_id: Optional[str] = None,
+    client_name: str = "oauth-callback",
     issuer: Optional[str] = None,
     resource: Optional[str] = None,
     authorization_endpoint: Optional[str] = None,

@@ -30,7 +30,8 @@ pub struct SignInOptions {
     resource: Option<String>,
     authorization_endpoint: Option<String>,
     token_endpoint: Option<String>,
-    client_id: String,
+    client_id: Option<String>,
+    client_name: String,
     client_secret: Option<String>,
     scopes: Option<Vec<String>>,
     params: Vec<(String, String)>,
@@ -53,6 +54,7 @@ impl SignInOptions {
     /// The library's sign-in, checked (nothing is sent yet).
     fn sign_in(self) -> PyResult<SignIn> {
         let invalid = |why: &str| sign_in_error(&SignInError::InvalidSetting(why.into()));
+        let client_id = self.client_id.clone().unwrap_or_default();
         let mut sign_in = match (
             self.issuer,
             self.resource,
@@ -60,15 +62,15 @@ impl SignInOptions {
             self.token_endpoint,
         ) {
             (Some(issuer), resource, None, None) => {
-                let sign_in = SignIn::issuer(issuer, &self.client_id);
+                let sign_in = SignIn::issuer(issuer, &client_id);
                 match resource {
                     Some(resource) => sign_in.with_resource(resource),
                     None => sign_in,
                 }
             }
-            (None, Some(resource), None, None) => SignIn::resource(resource, &self.client_id),
+            (None, Some(resource), None, None) => SignIn::resource(resource, &client_id),
             (None, None, Some(authorization), Some(token)) => {
-                SignIn::endpoints(authorization, token, &self.client_id)
+                SignIn::endpoints(authorization, token, &client_id)
             }
             (None, None, None, None) => {
                 return Err(invalid(
@@ -87,6 +89,9 @@ impl SignInOptions {
                 ));
             }
         };
+        if self.client_id.is_none() {
+            sign_in = sign_in.register(self.client_name);
+        }
         if let Some(secret) = self.client_secret {
             sign_in = sign_in.client_secret(secret);
         }

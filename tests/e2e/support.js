@@ -114,11 +114,12 @@ export async function freePort() {
  * with a public client for `redirectUri` (one, or a list; its https ones):
  * the code flow (with PAR required when `requirePar`) with refresh tokens
  * (rotated at each use) and their revocation (RFC 7009), the device flow
- * (RFC 8628), the implicit one,
+ * (RFC 8628), open dynamic registration (RFC 7591), the implicit one,
  * and `resource` served as an RFC 8707 resource server; and a confidential
  * client for all of them, the code flow only (`BENCH_CLIENT`, for
  * bench/sign_in.py's peers, some of which register `http://localhost`).
- * `counts` tells what it did: authorizations, and grants by type. */
+ * `counts` tells what it did: authorizations, grants by type, and
+ * registrations; `forgetClient(id)` deletes a registered client. */
 export async function startProvider(redirectUri, { requirePar = false, resource = null, tls = null } = {}) {
   const server = tls ? createHttpsServer(tls) : createServer();
   await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -153,6 +154,7 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
       devInteractions: { enabled: true },
       revocation: { enabled: true },
       deviceFlow: { enabled: true },
+      registration: { enabled: true },
       pushedAuthorizationRequests: { enabled: true, requirePushedAuthorizationRequests: requirePar },
       resourceIndicators: {
         enabled: true,
@@ -166,14 +168,19 @@ export async function startProvider(redirectUri, { requirePar = false, resource 
     },
   });
   provider.on('server_error', (ctx, error) => console.error('provider error:', error));
-  const counts = { authorizations: 0, grants: {} };
+  const counts = { authorizations: 0, grants: {}, registrations: 0 };
+  provider.on('registration_create.success', () => { counts.registrations += 1; });
   provider.on('authorization.success', () => { counts.authorizations += 1; });
   provider.on('grant.success', (ctx) => {
     const type = ctx.oidc.params.grant_type;
     counts.grants[type] = (counts.grants[type] ?? 0) + 1;
   });
   server.on('request', provider.callback());
-  return { issuer, server, counts, close: () => new Promise((resolve) => server.close(resolve)) };
+  return {
+    issuer, server, counts,
+    forgetClient: (id) => provider.Client.adapter.destroy(id),
+    close: () => new Promise((resolve) => server.close(resolve)),
+  };
 }
 
 /** A PKCE verifier and its S256 challenge, and a random state and nonce. */

@@ -16,7 +16,7 @@ const SUCCESS = 'Credentials received successfully. You may close this window.';
 
 /** A provider, a fresh data folder (XDG_DATA_HOME) and a browser recorder,
  * for one test; `run(args)` runs `oauth-callback token|sign-out …` there. */
-async function setUp(t) {
+async function setUp(t, { register = false } = {}) {
   const port = await freePort();
   const provider = await startProvider(`https://127.0.0.1:${port}/callback`);
   t.after(() => provider.close());
@@ -27,7 +27,8 @@ async function setUp(t) {
   chmodSync(recorder, 0o755);
   const env = { ...process.env, XDG_DATA_HOME: join(home, 'data') };
   delete env.OAUTH_CALLBACK_CLIENT_SECRET;
-  const provided = ['--issuer', provider.issuer, '--client-id', CLIENT_ID, '--scope', 'openid email'];
+  const provided = ['--issuer', provider.issuer, ...(register ? [] : ['--client-id', CLIENT_ID]),
+    '--scope', 'openid email'];
   const tokenArgs = [...provided, '--port', String(port), '--browser-command', recorder];
   /** The addresses the browser was sent to, so far. */
   const addresses = () => (existsSync(opened) ? readFileSync(opened, 'utf8').split('\n').filter(Boolean) : []);
@@ -61,7 +62,7 @@ async function setUp(t) {
     const [result] = await Promise.all([run(['token', ...tokenArgs, ...args]), signInAt(n)]);
     return result;
   };
-  return { provider, home, env, provided, tokenArgs, addresses, run, signInAt, tokenWithSignIn,
+  return { provider, home, env, provided, port, tokenArgs, addresses, run, signInAt, tokenWithSignIn,
     tokensDir: join(home, 'data', 'oauth-callback', 'tokens') };
 }
 
@@ -222,4 +223,40 @@ test('sign-out revokes the refresh token at the provider and removes the entry; 
   assert.equal(all.code, 0, all.stderr);
   assert.equal(all.stdout, `signed out of ${s.provider.issuer}: revoked there, removed here\n`);
   assert.equal((await refreshAt(s.provider.issuer, second.refresh_token)).body.error, 'invalid_grant');
+});
+
+test('token without --client-id registers a client (RFC 7591), keeps and reuses it, and registers again once forgotten', async (t) => {
+  const s = await setUp(t, { register: true });
+  const first = await s.tokenWithSignIn([], 1);
+  assert.equal(first.code, 0, first.stderr);
+  const signedIn = JSON.parse(first.stdout);
+  assert.equal(s.provider.counts.registrations, 1);
+  const registrations = join(s.home, 'data', 'oauth-callback', 'registrations');
+  const [file] = readdirSync(registrations);
+  assert.equal(statSync(file ? join(registrations, file) : registrations).mode & 0o777, 0o600);
+  const registration = JSON.parse(readFileSync(join(registrations, file), 'utf8'));
+  assert.equal(signedIn.id_token_claims.aud, registration.client_id);
+  assert.deepEqual(registration.redirect_uris, [`https://127.0.0.1:${s.port}/callback`]);
+  assert.ok(!JSON.stringify(registration).includes('secret'), 'nothing secret is kept');
+
+  // Used again: a refresh with the registered client, no new registration.
+  const refreshed = await s.run(['token', ...s.tokenArgs, '--min-valid', '86400']);
+  assert.equal(refreshed.code, 0, refreshed.stderr);
+  assert.equal(JSON.parse(refreshed.stdout).source, 'refresh');
+  assert.equal(s.provider.counts.registrations, 1);
+  const list = await s.run(['token', '--list']);
+  assert.match(list.stdout, /client \(registered\)/);
+
+  // The provider forgets the client: the refresh is refused (invalid_client),
+  // a new client is registered, and the user signs in with it.
+  await s.provider.forgetClient(registration.client_id);
+  const again = await s.tokenWithSignIn(['--min-valid', '86400'], 2);
+  assert.equal(again.code, 0, again.stderr);
+  const tokens = JSON.parse(again.stdout);
+  assert.equal(tokens.source, 'sign-in');
+  assert.match(again.stderr, /no longer knows the registered client: registering again/);
+  assert.equal(s.provider.counts.registrations, 2);
+  const renewed = JSON.parse(readFileSync(join(registrations, file), 'utf8'));
+  assert.notEqual(renewed.client_id, registration.client_id);
+  assert.equal(tokens.id_token_claims.aud, renewed.client_id);
 });

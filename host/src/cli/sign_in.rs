@@ -47,9 +47,20 @@ pub struct SignInArgs {
     #[arg(long, value_name = "URL", requires = "authorization_endpoint")]
     token_endpoint: Option<String>,
 
-    /// The client id registered at the provider (required).
+    /// The client id registered at the provider; an https:// URL is a
+    /// client ID metadata document, passed as it is. Without it, a client
+    /// registers itself (RFC 7591) when the provider allows it.
     #[arg(long, value_name = "ID")]
     client_id: Option<String>,
+
+    /// The name a self-registered client gives itself (without --client-id).
+    #[arg(
+        long,
+        value_name = "NAME",
+        default_value = "oauth-callback",
+        conflicts_with = "client_id"
+    )]
+    client_name: String,
 
     /// A file holding the client secret of a confidential client (else
     /// $OAUTH_CALLBACK_CLIENT_SECRET; never an argument).
@@ -184,11 +195,7 @@ impl SignInArgs {
 
     /// The sign-in the flags describe.
     fn sign_in(&self, secret: Option<String>) -> Result<SignIn, Failure> {
-        // Checked here, not by clap: `token --list` and `sign-out --all`
-        // take the same flags, and neither needs these.
-        let Some(client_id) = &self.client_id else {
-            return Err(Failure::Usage("--client-id is required".into()));
-        };
+        let client_id = self.client_id.as_deref().unwrap_or_default();
         let mut sign_in = match (&self.issuer, &self.resource, &self.authorization_endpoint) {
             (Some(issuer), resource, _) => {
                 let sign_in = SignIn::issuer(issuer, client_id);
@@ -203,6 +210,8 @@ impl SignInArgs {
                 self.token_endpoint.as_deref().unwrap_or_default(),
                 client_id,
             ),
+            // Checked here, not by clap: `token --list` and `sign-out --all`
+            // take the same flags, and need none of them.
             (None, None, None) => {
                 return Err(Failure::Usage(
                     "which provider? give --issuer, --resource, or --authorization-endpoint with \
@@ -211,6 +220,9 @@ impl SignInArgs {
                 ));
             }
         };
+        if self.client_id.is_none() {
+            sign_in = sign_in.register(&self.client_name);
+        }
         match (secret, &self.client_secret_file) {
             (Some(_), Some(_)) => {
                 return Err(Failure::Usage(format!(

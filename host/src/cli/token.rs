@@ -169,10 +169,13 @@ fn describe(entry: &CacheEntry) -> String {
         Some(_) => ", refreshable",
         None => "",
     };
+    let client = match key.client_id.as_str() {
+        "" => "(registered)".to_string(),
+        id => crate::error::escaped_line(id, 300),
+    };
     format!(
-        "{}  client {}  scopes {scopes}{resource}  expires {expires}{refresh}  from {}",
+        "{}  client {client}  scopes {scopes}{resource}  expires {expires}{refresh}  from {}",
         crate::error::escaped_line(key.provider_line(), 300),
-        crate::error::escaped_line(&key.client_id, 300),
         entry.source.as_str()
     )
 }

@@ -14,7 +14,6 @@
 use std::hash::{Hash, Hasher};
 use std::path::{Path, PathBuf};
 
-use sha2::{Digest, Sha256};
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
@@ -55,11 +54,7 @@ fn entry(engine: &Engine, component: &[u8]) -> Option<PathBuf> {
     engine
         .precompile_compatibility_hash()
         .hash(&mut engine_hash);
-    let content: String = Sha256::digest(component)
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect();
+    let content = crate::files::name_for(component);
     let name = format!("{content}-{:016x}.cwasm", engine_hash.finish());
     Some(directory()?.join(name))
 }

@@ -72,6 +72,12 @@ pub struct Metadata {
     pub revocation_endpoint: Option<String>,
     /// `device_authorization_endpoint` (RFC 8628 section 4).
     pub device_authorization_endpoint: Option<String>,
+    /// `registration_endpoint` (RFC 7591, RFC 8414).
+    pub registration_endpoint: Option<String>,
+    /// `client_id_metadata_document_supported` (OAuth Client ID Metadata
+    /// Document, as the MCP authorization specification uses it).
+    #[serde(default)]
+    pub client_id_metadata_document_supported: bool,
 }
 
 /// RFC 9728 section 2: the members used.

@@ -121,6 +121,19 @@ impl Client {
     }
 }
 
+impl Client {
+    /// POST `body` as JSON to `url` (RFC 7591's registration request).
+    pub async fn post_json(&self, url: &url::Url, body: &Value) -> Result<Answer, Unreachable> {
+        let request = self
+            .0
+            .post(url.clone())
+            .header(reqwest::header::ACCEPT, "application/json")
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body.to_string());
+        read(url, request).await
+    }
+}
+
 /// Send `request` and read its answer, at most [`MAX_RESPONSE`] bytes.
 /// Errors name the URL without its query.
 async fn read(url: &url::Url, request: reqwest::RequestBuilder) -> Result<Answer, Unreachable> {
