@@ -1,7 +1,8 @@
 //! Where tokens are kept between runs: one entry per provider, client,
 //! scopes and resource ([`CacheKey`]), in a store behind [`TokenStore`]: a
-//! folder of files only the user can read ([`FileStore`], the default), or
-//! this process's memory ([`MemoryStore`]: nothing kept). Each entry has a lock, so that
+//! folder of files only the user can read ([`FileStore`], the default), the
+//! operating system's secret store ([`KeyringStore`], the files its
+//! fallback), or this process's memory ([`MemoryStore`]: nothing kept). Each entry has a lock, so that
 //! callers started at once do one sign-in or refresh between them.
 //!
 //! What an entry holds: the token response's members, `expires_at`, the
@@ -9,6 +10,7 @@
 //! secret, a PKCE verifier or an authorization code.
 
 mod file;
+mod keyring;
 mod memory;
 
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,6 +21,7 @@ use serde_json::Value;
 use crate::sign_in::{Provider, SignIn, Tokens};
 
 pub use file::FileStore;
+pub use keyring::{KEYRING_TIMEOUT, KeyringStore};
 pub use memory::MemoryStore;
 
 /// What an entry is for: the provider as given, the client id, the scopes

@@ -107,8 +107,8 @@ def _token_options(arguments: Dict[str, Any]) -> Dict[str, Any]:
     min_valid, cache = arguments.get("min_valid", 0), arguments["cache"]
     if isinstance(min_valid, bool) or not isinstance(min_valid, (int, float)):
         raise SignInConfigError(f"min_valid must be a number of seconds, not {min_valid!r}")
-    if cache is not None and cache != "file":
-        raise SignInConfigError(f'cache must be "file" or None, not {cache!r}')
+    if cache is not None and cache not in ("file", "keyring"):
+        raise SignInConfigError(f'cache must be "file", "keyring" or None, not {cache!r}')
     return {"min_valid": float(min_valid), "cache": cache}
 
 
@@ -252,7 +252,7 @@ def get_token(
     open_browser: Union[bool, Callable[[str], object]] = True,
     browser_command: Optional[str] = None,
     min_valid: float = 60,
-    cache: Optional[Literal["file"]] = "file",
+    cache: Optional[Literal["file", "keyring"]] = "file",
     host: Optional[str] = None,
     port: Union[int, Sequence[int], None] = None,
     path: str = _native.DEFAULT_PATH,
@@ -279,8 +279,10 @@ def get_token(
 
     Returns `sign_in`'s dict plus `source`: `"cache"`, `"refresh"` or
     `"sign-in"`. `cache="file"` keeps tokens in the user's data folder
-    (`~/.local/share/oauth-callback/tokens`, 0700, its files 0600); `None`
-    keeps nothing. Raises what `sign_in` raises; a token cache that cannot
+    (`~/.local/share/oauth-callback/tokens`, 0700, its files 0600);
+    `"keyring"` in the operating system's secret store (Secret Service,
+    Keychain, Credential Manager; the files, with one warning, when it does
+    not answer within 5 s); `None` keeps nothing. Raises what `sign_in` raises; a token cache that cannot
     be used is a `SignInError` naming it."""
     result: Dict[str, Any] = _call(locals(), token=True).run()
     return result
@@ -303,7 +305,7 @@ async def get_token_async(
     open_browser: Union[bool, Callable[[str], object]] = True,
     browser_command: Optional[str] = None,
     min_valid: float = 60,
-    cache: Optional[Literal["file"]] = "file",
+    cache: Optional[Literal["file", "keyring"]] = "file",
     host: Optional[str] = None,
     port: Union[int, Sequence[int], None] = None,
     path: str = _native.DEFAULT_PATH,
@@ -339,7 +341,7 @@ def sign_out(
     token_endpoint: Optional[str] = None,
     client_secret: Optional[str] = None,
     scopes: Optional[Sequence[str]] = None,
-    cache: Optional[Literal["file"]] = "file",
+    cache: Optional[Literal["file", "keyring"]] = "file",
     logger: Optional[logging.Logger] = None,
 ) -> SignOutOutcome:
     """Sign out of the entry `get_token` keeps for these arguments: revoke

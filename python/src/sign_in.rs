@@ -9,7 +9,7 @@ use std::sync::Mutex;
 use std::sync::mpsc;
 use std::time::Instant;
 
-use oauth_callback::token_cache::MemoryStore;
+use oauth_callback::token_cache::{FileStore, KeyringStore, MemoryStore};
 use oauth_callback::{Config, Revocation, SignIn, SignInError, TokenSource};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
@@ -129,13 +129,14 @@ impl SignInOptions {
 pub struct TokenOptions {
     /// `min_valid=`, in seconds.
     min_valid: f64,
-    /// `cache=`: `"file"`, or `None` to keep nothing.
+    /// `cache=`: `"file"`, `"keyring"`, or `None` to keep nothing.
     cache: Option<String>,
 }
 
 impl TokenOptions {
-    /// The token source of `sign_in` these options describe.
-    fn source(self, sign_in: SignIn) -> PyResult<TokenSource> {
+    /// The token source of `sign_in` these options describe; a sign-out's
+    /// (`everywhere`) reads the keyring's entries and the files' alike.
+    fn source(self, sign_in: SignIn, everywhere: bool) -> PyResult<TokenSource> {
         let invalid = |why: String| sign_in_error(&SignInError::InvalidSetting(why));
         let min_valid = std::time::Duration::try_from_secs_f64(self.min_valid).map_err(|_| {
             invalid(format!(
@@ -143,12 +144,22 @@ impl TokenOptions {
                 self.min_valid
             ))
         })?;
+        let files = || {
+            FileStore::default_dir().map(FileStore::new).ok_or_else(|| {
+                sign_in_error(&SignInError::Cache(
+                    "no home directory to keep tokens in".into(),
+                ))
+            })
+        };
         let source = match self.cache.as_deref() {
             None => TokenSource::with_store(sign_in, MemoryStore::new()),
-            Some("file") => TokenSource::new(sign_in).map_err(|e| sign_in_error(&e))?,
+            Some("file") if !everywhere => TokenSource::with_store(sign_in, files()?),
+            Some("file" | "keyring") => {
+                TokenSource::with_store(sign_in, KeyringStore::new(files()?))
+            }
             Some(other) => {
                 return Err(invalid(format!(
-                    "cache must be \"file\" or None, not {other:?}"
+                    "cache must be \"file\", \"keyring\" or None, not {other:?}"
                 )));
             }
         };
@@ -210,9 +221,9 @@ impl SignInCall {
         let job = match (receiver, token) {
             (Some(receiver), None) => Job::SignIn(sign_in, receiver.prepare()?.config),
             (Some(receiver), Some(token)) => {
-                Job::Token(token.source(sign_in)?, receiver.prepare()?.config)
+                Job::Token(token.source(sign_in, false)?, receiver.prepare()?.config)
             }
-            (None, Some(token)) => Job::SignOut(token.source(sign_in)?),
+            (None, Some(token)) => Job::SignOut(token.source(sign_in, true)?),
             (None, None) => {
                 return Err(PyRuntimeError::new_err(
                     "a sign-out needs its cache's options",

@@ -7,12 +7,14 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { test } from 'node:test';
+import { fileURLToPath } from 'node:url';
 
 import { CLIENT_ID, binary, freePort, launchBrowser, signIn, startProvider } from './support.js';
 
 const SUCCESS = 'Credentials received successfully. You may close this window.';
+const WITH_KEYRING = join(dirname(fileURLToPath(import.meta.url)), 'with-keyring.sh');
 
 /** A provider, a fresh data folder (XDG_DATA_HOME) and a browser recorder,
  * for one test; `run(args)` runs `oauth-callback token|sign-out …` there. */
@@ -27,14 +29,17 @@ async function setUp(t, { register = false } = {}) {
   chmodSync(recorder, 0o755);
   const env = { ...process.env, XDG_DATA_HOME: join(home, 'data') };
   delete env.OAUTH_CALLBACK_CLIENT_SECRET;
+  delete env.DBUS_SESSION_BUS_ADDRESS; // no Secret Service unless a test starts one
   const provided = ['--issuer', provider.issuer, ...(register ? [] : ['--client-id', CLIENT_ID]),
     '--scope', 'openid email'];
   const tokenArgs = [...provided, '--port', String(port), '--browser-command', recorder];
   /** The addresses the browser was sent to, so far. */
   const addresses = () => (existsSync(opened) ? readFileSync(opened, 'utf8').split('\n').filter(Boolean) : []);
-  /** Run the command with `args`; its end. */
-  const run = (args, { stdin = 'ignore' } = {}) => new Promise((resolve) => {
-    const child = spawn(binary, args, { env, stdio: [stdin, 'pipe', 'pipe'] });
+  /** Run the command with `args` (with `keyring`, inside a D-Bus session
+   * with an unlocked Secret Service); its end. */
+  const run = (args, { keyring = false } = {}) => new Promise((resolve) => {
+    const command = keyring ? ['dbus-run-session', '--', WITH_KEYRING, binary] : [binary];
+    const child = spawn(command[0], [...command.slice(1), ...args], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => { stdout += chunk; });
@@ -58,8 +63,8 @@ async function setUp(t, { register = false } = {}) {
     }
   };
   /** `token …` while Chromium signs in at its address (the `n`th). */
-  const tokenWithSignIn = async (args, n) => {
-    const [result] = await Promise.all([run(['token', ...tokenArgs, ...args]), signInAt(n)]);
+  const tokenWithSignIn = async (args, n, options = {}) => {
+    const [result] = await Promise.all([run(['token', ...tokenArgs, ...args], options), signInAt(n)]);
     return result;
   };
   return { provider, home, env, provided, port, tokenArgs, addresses, run, signInAt, tokenWithSignIn,
@@ -259,4 +264,48 @@ test('token without --client-id registers a client (RFC 7591), keeps and reuses 
   const renewed = JSON.parse(readFileSync(join(registrations, file), 'utf8'));
   assert.notEqual(renewed.client_id, registration.client_id);
   assert.equal(tokens.id_token_claims.aud, renewed.client_id);
+});
+
+/** Every file under `dir`, with its contents. */
+function filesUnder(dir) {
+  return readdirSync(dir, { recursive: true, withFileTypes: true })
+    .filter((entry) => entry.isFile())
+    .map((entry) => join(entry.parentPath, entry.name));
+}
+
+test('token --cache keyring: kept in a real Secret Service (gnome-keyring in dbus-run-session), no token in a file', async (t) => {
+  const s = await setUp(t);
+  const first = await s.tokenWithSignIn(['--cache', 'keyring'], 1, { keyring: true });
+  assert.equal(first.code, 0, first.stderr);
+  const signedIn = JSON.parse(first.stdout);
+  assert.equal(signedIn.source, 'sign-in');
+  assert.ok(!first.stderr.includes('keyring cannot be used'), first.stderr);
+  const names = readdirSync(s.tokensDir);
+  assert.ok(names.some((name) => name.endsWith('.in-keyring')), `${names}`);
+  assert.ok(!names.some((name) => name.endsWith('.json')), `no entry in a file: ${names}`);
+  for (const file of filesUnder(join(s.home, 'data'))) {
+    assert.ok(!readFileSync(file).includes(signedIn.access_token), `the token is in ${file}`);
+  }
+  // Another session, the same keyring: the token comes from it.
+  const second = await s.run(['token', ...s.tokenArgs, '--cache', 'keyring'], { keyring: true });
+  assert.equal(second.code, 0, second.stderr);
+  assert.equal(JSON.parse(second.stdout).source, 'cache');
+  assert.equal(JSON.parse(second.stdout).access_token, signedIn.access_token);
+  const list = await s.run(['token', '--list'], { keyring: true });
+  assert.match(list.stdout, new RegExp(`^${s.provider.issuer}  client ${CLIENT_ID}  `));
+  const out = await s.run(['sign-out', ...s.provided], { keyring: true });
+  assert.equal(out.stdout, `signed out of ${s.provider.issuer}: revoked there, removed here\n`);
+  assert.deepEqual(readdirSync(s.tokensDir).filter((name) => !name.endsWith('.lock')), []);
+});
+
+test('token --cache keyring with no Secret Service on the bus: one warning, then the file cache', async (t) => {
+  const s = await setUp(t);
+  const first = await s.tokenWithSignIn(['--cache', 'keyring'], 1);
+  assert.equal(first.code, 0, first.stderr);
+  const warnings = first.stderr.split('\n').filter((line) => line.includes('the keyring cannot be used'));
+  assert.equal(warnings.length, 1, first.stderr);
+  assert.match(warnings[0], /keeping tokens in .*tokens instead/);
+  assert.equal(JSON.parse(readFileSync(entryFile(s.tokensDir), 'utf8')).source, 'sign-in');
+  const second = await s.run(['token', ...s.tokenArgs, '--cache', 'keyring']);
+  assert.equal(JSON.parse(second.stdout).source, 'cache');
 });

@@ -5,6 +5,7 @@ token folder of its own (`XDG_DATA_HOME`)."""
 
 import asyncio
 import json
+import logging
 import os
 import stat
 import threading
@@ -110,7 +111,7 @@ def test_cache_none_keeps_nothing_and_bad_options_are_config_errors(data_home: P
         get_token(**settings, min_valid="soon")  # type: ignore[arg-type]
     with pytest.raises(SignInConfigError, match="min_valid"):
         get_token(**settings, min_valid=-1)
-    with pytest.raises(SignInConfigError, match='cache must be "file" or None'):
+    with pytest.raises(SignInConfigError, match='cache must be "file", "keyring" or None'):
         get_token(**settings, cache="keyring-please")  # type: ignore[arg-type]
     assert sign_out(**settings, cache=None) == "nothing-cached"
     assert sign_out(**settings) == "nothing-cached"
@@ -165,8 +166,29 @@ def test_get_token_device_shows_the_code_on_stderr_and_polls(capfd: pytest.Captu
                            open_browser=never_opened)
     finally:
         stand_in.server.shutdown()
+        stand_in.server.server_close()
     assert tokens["access_token"] == "at-device"
     assert tokens["source"] == "sign-in"
     assert stand_in.polls == 2
     err = capfd.readouterr().err
     assert f"to sign in, open {stand_in.issuer}/device and enter the code WDJB-MJHT" in err
+
+
+def test_get_token_keyring_without_a_secret_service_warns_once_and_keeps_files(
+        data_home: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture) -> None:
+    monkeypatch.delenv("DBUS_SESSION_BUS_ADDRESS", raising=False)
+    stand_in = DeviceStandIn()
+    try:
+        with caplog.at_level(logging.WARNING, logger="oauth_callback"):
+            tokens = get_token(issuer=stand_in.issuer, client_id="cli", device=True, cache="keyring",
+                               open_browser=never_opened)
+        assert tokens["access_token"] == "at-device"
+        warnings = [r.getMessage() for r in caplog.records if "keyring cannot be used" in r.getMessage()]
+        assert len(warnings) == 1, caplog.records
+        [entry] = list(data_home.glob("*.json"))
+        assert json.loads(entry.read_text())["tokens"]["access_token"] == "at-device"
+        assert sign_out(issuer=stand_in.issuer, client_id="cli", cache="keyring") == "no-revocation-endpoint"
+        assert list(data_home.glob("*.json")) == []
+    finally:
+        stand_in.server.shutdown()
+        stand_in.server.server_close()

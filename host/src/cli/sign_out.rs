@@ -3,7 +3,7 @@
 
 use clap::Args;
 
-use crate::token_cache::{CacheKey, FileStore};
+use crate::token_cache::{CacheKey, KeyringStore};
 use crate::{Revocation, SignInError, TokenSource};
 
 use super::serve::{self, Teardown};
@@ -26,9 +26,8 @@ impl SignOutArgs {
     /// Sign out and say what became of each entry, one line each; `secret`
     /// is what $OAUTH_CALLBACK_CLIENT_SECRET held.
     pub fn run(self, secret: Option<String>) -> Result<u8, Failure> {
-        let dir = FileStore::default_dir()
-            .ok_or_else(|| Failure::Usage("no home directory: no cached tokens".into()))?;
-        let store = FileStore::new(dir);
+        // Every entry, in files or in the keyring.
+        let store = KeyringStore::new(super::token::file_store()?);
         let outcomes = match (!self.all).then_some(&self.sign_in) {
             Some(args) => {
                 let (sign_in, _) = args.settings(secret)?;

@@ -6,7 +6,7 @@
 use clap::{Args, ValueEnum};
 use serde_json::{Value, json};
 
-use crate::token_cache::{CacheEntry, FileStore, MemoryStore, TokenStore};
+use crate::token_cache::{CacheEntry, FileStore, KeyringStore, MemoryStore, TokenStore};
 use crate::{Token, TokenSource};
 
 use super::serve::{self, Teardown};
@@ -28,8 +28,14 @@ pub struct TokenArgs {
     #[arg(long, value_enum, default_value_t = Output::Json)]
     output: Output,
 
+    /// Where tokens are kept: files only you can read, or the operating
+    /// system's keyring (Secret Service, Keychain, Credential Manager; the
+    /// files when it does not answer).
+    #[arg(long, value_enum, default_value_t = Cache::File)]
+    cache: Cache,
+
     /// Keep nothing: sign in (or use nothing cached) and forget the tokens.
-    #[arg(long)]
+    #[arg(long, conflicts_with = "cache")]
     no_cache: bool,
 
     /// List the cached entries (provider, client, scopes, expiry, source),
@@ -54,6 +60,15 @@ enum Output {
     ExecCredential,
 }
 
+/// Where `token` keeps tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Cache {
+    /// Files only you can read, in your data folder.
+    File,
+    /// The operating system's keyring.
+    Keyring,
+}
+
 /// The `apiVersion` of the ExecCredential printed.
 const EXEC_CREDENTIAL_API: &str = "client.authentication.k8s.io/v1";
 
@@ -61,14 +76,15 @@ impl TokenArgs {
     /// Print a token (or the list); `secret` is what
     /// $OAUTH_CALLBACK_CLIENT_SECRET held.
     pub fn run(self, quiet: bool, secret: Option<String>) -> Result<u8, Failure> {
-        let store = file_store()?;
+        let files = file_store()?;
         let Some(args) = (!self.list).then_some(&self.sign_in) else {
-            return list(&store);
+            return list(&KeyringStore::new(files));
         };
         let (sign_in, config) = args.settings(secret)?;
-        let source = match self.no_cache {
-            true => TokenSource::with_store(sign_in, MemoryStore::new()),
-            false => TokenSource::with_store(sign_in, store),
+        let source = match (self.no_cache, self.cache) {
+            (true, _) => TokenSource::with_store(sign_in, MemoryStore::new()),
+            (false, Cache::File) => TokenSource::with_store(sign_in, files),
+            (false, Cache::Keyring) => TokenSource::with_store(sign_in, KeyringStore::new(files)),
         };
         let source = source
             .min_valid(std::time::Duration::from_secs(self.min_valid))
@@ -131,7 +147,7 @@ impl Output {
 }
 
 /// The user's token folder.
-fn file_store() -> Result<FileStore, Failure> {
+pub fn file_store() -> Result<FileStore, Failure> {
     FileStore::default_dir()
         .map(FileStore::new)
         .ok_or_else(|| Failure::Usage("no home directory to keep tokens in: use --no-cache".into()))
