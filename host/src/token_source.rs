@@ -278,3 +278,109 @@ impl TokenSource {
 fn unusable(store: &dyn TokenStore, e: std::io::Error) -> SignInError {
     SignInError::Cache(format!("{}: {e}", store.describe()))
 }
+
+#[cfg(test)]
+mod tests {
+    use serde_json::Map;
+
+    use super::*;
+    use crate::token_cache::MemoryStore;
+
+    /// Tokens valid for `seconds` more, with a refresh token.
+    fn tokens(access_token: &str, seconds: u64) -> Tokens {
+        let mut members = Map::new();
+        members.insert("access_token".into(), access_token.into());
+        members.insert("refresh_token".into(), "rt".into());
+        let expires_at = crate::token_cache::now() + seconds;
+        Tokens::new(members, Some(expires_at), None, None)
+    }
+
+    /// A source whose provider is never reached in these tests.
+    fn source(store: &MemoryStore) -> TokenSource {
+        TokenSource::with_store(SignIn::issuer("https://id.invalid", "cli"), store.clone())
+    }
+
+    fn runtime() -> tokio::runtime::Runtime {
+        tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap()
+    }
+
+    #[test]
+    fn a_valid_entry_is_given_without_the_network_and_min_valid_decides() {
+        let store = MemoryStore::new();
+        let source = source(&store);
+        store
+            .save(&CacheEntry::new(
+                source.key(),
+                tokens("at-1", 600),
+                Source::SignIn,
+            ))
+            .unwrap();
+        let never = |_: Prepared| async { unreachable!("no sign-in for a valid entry") };
+        let token = runtime()
+            .block_on(source.token_with::<SignInError, _, _>(never))
+            .unwrap();
+        assert_eq!(token.source, Source::Cache);
+        assert_eq!(token.tokens.access_token(), "at-1");
+        assert!(token.to_json_line().contains(r#""source":"cache""#));
+        // Wanted for longer than it stays valid: the provider is needed,
+        // and this one cannot be reached.
+        let longer = source.min_valid(Duration::from_secs(3600));
+        let refused = runtime().block_on(longer.token_with::<SignInError, _, _>(never));
+        assert!(
+            matches!(refused, Err(SignInError::Unreachable(_))),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn no_entry_and_no_interaction_is_refused_at_once() {
+        let store = MemoryStore::new();
+        let source = source(&store).interactive(false);
+        let never = |_: Prepared| async { unreachable!("no sign-in may happen") };
+        let refused = runtime().block_on(source.token_with::<SignInError, _, _>(never));
+        assert!(
+            matches!(refused, Err(SignInError::InteractionRequired)),
+            "{refused:?}"
+        );
+    }
+
+    #[test]
+    fn a_caller_waits_for_the_entrys_lock_and_then_finds_the_new_entry() {
+        let store = MemoryStore::new();
+        let source = source(&store);
+        let held = store.try_lock(&source.key()).unwrap().expect("free");
+        let runtime = runtime();
+        let waiting = runtime.spawn({
+            let source = source.clone();
+            async move {
+                let never = |_: Prepared| async { unreachable!("the other caller signed in") };
+                source.token_with::<SignInError, _, _>(never).await
+            }
+        });
+        runtime.block_on(async { tokio::time::sleep(LOCK_POLL * 3).await });
+        assert!(!waiting.is_finished(), "it waits while the lock is held");
+        store
+            .save(&CacheEntry::new(
+                source.key(),
+                tokens("at-2", 600),
+                Source::SignIn,
+            ))
+            .unwrap();
+        drop(held);
+        let token = runtime.block_on(waiting).unwrap().unwrap();
+        assert_eq!(
+            (token.tokens.access_token(), token.source),
+            ("at-2", Source::Cache)
+        );
+    }
+
+    #[test]
+    fn sign_out_with_nothing_cached_sends_nothing() {
+        let store = MemoryStore::new();
+        let outcome = runtime().block_on(source(&store).sign_out());
+        assert_eq!(outcome.unwrap(), Revocation::NothingCached);
+    }
+}

@@ -309,3 +309,51 @@ test('token --cache keyring with no Secret Service on the bus: one warning, then
   const second = await s.run(['token', ...s.tokenArgs, '--cache', 'keyring']);
   assert.equal(JSON.parse(second.stdout).source, 'cache');
 });
+
+test('token --no-cache keeps nothing: the next call signs in again', async (t) => {
+  const s = await setUp(t);
+  const first = await s.tokenWithSignIn(['--no-cache'], 1);
+  assert.equal(first.code, 0, first.stderr);
+  assert.equal(JSON.parse(first.stdout).source, 'sign-in');
+  assert.ok(!existsSync(s.tokensDir), 'no token folder was made');
+  const second = await s.tokenWithSignIn(['--no-cache'], 2);
+  assert.equal(JSON.parse(second.stdout).source, 'sign-in');
+  assert.equal(s.provider.counts.authorizations, 2);
+});
+
+test('a token call killed while it holds the lock does not hold up the next one (the OS releases it)', async (t) => {
+  const s = await setUp(t);
+  const child = spawn(binary, ['token', ...s.tokenArgs], { env: s.env, stdio: 'ignore' });
+  const deadline = Date.now() + 20_000;
+  while (s.addresses().length < 1) {
+    if (Date.now() > deadline) assert.fail('the first call never sent the browser');
+    await new Promise((resolve) => setTimeout(resolve, 50));
+  }
+  child.kill('SIGKILL');
+  await new Promise((resolve) => child.on('exit', resolve));
+  const started = Date.now();
+  const next = await s.tokenWithSignIn([], 2);
+  assert.equal(next.code, 0, next.stderr);
+  assert.equal(JSON.parse(next.stdout).source, 'sign-in');
+  assert.ok(Date.now() - started < 20_000);
+});
+
+test('an https client id (a client ID metadata document) is passed as it is, with a warning when not advertised', async (t) => {
+  const s = await setUp(t);
+  const clientId = 'https://app.example/oauth-client.json';
+  const child = spawn(binary, ['sign-in', '--issuer', s.provider.issuer, '--client-id', clientId, '--no-browser'],
+    { env: s.env, stdio: ['ignore', 'pipe', 'pipe'] });
+  t.after(() => child.kill());
+  let stderr = '';
+  const url = await new Promise((resolve) => {
+    child.stderr.on('data', (chunk) => {
+      stderr += chunk;
+      const match = /open this page to sign in: (\S+)/.exec(stderr);
+      if (match) resolve(new URL(match[1]));
+    });
+    child.on('exit', () => resolve(null));
+  });
+  assert.ok(url, stderr);
+  assert.equal(url.searchParams.get('client_id'), clientId);
+  assert.match(stderr, /the client id is a URL \(a client ID metadata document\), but the provider's metadata does not say it takes them/);
+});

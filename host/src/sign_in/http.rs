@@ -16,6 +16,11 @@ use super::error::Unreachable;
 pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long a whole request to a provider may take, answer included.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long an idle connection is kept for the next request: less than the
+/// 5 s keep-alive of Node.js and Apache httpd, so that a connection the
+/// server may be closing is never reused (a device flow polling every 5 s
+/// would otherwise send its request into a connection being reset).
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(4);
 /// The largest answer read from a provider (metadata, key set, tokens).
 pub const MAX_RESPONSE: usize = 1024 * 1024;
 
@@ -72,6 +77,7 @@ impl Client {
             .use_preconfigured_tls(tls)
             .connect_timeout(CONNECT_TIMEOUT)
             .timeout(REQUEST_TIMEOUT)
+            .pool_idle_timeout(POOL_IDLE_TIMEOUT)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()
             .proxy(proxy())
