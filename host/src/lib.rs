@@ -69,6 +69,13 @@
 //! # Ok(())
 //! # }
 //! ```
+//!
+//! Staying signed in: a [`TokenSource`] hands out a valid token each time
+//! (`token().await`): from a store while it stays valid, else refreshed
+//! with the stored refresh token, else by a sign-in; one sign-in for the
+//! callers that ask at once (a lock per entry), and `sign_out()` (RFC
+//! 7009). The stores ([`token_cache`]) are behind one small trait: the
+//! user's private folder, the operating system's keyring, or memory.
 
 #![deny(missing_docs)]
 
