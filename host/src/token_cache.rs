@@ -224,12 +224,18 @@ pub(crate) fn now() -> u64 {
 
 /// A held entry lock: released when dropped, or by the operating system
 /// when its process ends.
-pub struct EntryLock(#[allow(dead_code)] Box<dyn Send>);
+pub struct EntryLock {
+    /// What holds the lock (a locked file, a memory store's claim): kept,
+    /// never read, until dropped.
+    _guard: Box<dyn Send>,
+}
 
 impl EntryLock {
     /// A lock that holds `guard` (released when it is dropped).
     pub fn new(guard: impl Send + 'static) -> EntryLock {
-        EntryLock(Box::new(guard))
+        EntryLock {
+            _guard: Box::new(guard),
+        }
     }
 }
 

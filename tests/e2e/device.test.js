@@ -21,7 +21,7 @@ function startDevice(args) {
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => { stdout += chunk; });
-  const exited = new Promise((resolve) => child.on('exit', (code) => resolve({ code, stdout, stderr })));
+  const exited = new Promise((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
   const shown = new Promise((resolve) => {
     child.stderr.on('data', (chunk) => {
       stderr += chunk;

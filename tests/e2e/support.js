@@ -21,14 +21,15 @@ export const CLIENT_ID = 'oauth-callback-e2e';
 export const BENCH_CLIENT = { client_id: 'oauth-callback-bench', client_secret: 'bench-secret' };
 
 /** Start oauth-callback (on a free port unless `port` is given, in `env`);
- * resolves once it is listening. */
+ * resolves once it is listening. Its end is its `close` event, not `exit`:
+ * only then has everything it wrote been read. */
 export function startCallback(args = [], { port = 0, env = process.env } = {}) {
   const child = spawn(binary, ['--port', String(port), ...args], { stdio: ['pipe', 'pipe', 'pipe'], env });
   let stdout = '';
   let stderr = '';
   child.stdout.on('data', (chunk) => { stdout += chunk; });
   const exited = new Promise((resolve) => {
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
   const ready = new Promise((resolve, reject) => {
     child.stderr.on('data', (chunk) => {
@@ -61,7 +62,7 @@ export function startSignIn(args, { env = process.env } = {}) {
   let stderr = '';
   child.stdout.on('data', (chunk) => { stdout += chunk; });
   const exited = new Promise((resolve) => {
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
   const finished = async () => {
     const result = await exited;
@@ -89,7 +90,7 @@ export function startExample(name, args, env) {
   let stderr = '';
   example.stderr.on('data', (chunk) => { stderr += chunk; });
   const exited = new Promise((resolve) => {
-    example.on('exit', (code) => resolve({ code, stdout, stderr }));
+    example.on('close', (code) => resolve({ code, stdout, stderr }));
   });
   return new Promise((resolve, reject) => {
     example.stdout.on('data', (chunk) => {

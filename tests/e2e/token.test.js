@@ -44,7 +44,7 @@ async function setUp(t, { register = false } = {}) {
     let stderr = '';
     child.stdout.on('data', (chunk) => { stdout += chunk; });
     child.stderr.on('data', (chunk) => { stderr += chunk; });
-    child.on('exit', (code) => resolve({ code, stdout, stderr }));
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
   });
   /** Wait for the `n`th address the browser was sent to, and sign in there. */
   const signInAt = async (n) => {
