@@ -398,15 +398,6 @@ impl Prepared {
             let listed = crate::error::escaped_line(&methods.join(", "), 200);
             return Err(SignInError::CheckFailed(CheckFailed::NoS256(listed)));
         }
-        let endpoint = |name: &str, value: &Option<String>| -> Result<url::Url, SignInError> {
-            http::check_endpoint(value.as_deref().unwrap_or_default()).map_err(|why| {
-                Unreachable::Nonsense {
-                    url: server.issuer.clone().unwrap_or_default(),
-                    reason: format!("its {name}: {why}"),
-                }
-                .into()
-            })
-        };
         let authorization = crate::urls::browser_url(
             metadata
                 .authorization_endpoint
@@ -417,12 +408,12 @@ impl Prepared {
             url: server.issuer.clone().unwrap_or_default(),
             reason: format!("its authorization_endpoint {why}"),
         })?;
-        let token = endpoint("token_endpoint", &metadata.token_endpoint)?;
+        let token = server.endpoint("token_endpoint", metadata.token_endpoint.as_deref())?;
         let par = match &metadata.pushed_authorization_request_endpoint {
             Some(_) if sign_in.par || metadata.require_pushed_authorization_requests => {
-                Some(endpoint(
+                Some(server.endpoint(
                     "pushed_authorization_request_endpoint",
-                    &metadata.pushed_authorization_request_endpoint,
+                    metadata.pushed_authorization_request_endpoint.as_deref(),
                 )?)
             }
             None if sign_in.par => {
@@ -437,7 +428,7 @@ impl Prepared {
         let keys = match (&server.issuer, &metadata.jwks_uri) {
             (Some(_), Some(_)) => Some(KeySet::prefetch(
                 &client,
-                endpoint("jwks_uri", &metadata.jwks_uri)?,
+                server.endpoint("jwks_uri", metadata.jwks_uri.as_deref())?,
             )),
             _ => None,
         };
@@ -468,7 +459,7 @@ impl Prepared {
                 Some(Registering {
                     kept: store.load(&server_id),
                     store,
-                    endpoint: endpoint("registration_endpoint", &Some(registration.clone()))?,
+                    endpoint: server.endpoint("registration_endpoint", Some(registration))?,
                     server: server_id,
                     client_name: client_name.clone(),
                 })
@@ -707,10 +698,9 @@ impl Prepared {
                     .into(),
             ));
         };
-        let endpoint = http::check_endpoint(endpoint).map_err(|why| Unreachable::Nonsense {
-            url: self.server.issuer.clone().unwrap_or_default(),
-            reason: format!("its device_authorization_endpoint: {why}"),
-        })?;
+        let endpoint = self
+            .server
+            .endpoint("device_authorization_endpoint", Some(endpoint))?;
         self.ensure_client(None).await?;
         let client_id = &self.client_id;
         let resource = self.sign_in.resource.as_deref();
@@ -791,10 +781,9 @@ impl Prepared {
         let Some(endpoint) = &self.server.metadata.revocation_endpoint else {
             return Ok(Revocation::NoEndpoint);
         };
-        let endpoint = http::check_endpoint(endpoint).map_err(|why| Unreachable::Nonsense {
-            url: self.server.issuer.clone().unwrap_or_default(),
-            reason: format!("its revocation_endpoint: {why}"),
-        })?;
+        let endpoint = self
+            .server
+            .endpoint("revocation_endpoint", Some(endpoint))?;
         let (token, hint) = match tokens.refresh_token() {
             Some(refresh_token) => (refresh_token, "refresh_token"),
             None => (tokens.access_token(), "access_token"),

@@ -61,14 +61,12 @@ pub struct TokenSource {
 
 impl TokenSource {
     /// `sign_in`'s tokens, kept in the user's token folder
-    /// ([`FileStore::default_dir`]).
+    /// ([`FileStore::of_user`]).
     ///
     /// # Errors
     /// [`SignInError::Cache`] when there is no home directory to keep them in.
     pub fn new(sign_in: SignIn) -> Result<TokenSource, SignInError> {
-        let dir = FileStore::default_dir()
-            .ok_or_else(|| SignInError::Cache("no home directory to keep tokens in".into()))?;
-        Ok(TokenSource::with_store(sign_in, FileStore::new(dir)))
+        Ok(TokenSource::with_store(sign_in, FileStore::of_user()?))
     }
 
     /// `sign_in`'s tokens, kept in `store`.

@@ -144,13 +144,7 @@ impl TokenOptions {
                 self.min_valid
             ))
         })?;
-        let files = || {
-            FileStore::default_dir().map(FileStore::new).ok_or_else(|| {
-                sign_in_error(&SignInError::Cache(
-                    "no home directory to keep tokens in".into(),
-                ))
-            })
-        };
+        let files = || FileStore::of_user().map_err(|e| sign_in_error(&e));
         let source = match self.cache.as_deref() {
             None => TokenSource::with_store(sign_in, MemoryStore::new()),
             Some("file") if !everywhere => TokenSource::with_store(sign_in, files()?),

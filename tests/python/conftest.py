@@ -14,6 +14,7 @@ import threading
 import time
 import urllib.error
 import urllib.request
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Set, Tuple
 
@@ -216,3 +217,32 @@ def eventually(condition: Callable[[], bool], limit: float) -> bool:
 def openssl_available() -> Iterator[None]:
     assert shutil.which("openssl"), "openssl is missing; get it with: apt-get install openssl"
     yield
+
+
+class JsonHandler(BaseHTTPRequestHandler):
+    """A stand-in provider's requests: nothing logged, JSON answered."""
+
+    def log_message(self, *args: Any) -> None:
+        pass
+
+    def send_json(self, body: Dict[str, Any], status: int = 200) -> None:
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+
+class StandInServer:
+    """`handler` served on 127.0.0.1 (a port of its own) on a daemon
+    thread; `issuer` is its origin."""
+
+    def __init__(self, handler: "type[JsonHandler]") -> None:
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()

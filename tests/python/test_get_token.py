@@ -11,7 +11,6 @@ import stat
 import threading
 import urllib.error
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Tuple
 from urllib.parse import urlencode
@@ -20,6 +19,7 @@ import pytest
 
 from oauth_callback import SignInConfigError, get_token, get_token_async, sign_out
 
+from conftest import JsonHandler, StandInServer
 from test_sign_in import CLIENT_ID, provider, sign_in_in_chromium  # noqa: F401 (a fixture)
 
 
@@ -118,7 +118,7 @@ def test_cache_none_keeps_nothing_and_bad_options_are_config_errors(data_home: P
     assert not data_home.exists()
 
 
-class DeviceStandIn:
+class DeviceStandIn(StandInServer):
     """A plain OAuth provider with RFC 8414 metadata and a device
     authorization endpoint, whose token endpoint answers
     `authorization_pending` once, then tokens."""
@@ -127,36 +127,23 @@ class DeviceStandIn:
         stand_in = self
         self.polls = 0
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
-                self.json(200, {"issuer": stand_in.issuer, "authorization_endpoint": f"{stand_in.issuer}/auth",
+                self.send_json({"issuer": stand_in.issuer, "authorization_endpoint": f"{stand_in.issuer}/auth",
                                 "token_endpoint": f"{stand_in.issuer}/token",
                                 "device_authorization_endpoint": f"{stand_in.issuer}/device/auth"})
 
             def do_POST(self) -> None:
                 self.rfile.read(int(self.headers["content-length"]))
                 if self.path == "/device/auth":
-                    return self.json(200, {"device_code": "dc", "user_code": "WDJB-MJHT", "expires_in": 60,
+                    return self.send_json({"device_code": "dc", "user_code": "WDJB-MJHT", "expires_in": 60,
                                            "verification_uri": f"{stand_in.issuer}/device", "interval": 1})
                 stand_in.polls += 1
                 if stand_in.polls == 1:
-                    return self.json(400, {"error": "authorization_pending"})
-                return self.json(200, {"access_token": "at-device", "token_type": "Bearer", "expires_in": 60})
+                    return self.send_json({"error": "authorization_pending"}, 400)
+                return self.send_json({"access_token": "at-device", "token_type": "Bearer", "expires_in": 60})
 
-            def json(self, status: int, body: Dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(status)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
 
 def test_get_token_device_shows_the_code_on_stderr_and_polls(capfd: pytest.CaptureFixture[str]) -> None:
@@ -165,8 +152,7 @@ def test_get_token_device_shows_the_code_on_stderr_and_polls(capfd: pytest.Captu
         tokens = get_token(issuer=stand_in.issuer, client_id="cli", device=True, cache=None,
                            open_browser=never_opened)
     finally:
-        stand_in.server.shutdown()
-        stand_in.server.server_close()
+        stand_in.close()
     assert tokens["access_token"] == "at-device"
     assert tokens["source"] == "sign-in"
     assert stand_in.polls == 2
@@ -190,5 +176,4 @@ def test_get_token_keyring_without_a_secret_service_warns_once_and_keeps_files(
         assert sign_out(issuer=stand_in.issuer, client_id="cli", cache="keyring") == "no-revocation-endpoint"
         assert list(data_home.glob("*.json")) == []
     finally:
-        stand_in.server.shutdown()
-        stand_in.server.server_close()
+        stand_in.close()

@@ -9,7 +9,6 @@ import queue
 import subprocess
 import threading
 import urllib.request
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Tuple
 from urllib.parse import parse_qs, urlencode, urlparse
@@ -28,7 +27,7 @@ from oauth_callback import (
     sign_in_async,
 )
 
-from conftest import INSECURE, chromium_page, free_port
+from conftest import INSECURE, JsonHandler, StandInServer, chromium_page, free_port
 
 E2E = Path(__file__).resolve().parent.parent / "e2e"
 CLIENT_ID = "oauth-callback-e2e"
@@ -111,7 +110,7 @@ def test_sign_in_async_with_a_real_provider(provider: Tuple[str, int]) -> None:
     assert_works_at_userinfo(issuer, sign_in_in_chromium(issuer, start))
 
 
-class StandIn:
+class StandIn(StandInServer):
     """A plain OAuth provider with RFC 8414 metadata on 127.0.0.1, whose
     authorization endpoint redirects at once with `answer`."""
 
@@ -120,14 +119,11 @@ class StandIn:
         self.answer = answer
         self.tokens_asked = 0
 
-        class Handler(BaseHTTPRequestHandler):
-            def log_message(self, *args: Any) -> None:
-                pass
-
+        class Handler(JsonHandler):
             def do_GET(self) -> None:
                 url = urlparse(self.path)
                 if url.path == "/.well-known/oauth-authorization-server":
-                    return self.json(stand_in.metadata())
+                    return self.send_json(stand_in.metadata())
                 if url.path == "/auth":
                     query = {k: v[0] for k, v in parse_qs(url.query).items()}
                     back = {**stand_in.answer, "state": query["state"], "iss": stand_in.issuer}
@@ -140,19 +136,9 @@ class StandIn:
             def do_POST(self) -> None:
                 stand_in.tokens_asked += 1
                 self.rfile.read(int(self.headers["content-length"]))
-                self.json({"access_token": "at-1", "token_type": "Bearer", "expires_in": 60})
+                self.send_json({"access_token": "at-1", "token_type": "Bearer", "expires_in": 60})
 
-            def json(self, body: Dict[str, Any]) -> None:
-                data = json.dumps(body).encode()
-                self.send_response(200)
-                self.send_header("content-type", "application/json")
-                self.send_header("content-length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.issuer = f"http://127.0.0.1:{self.server.server_address[1]}"
-        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+        super().__init__(Handler)
 
     def metadata(self) -> Dict[str, Any]:
         return {
@@ -162,10 +148,6 @@ class StandIn:
             "code_challenge_methods_supported": ["S256"],
             "authorization_response_iss_parameter_supported": True,
         }
-
-    def close(self) -> None:
-        self.server.shutdown()
-        self.server.server_close()
 
 
 def follow(url: str) -> None:

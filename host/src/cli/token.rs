@@ -148,9 +148,7 @@ impl Output {
 
 /// The user's token folder.
 pub fn file_store() -> Result<FileStore, Failure> {
-    FileStore::default_dir()
-        .map(FileStore::new)
-        .ok_or_else(|| Failure::Usage("no home directory to keep tokens in: use --no-cache".into()))
+    FileStore::of_user().map_err(|e| Failure::Usage(format!("{}: use --no-cache", e)))
 }
 
 /// `--list`: one line per cached entry, never a token.

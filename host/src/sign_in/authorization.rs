@@ -6,7 +6,8 @@
 use openidconnect::{CsrfToken, Nonce, PkceCodeChallenge, PkceCodeVerifier};
 
 use super::client_auth::ClientAuth;
-use super::error::{ProviderError, SignInError, Stage, Unreachable};
+use super::error::{SignInError, Stage};
+use super::exchange::{answered, nonsense};
 use super::http::Client;
 
 /// Random bytes in each of `state`, `nonce` and the PKCE verifier: 256 bits.
@@ -141,23 +142,11 @@ pub async fn push(
 ) -> Result<url::Url, SignInError> {
     let (form, basic) = auth.apply(client_id, pairs);
     let answer = client.post_form(endpoint, &form, basic).await?;
-    let nonsense = |reason: String| Unreachable::Nonsense {
-        url: super::http::without_query(endpoint),
-        reason,
-    };
-    let object = answer.json_object().map_err(nonsense)?;
-    let text = |key: &str| object.get(key).and_then(serde_json::Value::as_str);
-    if answer.status != 201 && answer.status != 200 {
-        return Err(match text("error") {
-            Some(error) => SignInError::Provider(ProviderError::new(
-                Stage::PushedAuthorization,
-                error,
-                text("error_description"),
-            )),
-            None => nonsense(format!("it answered {}", answer.status)).into(),
-        });
-    }
-    let request_uri = text("request_uri").ok_or_else(|| nonsense("no request_uri".into()))?;
+    let object = answered(&answer, endpoint, Stage::PushedAuthorization, &[201, 200])?;
+    let request_uri = object
+        .get("request_uri")
+        .and_then(serde_json::Value::as_str)
+        .ok_or_else(|| nonsense(endpoint, "no request_uri".into()))?;
     Ok(url_with(
         authorization,
         &[("client_id", client_id), ("request_uri", request_uri)],

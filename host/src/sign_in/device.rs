@@ -8,9 +8,9 @@ use std::time::{Duration, Instant};
 use serde_json::{Map, Value};
 
 use super::client_auth::ClientAuth;
-use super::error::{ProviderError, SignInError, Stage, Unreachable};
-use super::exchange::{self, Grant, refusal};
-use super::http::{Client, without_query};
+use super::error::{ProviderError, SignInError, Stage};
+use super::exchange::{self, Grant, answered, nonsense};
+use super::http::Client;
 
 /// The polling interval when the provider names none (section 3.2).
 const DEFAULT_INTERVAL: Duration = Duration::from_secs(5);
@@ -71,17 +71,8 @@ pub async fn start(
     }
     let (form, basic) = auth.apply(client_id, form);
     let answer = client.post_form(endpoint, &form, basic).await?;
-    let nonsense = |reason: String| Unreachable::Nonsense {
-        url: without_query(endpoint),
-        reason,
-    };
-    let members = answer
-        .json_object()
-        .map_err(|reason| nonsense(format!("{reason}; status {}", answer.status)))?;
-    if answer.status != 200 {
-        return Err(refusal(&members, answer.status, endpoint, Stage::Device));
-    }
-    parse(&members).map_err(|why| nonsense(why).into())
+    let members = answered(&answer, endpoint, Stage::Device, &[200])?;
+    parse(&members).map_err(|why| nonsense(endpoint, why).into())
 }
 
 /// The device authorization response's members, checked.

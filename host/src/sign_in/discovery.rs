@@ -38,6 +38,18 @@ pub struct Server {
     pub metadata: Metadata,
 }
 
+impl Server {
+    /// The metadata member `name` (`token_endpoint`, `jwks_uri`...) as an
+    /// endpoint requests may go to (`https://`, or `http://` on this
+    /// machine); an absent or unusable one is the issuer's nonsense.
+    pub fn endpoint(&self, name: &str, value: Option<&str>) -> Result<url::Url, Unreachable> {
+        http::check_endpoint(value.unwrap_or_default()).map_err(|why| Unreachable::Nonsense {
+            url: self.issuer.clone().unwrap_or_default(),
+            reason: format!("its {name}: {why}"),
+        })
+    }
+}
+
 /// The members of authorization server metadata a sign-in uses (RFC 8414
 /// section 2, OpenID Connect Discovery 1.0 section 3, RFC 9126 section 5,
 /// RFC 9207 section 3).

@@ -7,7 +7,7 @@ use serde_json::{Map, Value};
 
 use super::client_auth::ClientAuth;
 use super::error::{CheckFailed, ProviderError, SignInError, Stage, Unreachable};
-use super::http::{Client, without_query};
+use super::http::{Answer, Client, without_query};
 
 /// What a token request asks for, besides the client's credentials.
 pub enum Grant<'a> {
@@ -108,16 +108,7 @@ pub async fn request(
 ) -> Result<Map<String, Value>, SignInError> {
     let (form, basic) = auth.apply(client_id, grant.form());
     let answer = client.post_form(endpoint, &form, basic).await?;
-    let nonsense = |reason: String| Unreachable::Nonsense {
-        url: without_query(endpoint),
-        reason,
-    };
-    let members = answer
-        .json_object()
-        .map_err(|reason| nonsense(format!("{reason}; status {}", answer.status)))?;
-    if answer.status != 200 {
-        return Err(refusal(&members, answer.status, endpoint, grant.stage()));
-    }
+    let members = answered(&answer, endpoint, grant.stage(), &[200])?;
     let text = |key: &str| members.get(key).and_then(Value::as_str);
     for required in ["access_token", "token_type"] {
         if text(required).is_none_or(str::is_empty) {
@@ -129,26 +120,42 @@ pub async fn request(
     Ok(members)
 }
 
-/// A provider's answer other than 200 (RFC 6749 section 5.2, RFC 7009
-/// section 2.2.1, RFC 8628 section 3.5, RFC 7591 section 3.2.2): its
-/// `error` as the provider's refusal at `stage`, else an answer that
-/// cannot be used.
-pub fn refusal(
-    members: &Map<String, Value>,
-    status: u16,
+/// A provider's answer to a request at `endpoint`: its JSON members when
+/// its status is one of `accepted`; else its `error` as the provider's
+/// refusal at `stage` (RFC 6749 section 5.2, RFC 7009 section 2.2.1, RFC
+/// 8628 section 3.5, RFC 7591 section 3.2.2, RFC 9126 section 2.3), or an
+/// answer that cannot be used. Nothing of a refused answer is kept but its
+/// `error` and `error_description`.
+pub fn answered(
+    answer: &Answer,
     endpoint: &url::Url,
     stage: Stage,
-) -> SignInError {
+    accepted: &[u16],
+) -> Result<Map<String, Value>, SignInError> {
+    let members = answer
+        .json_object()
+        .map_err(|reason| nonsense(endpoint, format!("{reason}; status {}", answer.status)))?;
+    if accepted.contains(&answer.status) {
+        return Ok(members);
+    }
     let text = |key: &str| members.get(key).and_then(Value::as_str);
-    match text("error") {
+    Err(match text("error") {
         Some(error) => {
             SignInError::Provider(ProviderError::new(stage, error, text("error_description")))
         }
-        None => Unreachable::Nonsense {
-            url: without_query(endpoint),
-            reason: format!("it answered {status} without an error code"),
-        }
+        None => nonsense(
+            endpoint,
+            format!("it answered {} without an error code", answer.status),
+        )
         .into(),
+    })
+}
+
+/// An answer from `endpoint` that cannot be used, and why.
+pub fn nonsense(endpoint: &url::Url, reason: String) -> Unreachable {
+    Unreachable::Nonsense {
+        url: without_query(endpoint),
+        reason,
     }
 }
 

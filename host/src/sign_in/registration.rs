@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 use serde_json::{Value, json};
 
-use super::error::{SignInError, Stage, Unreachable};
-use super::exchange::refusal;
-use super::http::{Client, without_query};
+use super::error::{SignInError, Stage};
+use super::exchange::{answered, nonsense};
+use super::http::Client;
 
 /// The grant of a device sign-in (RFC 8628 section 3.4).
 pub const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
@@ -153,23 +153,9 @@ pub async fn register(
         }
     }
     let answer = client.post_json(endpoint, &metadata).await?;
-    let nonsense = |reason: String| Unreachable::Nonsense {
-        url: without_query(endpoint),
-        reason,
-    };
-    let members = answer
-        .json_object()
-        .map_err(|reason| nonsense(format!("{reason}; status {}", answer.status)))?;
-    if answer.status != 201 && answer.status != 200 {
-        return Err(refusal(
-            &members,
-            answer.status,
-            endpoint,
-            Stage::Registration,
-        ));
-    }
+    let members = answered(&answer, endpoint, Stage::Registration, &[201, 200])?;
     let Some(client_id) = members.get("client_id").and_then(Value::as_str) else {
-        return Err(nonsense("its answer has no client_id".into()).into());
+        return Err(nonsense(endpoint, "its answer has no client_id".into()).into());
     };
     if let Some(method) = members
         .get("token_endpoint_auth_method")

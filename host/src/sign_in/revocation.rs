@@ -3,7 +3,7 @@
 
 use super::client_auth::ClientAuth;
 use super::error::{SignInError, Stage};
-use super::exchange::refusal;
+use super::exchange::answered;
 use super::http::Client;
 
 /// What became of the tokens at the provider.
@@ -35,13 +35,8 @@ pub async fn revoke(
     let (form, basic) = auth.apply(client_id, form);
     let answer = client.post_form(endpoint, &form, basic).await?;
     if answer.status == 200 {
+        // Section 2.2: a success's body (often empty) is not used.
         return Ok(());
     }
-    let members = answer.json_object().unwrap_or_default();
-    Err(refusal(
-        &members,
-        answer.status,
-        endpoint,
-        Stage::Revocation,
-    ))
+    answered(&answer, endpoint, Stage::Revocation, &[]).map(drop)
 }

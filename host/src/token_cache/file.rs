@@ -9,6 +9,7 @@ use std::io;
 use std::path::{Path, PathBuf};
 
 use super::{CacheEntry, CacheKey, EntryLock, TokenStore};
+use crate::sign_in::SignInError;
 
 /// The largest entry read.
 const MAX_ENTRY: u64 = 1 << 20;
@@ -32,6 +33,17 @@ impl FileStore {
     pub fn default_dir() -> Option<PathBuf> {
         directories::ProjectDirs::from("", "", "oauth-callback")
             .map(|dirs| dirs.data_local_dir().join("tokens"))
+    }
+
+    /// The user's token folder ([`FileStore::default_dir`]).
+    ///
+    /// # Errors
+    /// [`SignInError::Cache`] when there is no home directory to keep
+    /// tokens in.
+    pub fn of_user() -> Result<FileStore, SignInError> {
+        FileStore::default_dir()
+            .map(FileStore::new)
+            .ok_or_else(|| SignInError::Cache("no home directory to keep tokens in".into()))
     }
 
     /// The folder the entries are in.
