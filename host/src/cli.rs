@@ -107,6 +107,7 @@ struct Cli {
 
 /// Tasks other than receiving a callback.
 #[derive(Debug, Subcommand)]
+#[command(defer = true)]
 enum Command {
     /// Generate a reusable loopback certificate and key (for 127.0.0.1, ::1
     /// and localhost), print its fingerprint and how to trust it once.

@@ -180,30 +180,40 @@ impl Runtime {
     ) -> std::result::Result<wit::Reply, Fault> {
         // A free slot is taken at once; only a wait needs a timer.
         let slots = &self.loaded.slots;
-        let _slot = match slots.try_acquire() {
+        let slot = match slots.clone().try_acquire_owned() {
             Ok(slot) => slot,
-            Err(_) => tokio::time::timeout(SLOT_WAIT, slots.acquire())
+            Err(_) => tokio::time::timeout(SLOT_WAIT, slots.clone().acquire_owned())
                 .await
                 .map_err(|_| Fault::Busy)?
                 .expect("the slot semaphore is never closed"),
         };
-        // Dropping the call at the deadline drops its store and instance.
-        tokio::time::timeout(HANDLER_DEADLINE, self.call(settings, request))
-            .await
-            .map_err(|_| Fault::Deadline)?
-            .map_err(Fault::Trap)
+        let mut store = self.loaded.store();
+        // Dropping the call at the deadline drops its instance.
+        let reply =
+            tokio::time::timeout(HANDLER_DEADLINE, self.call(&mut store, settings, request))
+                .await
+                .map_err(|_| Fault::Deadline)
+                .and_then(|called| called.map_err(Fault::Trap));
+        // The store's drop resets the instance's memory in the pool (a scan
+        // for written pages, then zeroing and decommitting them): done once
+        // the reply is on its way, and the slot freed then.
+        tokio::spawn(async move {
+            drop(store);
+            drop(slot);
+        });
+        reply
     }
 
     async fn call(
         &self,
+        store: &mut Store<Sandbox>,
         settings: &wit::Settings,
         request: &wit::Request,
     ) -> wasmtime::Result<wit::Reply> {
-        let mut store = self.loaded.store();
-        let handler = self.loaded.pre.instantiate_async(&mut store).await?;
+        let handler = self.loaded.pre.instantiate_async(&mut *store).await?;
         handler
             .oauth_callback_handler()
-            .call_handle(&mut store, settings, request)
+            .call_handle(store, settings, request)
             .await
     }
 }
