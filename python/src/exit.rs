@@ -7,11 +7,11 @@
 //! everything registered with [`stop_at_exit`] (the servers still running,
 //! delivering their last log records), then
 //! marks the interpreter as exiting and waits for the extension's helper
-//! threads (log couriers, asyncio wakers) to end. From then on no thread of
-//! ours attaches again: a helper drops what it still had for Python, and a
-//! caller's thread that comes back from a wait without the GIL (a daemon
-//! thread inside `wait()`) stays parked until the process ends, as CPython
-//! parks its own daemon threads.
+//! threads (log couriers, asyncio wakers) to end. From then on no helper
+//! attaches again: it drops what it still had for Python. A caller's thread
+//! that comes back from a wait without the GIL once the exit has begun (a
+//! daemon thread inside `wait()`, woken by the exit's stop) stays parked
+//! until the process ends, as CPython parks its own daemon threads.
 
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Condvar, Mutex, OnceLock, Weak};
@@ -29,7 +29,8 @@ pub const HELPERS_WAIT: Duration = Duration::from_secs(2);
 /// Set by [`at_exit`]: nothing may attach to the interpreter any more.
 static EXITING: AtomicBool = AtomicBool::new(false);
 /// The thread that runs the exit (and then the finalization): the one
-/// thread that may still take the GIL.
+/// thread that may still take the GIL. Set first, it also says that the
+/// exit has begun.
 static EXIT_THREAD: OnceLock<ThreadId> = OnceLock::new();
 /// Helper threads alive, and the exit's wait for them to end.
 static HELPERS: Mutex<usize> = Mutex::new(0);
@@ -60,12 +61,18 @@ pub fn exiting() -> bool {
 }
 
 /// Run `f` without the GIL, as `py.detach` does; but a thread other than
-/// the exiting one that comes back once the interpreter is exiting never
-/// takes the GIL again: it stays parked until the process ends.
+/// the exiting one that comes back once the exit has begun never takes the
+/// GIL again: it stays parked until the process ends. Begun, not only
+/// [`exiting`]: the exit's first act, stopping the servers, is what ends a
+/// daemon thread's `wait()`, and one that came back in between would wait
+/// for the GIL until finalization ended it through these frames.
 pub fn detach<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> T {
     py.detach(|| {
         let value = f();
-        if exiting() && EXIT_THREAD.get() != Some(&std::thread::current().id()) {
+        if EXIT_THREAD
+            .get()
+            .is_some_and(|exit| *exit != std::thread::current().id())
+        {
             loop {
                 std::thread::park();
             }
