@@ -3,7 +3,7 @@
 //! under its deadline, the instance dropped;
 //! next to the same logic called natively (the guest crate built for the host).
 //!
-//! `cargo bench -p oauth-callback --features bench --bench handler`
+//! `cargo bench -p oauth-callback --bench handler`
 
 use std::hint::black_box;
 

@@ -92,13 +92,11 @@ mod local_ca;
 mod nonblocking;
 mod platform;
 mod result;
-// Public only for the handler benchmark (feature `bench`): wasmtime types
-// are not part of the API.
-#[cfg(feature = "bench")]
+// Reachable for the handler benchmark (`benches/handler.rs`) only, and hidden:
+// wasmtime's types are not part of the API, so that a wasmtime upgrade is
+// never a breaking change of ours.
 #[doc(hidden)]
 pub mod runtime;
-#[cfg(not(feature = "bench"))]
-mod runtime;
 mod server;
 #[cfg(feature = "sign-in")]
 mod sign_in;
