@@ -13,9 +13,9 @@ than glibc 2.17 (gnu: manylinux2014's floor) and only glibc's libraries.
     check.py BINARY --qemu ARCH [--ld-prefix DIR]  under qemu-user (qemu-ARCH-static)
     check.py BINARY --wine                       a Windows .exe under Wine
 
-scripts/test runs the Windows build under Wine; scripts/release runs every
-Linux artifact (the arm64 ones under qemu, a glibc one finding its loader and
-libc in --ld-prefix, e.g. /usr/aarch64-linux-gnu from libc6-arm64-cross).
+scripts/release runs every artifact it builds: the Windows .exe under Wine,
+the arm64 ones under qemu (a glibc one finding its loader and libc in
+--ld-prefix, e.g. /usr/aarch64-linux-gnu from libc6-arm64-cross).
 
 Wine 8.0 lacks bcryptprimitives.dll (Rust's std imports ProcessPrng from it):
 a stand-in built from tests/windows/bcryptprimitives.c (mingw-w64) is put
