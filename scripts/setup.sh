@@ -57,16 +57,14 @@ lint_while_building() {
   export CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 }
 
-# The test build: the release profile optimised at level 1, build scripts
-# and proc macros too (so that the build script's wasmtime is still the
-# runtime's: one compilation), for every cargo command of a script and the
-# ones maturin runs. The tests ask what the code does, not how fast: the
-# Windows test build alone took 7.2 min on a fresh clone here against 9.2
-# at level 3. The components keep their own profile (`guest`, level 3).
+# The test build: the release profile optimised at level 1 (build scripts
+# and proc macros keep cargo's level 0), for every cargo command of a script
+# and the ones maturin runs. The tests ask what the code does, not how
+# fast. The components keep their own profile (`guest`, level 3).
 # `cargo build --release` outside the test scripts, scripts/release and
 # bench/run.py build at level 3 (and so compile again).
 test_build() {
-  export CARGO_PROFILE_RELEASE_OPT_LEVEL=1 CARGO_PROFILE_RELEASE_BUILD_OVERRIDE_OPT_LEVEL=1
+  export CARGO_PROFILE_RELEASE_OPT_LEVEL=1
 }
 
 # Whether Debian packages can be installed without a password prompt (as
