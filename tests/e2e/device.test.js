@@ -5,18 +5,16 @@
 // `expired_token` and `access_denied` end it with their own lines.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { CLIENT_ID, binary, freePort, launchBrowser, signIn, startProvider } from './support.js';
+import { CLIENT_ID, binary, freePort, launchBrowser, scratchDir, signIn, startProvider } from './support.js';
 
-/** Run `oauth-callback ARGS` with a data folder of its own; resolves once
- * it printed the user code: the code, the verification URI and its end. */
-function startDevice(args) {
-  const env = { ...process.env, XDG_DATA_HOME: mkdtempSync(join(tmpdir(), 'oauth-callback-device-')) };
+/** Run `oauth-callback ARGS` with a data folder of its own (removed when
+ * test `t` ends); resolves once it printed the user code: the code, the
+ * verification URI and its end. */
+function startDevice(t, args) {
+  const env = { ...process.env, XDG_DATA_HOME: scratchDir(t, 'device') };
   const child = spawn(binary, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
@@ -37,7 +35,7 @@ test('token --device: the user code entered in Chromium at the provider; tokens 
   const port = await freePort();
   const provider = await startProvider(`https://127.0.0.1:${port}/callback`);
   t.after(() => provider.close());
-  const run = startDevice(['token', '--device', '--issuer', provider.issuer, '--client-id', CLIENT_ID, '--scope', 'openid email']);
+  const run = startDevice(t, ['token', '--device', '--issuer', provider.issuer, '--client-id', CLIENT_ID, '--scope', 'openid email']);
   t.after(() => run.kill());
   const shown = await run.shown;
   if (!shown) assert.fail(`no user code was shown:\n${(await run.finished()).stderr}`);
@@ -101,7 +99,7 @@ async function standIn(t, answers, { device = true } = {}) {
 
 test('--device polls at the interval, waits on authorization_pending and adds 5 s on slow_down', { timeout: 60_000 }, async (t) => {
   const { issuer, polls } = await standIn(t, ['authorization_pending', 'slow_down', 'tokens']);
-  const run = startDevice(['sign-in', '--device', '--issuer', issuer, '--client-id', 'cli']);
+  const run = startDevice(t, ['sign-in', '--device', '--issuer', issuer, '--client-id', 'cli']);
   assert.ok(await run.shown);
   const result = await run.finished();
   assert.equal(result.code, 0, result.stderr);
@@ -115,18 +113,18 @@ test('--device polls at the interval, waits on authorization_pending and adds 5 
 
 test('--device: expired_token and access_denied end it with their own lines (exit 77); no endpoint: exit 2', { timeout: 60_000 }, async (t) => {
   const expired = await standIn(t, ['authorization_pending', 'expired_token']);
-  let result = await startDevice(['sign-in', '--device', '--issuer', expired.issuer, '--client-id', 'cli']).finished();
+  let result = await startDevice(t, ['sign-in', '--device', '--issuer', expired.issuer, '--client-id', 'cli']).finished();
   assert.equal(result.code, 77, result.stderr);
   assert.equal(result.stdout, '');
   assert.match(result.stderr, /oauth-callback: the device code expired before the sign-in was completed: start again\n$/);
 
   const denied = await standIn(t, ['access_denied']);
-  result = await startDevice(['sign-in', '--device', '--issuer', denied.issuer, '--client-id', 'cli']).finished();
+  result = await startDevice(t, ['sign-in', '--device', '--issuer', denied.issuer, '--client-id', 'cli']).finished();
   assert.equal(result.code, 77, result.stderr);
   assert.match(result.stderr, /oauth-callback: the sign-in was denied at the provider \(access_denied\)\n$/);
 
   const none = await standIn(t, [], { device: false });
-  result = await startDevice(['token', '--device', '--issuer', none.issuer, '--client-id', 'cli']).finished();
+  result = await startDevice(t, ['token', '--device', '--issuer', none.issuer, '--client-id', 'cli']).finished();
   assert.equal(result.code, 2, result.stderr);
   assert.match(result.stderr, /the device flow was asked for, but the provider has no device_authorization_endpoint/);
 });

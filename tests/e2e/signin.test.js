@@ -3,15 +3,11 @@
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import {
-  CLIENT_ID, authorizationUrl, exchangeCode, freePort, launchBrowser, screenshot, secrets, signIn,
-  startCallback, startExample, startProvider,
-} from './support.js';
+import { CLIENT_ID, authorizationUrl, exchangeCode, freePort, launchBrowser, scratchDir, screenshot, secrets, signIn, startCallback, startExample, startProvider } from './support.js';
 
 const SUCCESS = 'Credentials received successfully. You may close this window.';
 const ERROR = 'Authentication could not be completed. Close this window and try again.';
@@ -149,7 +145,7 @@ test('--expect-state and --expect-issuer: a tampered replay gets 400, the real c
 });
 
 test('custom pages and a PEM certificate', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'oauth-callback-e2e-'));
+  const dir = scratchDir(t, 'e2e');
   const [cert, key, success, error] = ['cert.pem', 'key.pem', 'success.html', 'error.html'].map((f) => join(dir, f));
   execFileSync('openssl', ['req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes',
     '-keyout', key, '-out', cert, '-days', '1', '-subj', '/CN=127.0.0.1',

@@ -2,9 +2,10 @@
 // real OpenID provider (oidc-provider) on 127.0.0.1, and headless Chromium.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer } from 'node:https';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -19,6 +20,14 @@ export const examples = join(repo, 'target', 'release', 'examples');
 export const CLIENT_ID = 'oauth-callback-e2e';
 /** A confidential client of the provider, for the peers that want one. */
 export const BENCH_CLIENT = { client_id: 'oauth-callback-bench', client_secret: 'bench-secret' };
+
+/** A new folder `oauth-callback-NAME-…` in the system's temporary folder,
+ * removed with what it holds when test `t` ends. */
+export function scratchDir(t, name) {
+  const dir = mkdtempSync(join(tmpdir(), `oauth-callback-${name}-`));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return dir;
+}
 
 /** Start oauth-callback (on a free port unless `port` is given, in `env`);
  * resolves once it is listening. Its end is its `close` event, not `exit`:

@@ -5,13 +5,12 @@
 // to that address itself.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, existsSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
-import { CLIENT_ID, binary, freePort, launchBrowser, signIn, startProvider } from './support.js';
+import { CLIENT_ID, binary, freePort, launchBrowser, scratchDir, signIn, startProvider } from './support.js';
 
 const SUCCESS = 'Credentials received successfully. You may close this window.';
 const WITH_KEYRING = join(dirname(fileURLToPath(import.meta.url)), 'with-keyring.sh');
@@ -22,7 +21,7 @@ async function setUp(t, { register = false } = {}) {
   const port = await freePort();
   const provider = await startProvider(`https://127.0.0.1:${port}/callback`);
   t.after(() => provider.close());
-  const home = mkdtempSync(join(tmpdir(), 'oauth-callback-token-'));
+  const home = scratchDir(t, 'token');
   const opened = join(home, 'opened');
   const recorder = join(home, 'open-browser');
   writeFileSync(recorder, `#!/bin/sh\nprintf '%s\\n' "$1" >> '${opened}'\n`);

@@ -5,19 +5,17 @@
 // after `trust --uninstall`.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
-import { binary, launchBrowser, startCallback } from './support.js';
+import { binary, launchBrowser, scratchDir, startCallback } from './support.js';
 
 const SUCCESS = 'Credentials received successfully. You may close this window.';
 
 /** A HOME of its own: the CA, the NSS database and the browser's profile. */
 function temporaryHome(t) {
-  const home = mkdtempSync(join(tmpdir(), 'oauth-callback-trust-'));
-  t.after(() => rmSync(home, { recursive: true, force: true }));
+  const home = scratchDir(t, 'trust');
   const env = { ...process.env, HOME: home };
   delete env.XDG_DATA_HOME;
   return { home, env };

@@ -5,16 +5,13 @@
 import assert from 'node:assert/strict';
 import { execFileSync, spawn } from 'node:child_process';
 import { createServer, get as httpGet } from 'node:http';
-import { mkdtempSync, readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, writeFileSync, chmodSync, existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'node:test';
 
 import * as jose from 'jose';
 
-import {
-  CLIENT_ID, binary, freePort, launchBrowser, signIn, startExample, startProvider, startSignIn,
-} from './support.js';
+import { CLIENT_ID, binary, freePort, launchBrowser, scratchDir, signIn, startExample, startProvider, startSignIn } from './support.js';
 
 const SUCCESS = 'Credentials received successfully. You may close this window.';
 
@@ -133,7 +130,7 @@ test('sign-in --resource: RFC 9728 metadata names the server, and the access tok
 });
 
 test('sign-in to a provider reached only through SSL_CERT_FILE (a private CA)', async (t) => {
-  const dir = mkdtempSync(join(tmpdir(), 'oauth-callback-ca-'));
+  const dir = scratchDir(t, 'ca');
   const file = (name) => join(dir, name);
   const openssl = (...args) => execFileSync('openssl', args, { stdio: 'ignore' });
   openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes', '-keyout', file('ca.key'),
@@ -356,7 +353,7 @@ test('refused before anything is sent: an http issuer off this machine, a secret
 
 test('the client secret from the environment reaches neither the arguments nor the browser', async (t) => {
   const { issuer } = await standIn(t);
-  const dir = mkdtempSync(join(tmpdir(), 'oauth-callback-browser-'));
+  const dir = scratchDir(t, 'browser');
   const browser = join(dir, 'browser');
   const seenEnv = join(dir, 'env');
   writeFileSync(browser, `#!/bin/sh\nenv > ${seenEnv}\n`);
@@ -393,7 +390,7 @@ test('a confidential client: the secret from the variable or a file, sent as the
   });
   assert.equal(fromVariable.code, 0, fromVariable.stderr);
   assert.equal(fromVariable.json.id_token_claims.sub, 'alice');
-  const dir = mkdtempSync(join(tmpdir(), 'oauth-callback-secret-'));
+  const dir = scratchDir(t, 'secret');
   writeFileSync(join(dir, 'secret'), `${secret}\n`);
   const fromFile = await signInAtStandIn(issuer, ['--client-secret-file', join(dir, 'secret')]);
   assert.equal(fromFile.code, 0, fromFile.stderr);
