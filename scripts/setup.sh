@@ -57,14 +57,17 @@ lint_while_building() {
   export CLIPPY_ARGS=-D__CLIPPY_HACKERY__warnings__CLIPPY_HACKERY__
 }
 
-# The test build: the release profile optimised at level 1 (build scripts
-# and proc macros keep cargo's level 0), for every cargo command of a script
-# and the ones maturin runs. The tests ask what the code does, not how
-# fast. The components keep their own profile (`guest`, level 3).
-# `cargo build --release` outside the test scripts, scripts/release and
-# bench/run.py build at level 3 (and so compile again).
+# The test build: the release profile optimised at level 1, without LTO and
+# in cargo's 16 codegen units (build scripts and proc macros keep cargo's
+# level 0), for every cargo command of a script and the ones maturin runs.
+# The tests ask what the code does, not how fast. The components keep their
+# own profile (`guest`, level 3). `cargo build --release` outside the test
+# scripts, scripts/release and bench/run.py build at level 3 with LTO (and
+# so compile again).
 test_build() {
   export CARGO_PROFILE_RELEASE_OPT_LEVEL=1
+  export CARGO_PROFILE_RELEASE_LTO=false
+  export CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16
 }
 
 # Whether Debian packages can be installed without a password prompt (as
