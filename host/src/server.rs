@@ -76,6 +76,12 @@ async fn accept_loop(
         connections,
         stop: stop.clone(),
     };
+    // A client that connected while the server was being set up waits in
+    // the backlog: taken at once, as a new listener's readiness is known
+    // only once the I/O driver has polled (a wake-up of another thread).
+    for stream in waiting(&listener) {
+        open.add(stream);
+    }
     loop {
         let stream = tokio::select! {
             _ = stopped(&mut stop) => break,
@@ -91,9 +97,10 @@ async fn accept_loop(
         };
         open.add(stream);
     }
-    for stream in backlog(listener) {
+    for stream in waiting(&listener) {
         open.add(stream);
     }
+    drop(listener);
     let tasks = &mut open.tasks;
     let finished = async { while tasks.join_next().await.is_some() {} };
     if tokio::time::timeout(DRAIN_TIMEOUT, finished).await.is_err() {
@@ -136,18 +143,12 @@ impl Open {
     }
 }
 
-/// The connections waiting in `listener`'s backlog, taken without waiting;
-/// the listener is closed afterwards.
-fn backlog(listener: TcpListener) -> Vec<TcpStream> {
-    let listener = match listener.into_std() {
-        Ok(listener) => listener,
-        Err(e) => {
-            tracing::debug!("cannot take the backlog: {e}");
-            return Vec::new();
-        }
-    };
-    std::iter::from_fn(|| listener.accept().ok())
-        .filter_map(|(stream, _peer)| {
+/// The connections waiting in `listener`'s backlog, taken without waiting.
+fn waiting(listener: &TcpListener) -> Vec<TcpStream> {
+    let socket = socket2::SockRef::from(listener);
+    std::iter::from_fn(|| socket.accept().ok())
+        .filter_map(|(socket, _peer)| {
+            let stream = std::net::TcpStream::from(socket);
             stream.set_nonblocking(true).ok()?;
             TcpStream::from_std(stream).ok()
         })

@@ -52,10 +52,9 @@ impl Schemes {
         if self.one_scheme {
             return self.tls.clone().map_or(Serve::Plain, Serve::Tls);
         }
-        let mut first = [0; 1];
-        let handshake = match stream.peek(&mut first).await {
-            Ok(1) => first[0] == HANDSHAKE,
-            _ => return Serve::Close,
+        let handshake = match first_byte(stream).await {
+            Some(byte) => byte == HANDSHAKE,
+            None => return Serve::Close,
         };
         match (&self.tls, handshake) {
             (Some(tls), true) => Serve::Tls(tls.clone()),
@@ -84,6 +83,22 @@ impl Schemes {
             }
         });
         made.await.clone()
+    }
+}
+
+/// The first byte the client sent, left unread; `None` once it closed
+/// without sending one. Looked at in the socket first: a new stream's
+/// readiness is known only once the I/O driver has polled.
+async fn first_byte(stream: &TcpStream) -> Option<u8> {
+    let mut first = [std::mem::MaybeUninit::uninit(); 1];
+    if let Ok(1) = socket2::SockRef::from(stream).peek(&mut first) {
+        // SAFETY: `peek` wrote the one byte it reports.
+        return Some(unsafe { first[0].assume_init() });
+    }
+    let mut first = [0; 1];
+    match stream.peek(&mut first).await {
+        Ok(1) => Some(first[0]),
+        _ => None,
     }
 }
 
