@@ -154,3 +154,21 @@ fn waiting(listener: &TcpListener) -> Vec<TcpStream> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn what_waits_in_the_backlog_is_taken_without_waiting() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        // Connected before anything accepts: the kernel queues them.
+        let _clients = [
+            std::net::TcpStream::connect(address).unwrap(),
+            std::net::TcpStream::connect(address).unwrap(),
+        ];
+        assert_eq!(waiting(&listener).len(), 2);
+        assert!(waiting(&listener).is_empty(), "nothing is left");
+    }
+}

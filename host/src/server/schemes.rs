@@ -148,6 +148,25 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_first_byte_not_there_yet_is_waited_for_and_a_silent_close_closes() {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let address = listener.local_addr().unwrap();
+        let mut late = TcpStream::connect(address).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        let writer = tokio::spawn(async move {
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            late.write_all(b"GET / HTTP/1.1\r\n").await.unwrap();
+            late
+        });
+        assert_eq!(first_byte(&server).await, Some(b'G'));
+        drop(writer.await.unwrap());
+        let silent = TcpStream::connect(address).await.unwrap();
+        let (server, _) = listener.accept().await.unwrap();
+        drop(silent);
+        assert_eq!(first_byte(&server).await, None);
+    }
+
+    #[tokio::test]
     async fn one_scheme_serves_only_the_servers_own() {
         let https = Schemes::new(Some(tls()), true);
         assert_eq!(served(&https, b"GET / HTTP/1.1\r\n").await, "tls");
