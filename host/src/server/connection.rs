@@ -29,7 +29,7 @@ use super::app::App;
 use super::connections::Ticket;
 use super::limits::{IO_TIMEOUT, MAX_HEAD};
 use super::responses::{Response, handler_fault};
-use super::schemes::{Schemes, Serve};
+use super::schemes::{Schemes, Serve, byte_waiting};
 
 /// How long after its accept (or its TLS handshake) a connection that has
 /// sent nothing is still waited for once the server stops.
@@ -102,9 +102,7 @@ impl Socket {
         let socket = unsafe { std::os::fd::BorrowedFd::borrow_raw(self.raw) };
         #[cfg(windows)]
         let socket = unsafe { std::os::windows::io::BorrowedSocket::borrow_raw(self.raw) };
-        let mut byte = [std::mem::MaybeUninit::uninit(); 1];
-        // The socket is non-blocking: nothing waiting is an error (WouldBlock).
-        matches!(socket2::SockRef::from(&socket).peek(&mut byte), Ok(1))
+        byte_waiting(socket2::SockRef::from(&socket)).is_some()
     }
 }
 

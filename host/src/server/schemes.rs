@@ -90,14 +90,24 @@ impl Schemes {
 /// without sending one. Looked at in the socket first: a new stream's
 /// readiness is known only once the I/O driver has polled.
 async fn first_byte(stream: &TcpStream) -> Option<u8> {
-    let mut first = [std::mem::MaybeUninit::uninit(); 1];
-    if let Ok(1) = socket2::SockRef::from(stream).peek(&mut first) {
-        // SAFETY: `peek` wrote the one byte it reports.
-        return Some(unsafe { first[0].assume_init() });
+    if let Some(byte) = byte_waiting(socket2::SockRef::from(stream)) {
+        return Some(byte);
     }
     let mut first = [0; 1];
     match stream.peek(&mut first).await {
         Ok(1) => Some(first[0]),
+        _ => None,
+    }
+}
+
+/// The next byte waiting unread in `socket` (non-blocking), looked at
+/// without reading it or waiting; `None` when nothing waits or the client
+/// closed.
+pub(super) fn byte_waiting(socket: socket2::SockRef<'_>) -> Option<u8> {
+    let mut byte = [std::mem::MaybeUninit::uninit(); 1];
+    match socket.peek(&mut byte) {
+        // SAFETY: `peek` wrote the one byte it reports.
+        Ok(1) => Some(unsafe { byte[0].assume_init() }),
         _ => None,
     }
 }
