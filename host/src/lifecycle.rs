@@ -41,12 +41,25 @@ pub(crate) struct Flow {
     runtime: tokio::runtime::Handle,
 }
 
-/// The runtime a server gets when its caller has none (the blocking face,
-/// the command line): two workers, named after us.
+/// The runtime a server gets when its caller has none and it serves in the
+/// background between the caller's calls (the blocking face): two workers,
+/// named after us.
 pub(crate) fn own_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .thread_name("oauth-callback")
+        .enable_all()
+        .build()
+}
+
+/// The runtime of a job that runs to its end inside `block_on` (a command,
+/// the blocking sign-in): the calling thread alone listens, answers and
+/// calls the handler (which loads on a blocking thread), so nothing waits
+/// for another thread to wake up, and two cores serve more requests per
+/// second than with two workers (docs/benchmarks.md). What a job does that
+/// may block runs on a blocking thread, never on this one.
+pub(crate) fn job_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
         .enable_all()
         .build()
 }
@@ -57,17 +70,16 @@ impl Flow {
     /// file, the ready file's place: a missing file is said even when the
     /// port is busy), then
     /// listen (the first client connects while the rest is set up, its
-    /// connection waiting in the backlog) and accept. The handler loads on a
-    /// blocking thread from the start, and a certificate made for the run is
-    /// made once listening; early requests wait for both. Once listening,
-    /// the ready file is written. After an error nothing is left listening.
+    /// connection waiting in the backlog) and accept. Once listening, the
+    /// embedded handler loads on a blocking thread and a certificate made
+    /// for the run is made (a first client's handshake takes longer than
+    /// both); early requests wait for them. Once listening, the ready file
+    /// is written. After an error nothing is left listening.
     pub(crate) async fn launch(config: Config) -> Result<Flow> {
         let deadline = tokio::time::Instant::now() + config.timeout();
-        let path = config.handler.clone();
-        let loading = tokio::task::spawn_blocking(move || match path {
-            Some(path) => Runtime::from_file(&path),
-            None => Runtime::embedded(),
-        });
+        // A handler given as a file loads (and is checked) before listening.
+        let from_file = (config.handler.clone())
+            .map(|path| tokio::task::spawn_blocking(move || Runtime::from_file(&path)));
         // Certificate files are read and checked before listening; a
         // certificate made for the run (which nothing given can fail) is
         // made once listening, while the first client connects.
@@ -92,11 +104,15 @@ impl Flow {
                 });
             }
         }
-        let handler = match config.handler {
-            Some(_) => Handler::Loaded(loaded(loading).await?),
-            None => Handler::Loading(loading),
+        let from_file = match from_file {
+            Some(loading) => Some(loaded(loading).await?),
+            None => None,
         };
         let listeners = bind_first(&config.ips, &config.ports).await?;
+        let handler = match from_file {
+            Some(runtime) => Handler::Loaded(runtime),
+            None => Handler::Loading(tokio::task::spawn_blocking(Runtime::embedded)),
+        };
         let setup = match files_first {
             Some(setup) => setup,
             None => tls::server_config(config.tls(), config.timeout())?,

@@ -15,6 +15,7 @@ use sandbox::Sandbox;
 
 mod cache;
 mod contract;
+mod embedded;
 mod engine;
 mod sandbox;
 
@@ -33,14 +34,7 @@ pub mod wit {
     };
 }
 
-/// The default handler component, built from `guest/` and embedded at
-/// compile time: the same bytes run under `wasmtime serve` and other
-/// wasi:http hosts (`oauth-callback export-handler` writes them out).
-pub static EMBEDDED_HANDLER: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/handler.wasm"));
-
-/// [`EMBEDDED_HANDLER`] compiled by the build script for this target's
-/// baseline CPU: starting never runs Cranelift for it, nor reads a cache.
-static EMBEDDED_COMPILED: &[u8] = include_bytes!(concat!(env!("OUT_DIR"), "/handler.cwasm"));
+pub use embedded::HANDLER as EMBEDDED_HANDLER;
 
 /// How often the epoch advances: a handler computing without pause yields
 /// to the server this often, so that its deadline can pass.
@@ -60,7 +54,8 @@ const MEMORY_LIMIT: usize = 16 << 20;
 const POOLED_INSTANCES: u32 = 16;
 
 /// Memory a pooled slot keeps mapped and zeroes with `memset` between
-/// requests, instead of returning it to the kernel and faulting it back in.
+/// requests, instead of returning it to the kernel and faulting it back in;
+/// what is written beyond it is returned.
 const KEEP_RESIDENT: usize = 512 << 10;
 
 /// Why a handler call produced no reply; every case costs only its request.
@@ -105,14 +100,16 @@ impl Runtime {
         }
     }
 
-    /// Make an engine, get the compiled handler from `compile`, check it
-    /// against the contract and link it; `origin` names it in errors.
+    /// Make an engine (for the embedded compiled handler: `in_place`), get
+    /// the compiled handler from `compile`, check it against the contract
+    /// and link it; `origin` names it in errors.
     fn load(
         origin: &str,
+        in_place: bool,
         compile: impl FnOnce(&Engine) -> wasmtime::Result<Component>,
     ) -> Result<Loaded> {
         let failed = |e: wasmtime::Error| handler_error(origin, HandlerError::Load(e.into()));
-        let engine = new_engine().map_err(failed)?;
+        let engine = new_engine(in_place).map_err(failed)?;
         let component = compile(&engine).map_err(failed)?;
         contract::check_contract(&engine, &component)
             .map_err(|r| handler_error(origin, HandlerError::Contract(r)))?;
@@ -136,7 +133,7 @@ impl Runtime {
     fn compile(component: &[u8], origin: &str) -> Result<Loaded> {
         check_is_component(component)
             .map_err(|r| handler_error(origin, HandlerError::Contract(r.into())))?;
-        Runtime::load(origin, |engine| cache::load(engine, component))
+        Runtime::load(origin, false, |engine| cache::load(engine, component))
     }
 
     /// A handler component from a file (`--handler`).
@@ -147,10 +144,10 @@ impl Runtime {
         Runtime::new(&bytes, &origin)
     }
 
-    /// The default handler, precompiled at build time (compiled here, and
-    /// cached, only in a build for another architecture than the builder's:
-    /// see `build.rs`); loaded on the first call in a process, reused after
-    /// ([`EMBEDDED_LOADED`]).
+    /// The default handler, precompiled at build time and loaded in place
+    /// (see [`embedded`]; compiled here, and cached, only in a build for
+    /// another architecture than the builder's: see `build.rs`); loaded on
+    /// the first call in a process, reused after ([`EMBEDDED_LOADED`]).
     pub fn embedded() -> Result<Self> {
         let mut cached = EMBEDDED_LOADED
             .lock()
@@ -158,15 +155,10 @@ impl Runtime {
         if let Some(loaded) = &*cached {
             return Ok(Runtime::running(loaded.clone()));
         }
-        let loaded = if EMBEDDED_COMPILED.is_empty() {
-            Runtime::compile(EMBEDDED_HANDLER, "embedded")?
+        let loaded = if embedded::COMPILED.is_empty() {
+            Runtime::compile(embedded::HANDLER, "embedded")?
         } else {
-            Runtime::load("embedded", |engine| {
-                // SAFETY: the artifact was made by the build script with
-                // `engine::compilation_config` and this wasmtime version;
-                // wasmtime still checks its header, settings and CPU features.
-                unsafe { Component::deserialize(engine, EMBEDDED_COMPILED) }
-            })?
+            Runtime::load("embedded", true, embedded::load)?
         };
         *cached = Some(loaded.clone());
         Ok(Runtime::running(loaded))
@@ -194,10 +186,11 @@ impl Runtime {
                 .await
                 .map_err(|_| Fault::Deadline)
                 .and_then(|called| called.map_err(Fault::Trap));
-        // The store's drop resets the instance's memory in the pool (a scan
-        // for written pages, then zeroing and decommitting them): done once
-        // the reply is on its way, and the slot freed then.
+        // The store's drop resets the instance's memory in the pool: done
+        // once the reply is on its way (the connection's task, woken by the
+        // reply, runs before this one goes on), and the slot freed then.
         tokio::spawn(async move {
+            tokio::task::yield_now().await;
             drop(store);
             drop(slot);
         });
@@ -238,8 +231,13 @@ fn handler_error(origin: &str, source: HandlerError) -> Error {
 
 /// An engine for handlers: [`engine::compilation_config`] for this machine,
 /// and a pooling allocator so that a fresh instance per request costs
-/// microseconds.
-fn new_engine() -> wasmtime::Result<Engine> {
+/// microseconds. Between requests a slot's memory is reset: with Linux's
+/// `PAGEMAP_SCAN` (kernel 6.7 and later) only the pages the instance wrote,
+/// elsewhere the first [`KEEP_RESIDENT`] bytes whether written or not (on
+/// the first request, faulting them in); see [`KEEP_RESIDENT`]. `in_place`:
+/// an engine that loads only the embedded compiled handler, where it lies
+/// ([`embedded::configure`]).
+fn new_engine(in_place: bool) -> wasmtime::Result<Engine> {
     let mut pool = wasmtime::PoolingAllocationConfig::new();
     pool.total_component_instances(POOLED_INSTANCES)
         .total_core_instances(4 * POOLED_INSTANCES)
@@ -248,9 +246,13 @@ fn new_engine() -> wasmtime::Result<Engine> {
         .total_stacks(POOLED_INSTANCES)
         .max_memory_size(MEMORY_LIMIT)
         .linear_memory_keep_resident(KEEP_RESIDENT)
-        .table_keep_resident(KEEP_RESIDENT);
+        .table_keep_resident(KEEP_RESIDENT)
+        .pagemap_scan(wasmtime::Enabled::Auto);
     let mut config = engine::compilation_config(None)?;
     config.allocation_strategy(wasmtime::InstanceAllocationStrategy::Pooling(pool));
+    if in_place {
+        embedded::configure(&mut config);
+    }
     Engine::new(&config)
 }
 

@@ -366,7 +366,7 @@ pub(crate) fn block_on<T>(
     if tokio::runtime::Handle::try_current().is_ok() {
         return Err(crate::error::Error::InsideAsyncRuntime.into());
     }
-    let runtime = crate::lifecycle::own_runtime().map_err(crate::error::Error::from)?;
+    let runtime = crate::lifecycle::job_runtime().map_err(crate::error::Error::from)?;
     runtime.block_on(job)
 }
 
@@ -580,23 +580,29 @@ impl Prepared {
     /// Send the user to `url`: the caller's way ([`SignIn::open_with`]),
     /// else the browser, else the address on the terminal (stderr). Never a
     /// log record: the address carries the request's `state` and `nonce`.
+    /// The browser is opened on a blocking thread (a browser command may
+    /// take a second to fail) while the receiver goes on serving.
     pub(crate) fn show(&self, url: &str) {
         if let Some(OpenWith(open)) = &self.sign_in.open_with {
             return open(url);
         }
-        let opened = match self.sign_in.open_browser {
-            true => crate::browser::try_open(url, self.sign_in.browser_command.as_deref()),
-            false => Err("asked not to".into()),
-        };
-        match opened {
-            Ok(()) => tracing::info!("opened the browser"),
-            Err(why) => {
-                if self.sign_in.open_browser {
-                    tracing::warn!("could not open a browser ({why})");
+        let open = self.sign_in.open_browser;
+        let (url, command) = (url.to_string(), self.sign_in.browser_command.clone());
+        tokio::task::spawn_blocking(move || {
+            let opened = match open {
+                true => crate::browser::try_open(&url, command.as_deref()),
+                false => Err("asked not to".into()),
+            };
+            match opened {
+                Ok(()) => tracing::info!("opened the browser"),
+                Err(why) => {
+                    if open {
+                        tracing::warn!("could not open a browser ({why})");
+                    }
+                    eprintln!("open this page to sign in: {url}");
                 }
-                eprintln!("open this page to sign in: {url}");
             }
-        }
+        });
     }
 
     /// Turn the authorization response the receiver accepted (its `state`

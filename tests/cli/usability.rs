@@ -1,7 +1,7 @@
 //! What makes the CLI pleasant: ready signals, both loopbacks, --open,
 //! progress, quiet mode, reusable certificates, completions and the man page.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde_json::json;
 
@@ -161,6 +161,44 @@ fn the_browser_command_comes_before_browser_and_gets_the_url() {
     assert!(!by_env.exists(), "$BROWSER was not used");
     server.callback("code=1");
     assert_eq!(server.finish().status.code(), Some(0));
+}
+
+#[test]
+fn a_browser_command_still_running_does_not_hold_up_the_callback() {
+    // The opener waits up to a second for a browser command to fail; the
+    // server answers meanwhile (the command serves on one thread).
+    let dir = tempfile::tempdir().unwrap();
+    let started = dir.path().join("started");
+    let browser = dir.path().join("browser.sh");
+    let body = format!(
+        "#!/bin/sh\necho \"$1\" > '{}'\nsleep 3\n",
+        started.display()
+    );
+    std::fs::write(&browser, body).unwrap();
+    std::fs::set_permissions(
+        &browser,
+        std::os::unix::fs::PermissionsExt::from_mode(0o755),
+    )
+    .unwrap();
+    let command = format!("'{}' {{url}}", browser.display());
+    let server = Server::start_with_env(
+        &[
+            "--open",
+            "https://idp.example/auth",
+            "--browser-command",
+            &command,
+        ],
+        &[],
+    );
+    assert_eq!(written(&started).trim(), "https://idp.example/auth");
+    let sent = Instant::now();
+    assert_eq!(server.callback("code=1").status(), 200);
+    let answered = sent.elapsed();
+    assert!(
+        answered < Duration::from_millis(600),
+        "answered after {answered:?}: the opener's wait held the server up"
+    );
+    assert_eq!(server.finish().result()["params"], json!({"code": "1"}));
 }
 
 #[test]

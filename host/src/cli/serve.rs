@@ -236,8 +236,11 @@ impl ServeArgs {
         if !quiet {
             terminal::say(format_args!("listening on {uri}"));
         }
-        if let Some(page) = &open {
-            page.open(&uri, self.receiver.browser_command.as_deref());
+        if let Some(page) = open {
+            // A browser command may take a second to fail: waited for on a
+            // blocking thread while this one serves.
+            let (uri, command) = (uri.clone(), self.receiver.browser_command.clone());
+            tokio::task::spawn_blocking(move || page.open(&uri, command.as_deref()));
         }
         match self.receiver.wait(&mut server, &mut signals, quiet).await {
             // Printed first: the exit follows once the connections are done.
@@ -280,7 +283,8 @@ impl ServeArgs {
 
 /// How a command's runtime ends once its job is done.
 pub enum Teardown {
-    /// What is left (connections closing) gets 100 ms to finish.
+    /// What is left on blocking threads (a browser being opened) gets 100
+    /// ms to finish; the job has stopped its server.
     Wait,
     /// What is left ends with the process: the job's answer is out, and
     /// nobody waits for the rest.
@@ -292,7 +296,7 @@ pub fn on_own_runtime<T>(
     job: impl Future<Output = Result<T, Failure>>,
     teardown: Teardown,
 ) -> Result<T, Failure> {
-    let runtime = crate::lifecycle::own_runtime().map_err(crate::Error::from)?;
+    let runtime = crate::lifecycle::job_runtime().map_err(crate::Error::from)?;
     let code = runtime.block_on(job);
     match teardown {
         Teardown::Wait => runtime.shutdown_timeout(Duration::from_millis(100)),

@@ -4,7 +4,7 @@
 use wasmtime::Engine;
 use wasmtime::component::Component;
 
-/// The interface a handler must export (any 0.2.x version: a name that
+/// The interface a handler must export (any 0.4.x version: a name that
 /// starts with this).
 pub const HANDLER_EXPORT: &str = "oauth:callback/handler@0.4";
 
