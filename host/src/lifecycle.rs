@@ -56,8 +56,10 @@ pub(crate) fn own_runtime() -> std::io::Result<tokio::runtime::Runtime> {
 /// the blocking sign-in): the calling thread alone listens, answers and
 /// calls the handler (which loads on a blocking thread), so nothing waits
 /// for another thread to wake up, and two cores serve more requests per
-/// second than with two workers (docs/benchmarks.md). What a job does that
-/// may block runs on a blocking thread, never on this one.
+/// second than with two workers (docs/benchmarks.md). What may block while
+/// the receiver serves (opening the browser, a caller's way of opening it,
+/// a pasted address being handed over) runs on a blocking thread; the
+/// job's other waits (the keyring's) come once the browser has its page.
 pub(crate) fn job_runtime() -> std::io::Result<tokio::runtime::Runtime> {
     tokio::runtime::Builder::new_current_thread()
         .enable_all()

@@ -187,8 +187,9 @@ impl Runtime {
                 .map_err(|_| Fault::Deadline)
                 .and_then(|called| called.map_err(Fault::Trap));
         // The store's drop resets the instance's memory in the pool: done
-        // once the reply is on its way (the connection's task, woken by the
-        // reply, runs before this one goes on), and the slot freed then.
+        // once the reply is on its way (the connection's task, woken when
+        // the task answering its request ends, writes the reply before this
+        // one, which yields first, goes on), and the slot freed then.
         tokio::spawn(async move {
             tokio::task::yield_now().await;
             drop(store);

@@ -200,7 +200,9 @@ impl SignIn {
 
     /// Instead of opening the browser, call `open` with the URL of the
     /// authorization request once the receiver listens: to show it in an
-    /// interface of your own, or to drive a browser yourself.
+    /// interface of your own, or to drive a browser yourself. It is called
+    /// on a blocking thread of the sign-in's runtime, and may block (wait
+    /// for the browser it drives): the receiver serves meanwhile.
     pub fn open_with(mut self, open: impl Fn(&str) + Send + Sync + 'static) -> Self {
         self.open_with = Some(OpenWith(std::sync::Arc::new(open)));
         self
@@ -507,7 +509,7 @@ impl Prepared {
         let mut server = AsyncCallbackServer::start(self.receiver(config)).await?;
         let redirect_uri = server.redirect_uri().to_string();
         let url = self.authorization_url(&redirect_uri).await?;
-        self.show(&url);
+        self.show(&url).await;
         let timeout = server
             .deadline()
             .saturating_duration_since(std::time::Instant::now());
@@ -580,29 +582,40 @@ impl Prepared {
     /// Send the user to `url`: the caller's way ([`SignIn::open_with`]),
     /// else the browser, else the address on the terminal (stderr). Never a
     /// log record: the address carries the request's `state` and `nonce`.
-    /// The browser is opened on a blocking thread (a browser command may
-    /// take a second to fail) while the receiver goes on serving.
-    pub(crate) fn show(&self, url: &str) {
-        if let Some(OpenWith(open)) = &self.sign_in.open_with {
-            return open(url);
+    /// Opening (the caller's way, or a browser command, which may take a
+    /// second to fail) runs on a blocking thread, waited for while the
+    /// receiver goes on serving on this one.
+    pub(crate) async fn show(&self, url: &str) {
+        let open_with = self
+            .sign_in
+            .open_with
+            .as_ref()
+            .map(|OpenWith(open)| open.clone());
+        let caller_opens = open_with.is_some();
+        if !caller_opens && !self.sign_in.open_browser {
+            return eprintln!("open this page to sign in: {url}");
         }
-        let open = self.sign_in.open_browser;
-        let (url, command) = (url.to_string(), self.sign_in.browser_command.clone());
-        tokio::task::spawn_blocking(move || {
-            let opened = match open {
-                true => crate::browser::try_open(&url, command.as_deref()),
-                false => Err("asked not to".into()),
-            };
-            match opened {
-                Ok(()) => tracing::info!("opened the browser"),
-                Err(why) => {
-                    if open {
-                        tracing::warn!("could not open a browser ({why})");
-                    }
-                    eprintln!("open this page to sign in: {url}");
-                }
+        let (owned, command) = (url.to_string(), self.sign_in.browser_command.clone());
+        let opening = tokio::task::spawn_blocking(move || match open_with {
+            Some(open) => {
+                open(&owned);
+                Ok(())
             }
+            None => crate::browser::try_open(&owned, command.as_deref()),
         });
+        let opened = match opening.await {
+            Ok(opened) => opened,
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(_) => return,
+        };
+        match opened {
+            _ if caller_opens => {}
+            Ok(()) => tracing::info!("opened the browser"),
+            Err(why) => {
+                tracing::warn!("could not open a browser ({why})");
+                eprintln!("open this page to sign in: {url}");
+            }
+        }
     }
 
     /// Turn the authorization response the receiver accepted (its `state`

@@ -56,8 +56,10 @@ impl Stdin {
 }
 
 /// Wait until a pasted address being handed over has had its outcome said.
-pub fn settled() {
-    drop(HANDING_OVER.lock());
+/// Waited for on a blocking thread: the hand-over itself may still need
+/// the thread that awaits this (a command's runtime has only that one).
+pub async fn settled() {
+    let _ = tokio::task::spawn_blocking(|| drop(HANDING_OVER.lock())).await;
 }
 
 /// Start paste-back as `--paste` (`forced`) and `--no-paste` (`off`) ask

@@ -240,7 +240,7 @@ impl ServeArgs {
             // A browser command may take a second to fail: waited for on a
             // blocking thread while this one serves.
             let (uri, command) = (uri.clone(), self.receiver.browser_command.clone());
-            tokio::task::spawn_blocking(move || page.open(&uri, command.as_deref()));
+            let _ = tokio::task::spawn_blocking(move || page.open(&uri, command.as_deref())).await;
         }
         match self.receiver.wait(&mut server, &mut signals, quiet).await {
             // Printed first: the exit follows once the connections are done.
@@ -340,7 +340,7 @@ impl ReceiverArgs {
             Err(stop) => server.stop().await.ok_or(stop),
         };
         // A paste that completed the flow has said so before the result.
-        paste::settled();
+        paste::settled().await;
         ended
     }
 

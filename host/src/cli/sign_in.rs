@@ -175,7 +175,7 @@ impl SignInArgs {
         if !quiet {
             terminal::say(format_args!("listening on {uri}"));
         }
-        prepared.show(&url);
+        prepared.show(&url).await;
         let result = match self.receiver.wait(&mut server, signals, quiet).await {
             Ok(result) => result,
             Err(stop) => return Err(Failure::GaveUp(serve::gave_up(stop, timeout))),

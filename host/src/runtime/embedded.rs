@@ -28,8 +28,9 @@ pub static HANDLER: &[u8] = out_file!("handler.wasm");
 /// for another architecture than the builder's (see `build.rs`).
 pub static COMPILED: &[u8] = &IN_TEXT.0;
 
-/// Aligned to a page: the artifact's own sections are aligned from its start,
-/// the text to a page.
+/// Aligned to a 4 KiB page: the artifact's sections are aligned from its
+/// start, and no code in it needs more (nothing is remapped: the artifact's
+/// own 64 KiB text alignment on arm64 concerns mappings only).
 #[repr(C, align(4096))]
 struct PageAligned<T: ?Sized>(T);
 
@@ -55,7 +56,10 @@ pub fn load(engine: &Engine) -> wasmtime::Result<Component> {
     // SAFETY: the artifact was made by the build script with
     // `engine::compilation_config` and this wasmtime version; wasmtime still
     // checks its header, settings and CPU features. In place, it is a static:
-    // it lives as long as the process and nothing writes to it.
+    // it lives as long as the binary (or the Python extension, which CPython
+    // never unloads) is mapped, and nothing writes to it. It runs with the
+    // binary's own protections: the binary is not marked for arm64's BTI,
+    // for which the artifact is not built either.
     #[cfg(target_os = "linux")]
     unsafe {
         Component::deserialize_raw(engine, std::ptr::NonNull::from(COMPILED))
