@@ -283,8 +283,8 @@ impl ServeArgs {
 
 /// How a command's runtime ends once its job is done.
 pub enum Teardown {
-    /// What is left on blocking threads (a browser being opened) gets 100
-    /// ms to finish; the job has stopped its server.
+    /// Work left on blocking threads gets 100 ms to finish; tasks left are
+    /// dropped (the job has stopped its server).
     Wait,
     /// What is left ends with the process: the job's answer is out, and
     /// nobody waits for the rest.
