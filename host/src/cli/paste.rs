@@ -7,7 +7,7 @@
 //! [`key_by_key`].
 
 use std::io::{BufRead, IsTerminal, Read};
-use std::sync::Mutex;
+use std::sync::{Mutex, TryLockError};
 
 use crate::{MAX_PASTED_URL, Mismatch, PasteBack, Pasted};
 
@@ -56,10 +56,13 @@ impl Stdin {
 }
 
 /// Wait until a pasted address being handed over has had its outcome said.
-/// Waited for on a blocking thread: the hand-over itself may still need
-/// the thread that awaits this (a command's runtime has only that one).
+/// Only while one is (the lock is held) is it waited for, on a blocking
+/// thread: the hand-over itself may still need the thread that awaits this
+/// (a command's runtime has only that one).
 pub async fn settled() {
-    let _ = tokio::task::spawn_blocking(|| drop(HANDING_OVER.lock())).await;
+    if matches!(HANDING_OVER.try_lock(), Err(TryLockError::WouldBlock)) {
+        let _ = tokio::task::spawn_blocking(|| drop(HANDING_OVER.lock())).await;
+    }
 }
 
 /// Start paste-back as `--paste` (`forced`) and `--no-paste` (`off`) ask
